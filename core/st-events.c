@@ -1,1 +1,305 @@
-/* placeholder */
+#include "st-events.h"
+
+#include <string.h>
+
+#include "st-customers.h"
+#include "st-error.h"
+#include "st-record.h"
+
+/* Kinds with a meaning for the aggregates; any other well-formed kind is
+ * recorded and counted too. */
+#define EVENT_COLUMNS \
+  "id, customer_id, kind, occurred_at, recorded_at, amount, data, " \
+  "idem_key AS key"
+
+/* One statement: the event, the customer's aggregates and the per-kind
+ * times. Aggregates use GREATEST/LEAST so events may arrive out of order. */
+ST_STATEMENT_DEFINE (st_sql_event_insert, 6,
+  "WITH ins AS ("
+  "  INSERT INTO events (customer_id, kind, occurred_at, amount, data,"
+  "                      idem_key)"
+  "  VALUES ($1, $2, COALESCE($3::timestamptz, now()), $4::numeric,"
+  "          COALESCE($5::jsonb, '{}'), $6)"
+  "  ON CONFLICT (customer_id, idem_key) WHERE idem_key IS NOT NULL"
+  "  DO NOTHING"
+  "  RETURNING *"
+  "), agg AS ("
+  "  UPDATE customers c SET"
+  "    event_count = c.event_count + 1,"
+  "    last_event_at = GREATEST(c.last_event_at, ins.occurred_at),"
+  "    last_contact_at = GREATEST(c.last_contact_at, ins.occurred_at),"
+  "    first_purchase_at = CASE WHEN ins.kind = 'purchase'"
+  "      THEN LEAST(c.first_purchase_at, ins.occurred_at)"
+  "      ELSE c.first_purchase_at END,"
+  "    last_purchase_at = CASE WHEN ins.kind = 'purchase'"
+  "      THEN GREATEST(c.last_purchase_at, ins.occurred_at)"
+  "      ELSE c.last_purchase_at END,"
+  "    purchase_count = c.purchase_count + (ins.kind = 'purchase')::int,"
+  "    revenue = c.revenue + CASE ins.kind"
+  "      WHEN 'purchase' THEN COALESCE(ins.amount, 0)"
+  "      WHEN 'refund' THEN -abs(COALESCE(ins.amount, 0))"
+  "      ELSE 0 END,"
+  "    open_tickets = GREATEST(0, c.open_tickets + CASE ins.kind"
+  "      WHEN 'ticket_opened' THEN 1 WHEN 'ticket_closed' THEN -1"
+  "      ELSE 0 END),"
+  "    last_nps = CASE WHEN ins.kind = 'survey'"
+  "        AND COALESCE(ins.data->>'type', 'nps') = 'nps'"
+  "        AND ins.occurred_at >= COALESCE(c.last_nps_at, '-infinity')"
+  "      THEN (ins.data->>'score')::numeric::int ELSE c.last_nps END,"
+  "    last_nps_at = CASE WHEN ins.kind = 'survey'"
+  "        AND COALESCE(ins.data->>'type', 'nps') = 'nps'"
+  "      THEN GREATEST(c.last_nps_at, ins.occurred_at)"
+  "      ELSE c.last_nps_at END,"
+  "    updated_at = now()"
+  "  FROM ins WHERE c.id = ins.customer_id"
+  "  RETURNING c.id"
+  "), kinds AS ("
+  "  INSERT INTO customer_event_kinds AS k"
+  "         (customer_id, kind, first_at, last_at, count)"
+  "  SELECT customer_id, kind, occurred_at, occurred_at, 1 FROM ins"
+  "  ON CONFLICT (customer_id, kind) DO UPDATE SET"
+  "    first_at = LEAST(k.first_at, EXCLUDED.first_at),"
+  "    last_at = GREATEST(k.last_at, EXCLUDED.last_at),"
+  "    count = k.count + 1"
+  ")"
+  "SELECT " EVENT_COLUMNS ", false AS duplicate FROM ins");
+
+ST_STATEMENT_DEFINE (st_sql_event_by_key, 2,
+  "SELECT " EVENT_COLUMNS ", true AS duplicate FROM events"
+  " WHERE customer_id = $1 AND idem_key = $2");
+
+/* Events may be recorded late, not early: a little clock skew is allowed. */
+#define FUTURE_SKEW_SECONDS 300
+
+typedef struct {
+  const char *kind;
+  char *at;        /* ISO-8601 in UTC, or NULL for now */
+  char *amount;    /* decimal text, or NULL */
+  const char *key;
+  char *data_json; /* or NULL */
+} EventInput;
+
+static void
+event_input_clear (EventInput *in)
+{
+  g_free (in->at);
+  g_free (in->amount);
+  g_free (in->data_json);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (EventInput, event_input_clear)
+
+static gboolean
+check_kind (const char *kind, GError **error)
+{
+  gsize len = kind ? strlen (kind) : 0;
+
+  if (len >= 1 && len <= 64 && g_ascii_islower (kind[0])
+      && strspn (kind, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == len)
+    return TRUE;
+  g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+               "kind: '%s' is not an event kind; use lower-case letters, "
+               "digits, '_', '.' or '-', starting with a letter (e.g. "
+               "purchase, ticket_opened)", kind ? kind : "");
+  return FALSE;
+}
+
+static gboolean
+parse_at (const char *text, char **out, GError **error)
+{
+  g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr (GDateTime) at = g_date_time_new_from_iso8601 (text, utc);
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+
+  if (at == NULL)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "at: '%s' is not an ISO-8601 date and time; write it like "
+                   "2026-11-24T09:30:00Z or 2026-11-24T10:30:00+01:00", text);
+      return FALSE;
+    }
+  if (g_date_time_difference (at, now) > FUTURE_SKEW_SECONDS * G_TIME_SPAN_SECOND)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "at: '%s' is in the future; events record what has "
+                   "happened (plan future care with a script's follow_up)",
+                   text);
+      return FALSE;
+    }
+  *out = g_date_time_format_iso8601 (at);
+  return TRUE;
+}
+
+/* Surveys carry a score on the scale of their type; the aggregates read it. */
+static gboolean
+check_survey (GVariant *payload, GError **error)
+{
+  const char *type = "nps";
+  double score;
+  gboolean present = FALSE;
+  int low = 0, high = 10;
+
+  if (payload == NULL
+      || !st_record_get_string (payload, "type", &type, error)
+      || !st_record_get_double (payload, "score", &present, &score, error))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                     "data: a survey needs a score (e.g. --data score=9)");
+      return FALSE;
+    }
+  if (g_str_equal (type, "csat"))
+    low = 1, high = 5;
+  else if (g_str_equal (type, "ces"))
+    low = 1, high = 7;
+  else if (!g_str_equal (type, "nps"))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "data.type: '%s' is not a survey type; use nps, csat or "
+                   "ces", type);
+      return FALSE;
+    }
+  if (!present || score != (int) score || score < low || score > high)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "data.score: a %s survey needs a whole score from %d to %d",
+                   type, low, high);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_event (GVariant *dict, const char *kind, EventInput *in, GError **error)
+{
+  static const char *const keys[] = { "customer", "kind", "at", "amount",
+                                      "key", "data", NULL };
+  const char *at = NULL;
+  double amount;
+  gboolean has_amount;
+  g_autoptr (GVariant) payload = NULL;
+
+  in->kind = kind;
+  if (!check_kind (kind, error)
+      || !st_record_check_keys (dict, keys, "event", error)
+      || !st_record_get_string (dict, "at", &at, error)
+      || !st_record_get_double (dict, "amount", &has_amount, &amount, error)
+      || !st_record_get_string (dict, "key", &in->key, error)
+      || !st_record_get_dict (dict, "data", &payload, error))
+    return FALSE;
+  if (at != NULL && !parse_at (at, &in->at, error))
+    return FALSE;
+  if (has_amount)
+    {
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      in->amount = g_strdup (g_ascii_dtostr (buf, sizeof buf, amount));
+    }
+  if (in->key != NULL && (in->key[0] == '\0' || strlen (in->key) > 200))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "key: an idempotency key has 1 to 200 characters");
+      return FALSE;
+    }
+  if (g_str_equal (kind, "survey") && !check_survey (payload, error))
+    return FALSE;
+  if (payload != NULL)
+    in->data_json = st_record_to_json (payload);
+  return TRUE;
+}
+
+/* Record one event inside the caller's transaction. */
+static GVariant *
+record_one (StStore *store, const char *customer, const EventInput *in,
+            GError **error)
+{
+  gint64 id;
+  g_autofree char *id_text = NULL;
+  g_autoptr (PGresult) res = NULL;
+
+  if (!st_customers_resolve (store, customer, FALSE, &id, error))
+    return NULL;
+  id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  res = st_store_exec (store, &st_sql_event_insert,
+                       (const char *[]){ id_text, in->kind, in->at,
+                                         in->amount, in->data_json, in->key },
+                       error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0)
+    {
+      /* The key was recorded before: answer with that event. */
+      g_clear_pointer (&res, PQclear);
+      res = st_store_exec (store, &st_sql_event_by_key,
+                           (const char *[]){ id_text, in->key }, error);
+      if (res == NULL)
+        return NULL;
+    }
+  return st_record_from_row (res, 0);
+}
+
+GVariant *
+st_events_record (StStore *store, const char *customer, const char *kind,
+                  GVariant *data, GError **error)
+{
+  g_auto (EventInput) in = { 0 };
+  g_autoptr (GVariant) event = NULL;
+
+  if (!read_event (data, kind, &in, error))
+    return NULL;
+  if (!st_store_begin (store, error))
+    return NULL;
+  event = record_one (store, customer, &in, error);
+  if (event == NULL)
+    {
+      st_store_rollback (store);
+      return NULL;
+    }
+  g_variant_ref_sink (event);
+  if (!st_store_commit (store, error))
+    return NULL;
+  return g_steal_pointer (&event);
+}
+
+GVariant *
+st_events_record_many (StStore *store, GVariant *events, GError **error)
+{
+  GVariantBuilder results;
+  gsize n = g_variant_n_children (events);
+
+  if (n == 0 || n > 10000)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "events: give 1 to 10000 events per call (got %" G_GSIZE_FORMAT ")",
+                   n);
+      return NULL;
+    }
+  if (!st_store_begin (store, error))
+    return NULL;
+  g_variant_builder_init (&results, G_VARIANT_TYPE ("aa{sv}"));
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) dict = g_variant_get_child_value (events, i);
+      g_auto (EventInput) in = { 0 };
+      const char *customer = NULL, *kind = NULL;
+      GVariant *event = NULL;
+
+      if (st_record_get_string (dict, "customer", &customer, error)
+          && st_record_get_string (dict, "kind", &kind, error)
+          && read_event (dict, kind ? kind : "", &in, error))
+        event = record_one (store, customer ? customer : "", &in, error);
+      if (event == NULL)
+        {
+          g_prefix_error (error, "event %" G_GSIZE_FORMAT ": ", i + 1);
+          g_variant_builder_clear (&results);
+          st_store_rollback (store);
+          return NULL;
+        }
+      g_variant_builder_add_value (&results, event);
+    }
+  if (!st_store_commit (store, error))
+    {
+      g_variant_builder_clear (&results);
+      return NULL;
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&results));
+}

@@ -1,1 +1,453 @@
-/* placeholder */
+#include "st-record.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "st-error.h"
+
+/* PostgreSQL type oids (pg_type.dat); stable across versions. */
+enum {
+  OID_BOOL = 16,
+  OID_INT8 = 20,
+  OID_INT2 = 21,
+  OID_INT4 = 23,
+  OID_TEXT = 25,
+  OID_JSON = 114,
+  OID_FLOAT8 = 701,
+  OID_VARCHAR = 1043,
+  OID_TIMESTAMPTZ = 1184,
+  OID_NUMERIC = 1700,
+  OID_JSONB = 3802,
+};
+
+char *
+st_record_time_from_pg (const char *value)
+{
+  GString *out = g_string_new (value);
+  char *space = strchr (out->str, ' ');
+
+  if (space != NULL)
+    *space = 'T';
+  /* The session runs in UTC, so the offset is always "+00". */
+  if (g_str_has_suffix (out->str, "+00"))
+    {
+      g_string_truncate (out, out->len - 3);
+      g_string_append_c (out, 'Z');
+    }
+  return g_string_free (out, FALSE);
+}
+
+static GVariant *variant_from_node (JsonNode *node);
+
+static GVariant *
+variant_from_array (JsonArray *array)
+{
+  guint n = json_array_get_length (array);
+  gboolean all_strings = TRUE;
+  GVariantBuilder builder;
+
+  for (guint i = 0; i < n && all_strings; i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      all_strings = JSON_NODE_HOLDS_VALUE (node)
+                    && json_node_get_value_type (node) == G_TYPE_STRING;
+    }
+  if (all_strings)
+    {
+      g_variant_builder_init (&builder, G_VARIANT_TYPE_STRING_ARRAY);
+      for (guint i = 0; i < n; i++)
+        g_variant_builder_add (&builder, "s",
+                               json_array_get_string_element (array, i));
+    }
+  else
+    {
+      g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
+      for (guint i = 0; i < n; i++)
+        g_variant_builder_add (
+            &builder, "v",
+            variant_from_node (json_array_get_element (array, i)));
+    }
+  return g_variant_builder_end (&builder);
+}
+
+static GVariant *
+variant_from_object (JsonObject *object)
+{
+  GVariantBuilder builder;
+  JsonObjectIter iter;
+  const char *key;
+  JsonNode *member;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  json_object_iter_init (&iter, object);
+  while (json_object_iter_next (&iter, &key, &member))
+    {
+      if (JSON_NODE_HOLDS_NULL (member))
+        continue;
+      g_variant_builder_add (&builder, "{sv}", key,
+                             variant_from_node (member));
+    }
+  return g_variant_builder_end (&builder);
+}
+
+static GVariant *
+variant_from_node (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      return variant_from_object (json_node_get_object (node));
+    case JSON_NODE_ARRAY:
+      return variant_from_array (json_node_get_array (node));
+    case JSON_NODE_NULL:
+      return g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, NULL);
+    case JSON_NODE_VALUE:
+    default:
+      break;
+    }
+  switch (json_node_get_value_type (node))
+    {
+    case G_TYPE_INT64:
+      return g_variant_new_int64 (json_node_get_int (node));
+    case G_TYPE_DOUBLE:
+      return g_variant_new_double (json_node_get_double (node));
+    case G_TYPE_BOOLEAN:
+      return g_variant_new_boolean (json_node_get_boolean (node));
+    default:
+      return g_variant_new_string (json_node_get_string (node));
+    }
+}
+
+GVariant *
+st_record_from_json (const char *json, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+
+  if (!json_parser_load_from_data (parser, json, -1, error))
+    return NULL;
+  return variant_from_node (json_parser_get_root (parser));
+}
+
+static JsonNode *
+node_from_variant (GVariant *value)
+{
+  JsonNode *node;
+
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr (GVariant) inner = g_variant_get_variant (value);
+      return node_from_variant (inner);
+    }
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT))
+    {
+      JsonObject *object = json_object_new ();
+      GVariantIter iter;
+      const char *key;
+      GVariant *child;
+
+      g_variant_iter_init (&iter, value);
+      while (g_variant_iter_loop (&iter, "{&sv}", &key, &child))
+        json_object_set_member (object, key, node_from_variant (child));
+      node = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (node, object);
+      return node;
+    }
+  if (g_variant_is_container (value)
+      && !g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE))
+    {
+      JsonArray *array = json_array_new ();
+      GVariantIter iter;
+      GVariant *child;
+
+      g_variant_iter_init (&iter, value);
+      while ((child = g_variant_iter_next_value (&iter)) != NULL)
+        {
+          json_array_add_element (array, node_from_variant (child));
+          g_variant_unref (child);
+        }
+      node = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (node, array);
+      return node;
+    }
+
+  node = json_node_new (JSON_NODE_VALUE);
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_BOOLEAN:
+      json_node_set_boolean (node, g_variant_get_boolean (value));
+      break;
+    case G_VARIANT_CLASS_BYTE:
+      json_node_set_int (node, g_variant_get_byte (value));
+      break;
+    case G_VARIANT_CLASS_INT16:
+      json_node_set_int (node, g_variant_get_int16 (value));
+      break;
+    case G_VARIANT_CLASS_UINT16:
+      json_node_set_int (node, g_variant_get_uint16 (value));
+      break;
+    case G_VARIANT_CLASS_INT32:
+      json_node_set_int (node, g_variant_get_int32 (value));
+      break;
+    case G_VARIANT_CLASS_UINT32:
+      json_node_set_int (node, g_variant_get_uint32 (value));
+      break;
+    case G_VARIANT_CLASS_INT64:
+      json_node_set_int (node, g_variant_get_int64 (value));
+      break;
+    case G_VARIANT_CLASS_UINT64:
+      json_node_set_int (node, (gint64) g_variant_get_uint64 (value));
+      break;
+    case G_VARIANT_CLASS_DOUBLE:
+      json_node_set_double (node, g_variant_get_double (value));
+      break;
+    case G_VARIANT_CLASS_STRING:
+    case G_VARIANT_CLASS_OBJECT_PATH:
+    case G_VARIANT_CLASS_SIGNATURE:
+      json_node_set_string (node, g_variant_get_string (value, NULL));
+      break;
+    default:
+      json_node_init_null (node);
+      break;
+    }
+  return node;
+}
+
+char *
+st_record_to_json (GVariant *value)
+{
+  g_autoptr (JsonNode) node = node_from_variant (value);
+
+  return json_to_string (node, FALSE);
+}
+
+static GVariant *
+value_from_column (PGresult *res, int row, int col)
+{
+  const char *text = PQgetvalue (res, row, col);
+
+  switch (PQftype (res, col))
+    {
+    case OID_BOOL:
+      return g_variant_new_boolean (text[0] == 't');
+    case OID_INT8:
+      return g_variant_new_int64 (g_ascii_strtoll (text, NULL, 10));
+    case OID_INT2:
+    case OID_INT4:
+      return g_variant_new_int32 ((gint32) g_ascii_strtoll (text, NULL, 10));
+    case OID_FLOAT8:
+    case OID_NUMERIC:
+      return g_variant_new_double (g_ascii_strtod (text, NULL));
+    case OID_TIMESTAMPTZ:
+      return g_variant_new_take_string (st_record_time_from_pg (text));
+    case OID_JSON:
+    case OID_JSONB:
+      {
+        GVariant *value = st_record_from_json (text, NULL);
+        return value != NULL ? value : g_variant_new_string (text);
+      }
+    default:
+      return g_variant_new_string (text);
+    }
+}
+
+GVariant *
+st_record_from_row (PGresult *res, int row)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  for (int col = 0; col < PQnfields (res); col++)
+    {
+      if (PQgetisnull (res, row, col))
+        continue;
+      g_variant_builder_add (&builder, "{sv}", PQfname (res, col),
+                             value_from_column (res, row, col));
+    }
+  return g_variant_builder_end (&builder);
+}
+
+GVariant *
+st_record_list_from_result (PGresult *res)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (int row = 0; row < PQntuples (res); row++)
+    g_variant_builder_add_value (&builder, st_record_from_row (res, row));
+  return g_variant_builder_end (&builder);
+}
+
+/* Typed lookups ------------------------------------------------------- */
+
+static GVariant *
+lookup_typed (GVariant *dict, const char *key, const GVariantType *type,
+              const char *type_name, GError **error)
+{
+  g_autoptr (GVariant) value = g_variant_lookup_value (dict, key, NULL);
+
+  if (value == NULL)
+    return NULL;
+  if (!g_variant_is_of_type (value, type))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s: expected %s (D-Bus type '%s'), got type '%s'", key,
+                   type_name, g_variant_type_peek_string (type),
+                   g_variant_get_type_string (value));
+      return NULL;
+    }
+  return g_steal_pointer (&value);
+}
+
+gboolean
+st_record_get_string (GVariant *dict, const char *key, const char **out,
+                      GError **error)
+{
+  GError *local_error = NULL;
+  g_autoptr (GVariant) value = lookup_typed (dict, key, G_VARIANT_TYPE_STRING,
+                                             "a string", &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  /* The child is kept by @dict, so its string lives as long as @dict. */
+  if (value != NULL)
+    *out = g_variant_get_string (value, NULL);
+  return TRUE;
+}
+
+gboolean
+st_record_get_strv (GVariant *dict, const char *key, GStrv *out,
+                    GError **error)
+{
+  GError *local_error = NULL;
+  g_autoptr (GVariant) value = lookup_typed (
+      dict, key, G_VARIANT_TYPE_STRING_ARRAY, "a list of strings",
+      &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  if (value != NULL)
+    *out = g_variant_dup_strv (value, NULL);
+  return TRUE;
+}
+
+gboolean
+st_record_get_double (GVariant *dict, const char *key, gboolean *present,
+                      double *out, GError **error)
+{
+  g_autoptr (GVariant) value = g_variant_lookup_value (dict, key, NULL);
+
+  *present = FALSE;
+  if (value == NULL)
+    return TRUE;
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+    *out = g_variant_get_double (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    *out = (double) g_variant_get_int64 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+    *out = g_variant_get_int32 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+    {
+      const char *text = g_variant_get_string (value, NULL);
+      char *end = NULL;
+      *out = g_ascii_strtod (text, &end);
+      if (text[0] == '\0' || *end != '\0')
+        {
+          g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                       "%s: '%s' is not a number; write it like 12.50", key,
+                       text);
+          return FALSE;
+        }
+    }
+  else
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s: expected a number, got D-Bus type '%s'", key,
+                   g_variant_get_type_string (value));
+      return FALSE;
+    }
+  if (!isfinite (*out))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s: must be a finite number", key);
+      return FALSE;
+    }
+  *present = TRUE;
+  return TRUE;
+}
+
+gboolean
+st_record_get_uint (GVariant *dict, const char *key, guint *out,
+                    GError **error)
+{
+  g_autoptr (GVariant) value = g_variant_lookup_value (dict, key, NULL);
+  gint64 n;
+
+  if (value == NULL)
+    return TRUE;
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
+    n = g_variant_get_uint32 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+    n = g_variant_get_int32 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    n = g_variant_get_int64 (value);
+  else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
+    n = (gint64) MIN (g_variant_get_uint64 (value), G_MAXUINT32);
+  else
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s: expected a whole number, got D-Bus type '%s'", key,
+                   g_variant_get_type_string (value));
+      return FALSE;
+    }
+  if (n < 0 || n > G_MAXUINT32)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s: %" G_GINT64_FORMAT " is out of range", key, n);
+      return FALSE;
+    }
+  *out = (guint) n;
+  return TRUE;
+}
+
+gboolean
+st_record_get_dict (GVariant *dict, const char *key, GVariant **out,
+                    GError **error)
+{
+  GError *local_error = NULL;
+  GVariant *value = lookup_typed (dict, key, G_VARIANT_TYPE_VARDICT,
+                                  "a dictionary", &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  if (value != NULL)
+    *out = value;
+  return TRUE;
+}
+
+gboolean
+st_record_check_keys (GVariant *dict, const char *const *known,
+                      const char *what, GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+
+  g_variant_iter_init (&iter, dict);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, NULL))
+    {
+      if (g_strv_contains (known, key))
+        continue;
+      g_autofree char *list = g_strjoinv (", ", (GStrv) known);
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s: unknown field '%s'; known fields are: %s", what, key,
+                   list);
+      return FALSE;
+    }
+  return TRUE;
+}

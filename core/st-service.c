@@ -1,1 +1,437 @@
-/* placeholder */
+#include "st-service.h"
+
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "st-build-config.h"
+#include "st-customers.h"
+#include "st-dbus-generated.h"
+#include "st-error.h"
+#include "st-events.h"
+#include "st-record.h"
+
+struct _StService {
+  StEngine *engine;
+  GThreadPool *workers;
+  GDBusConnection *connection;
+  guint registrations[2];
+};
+
+/* One method call on its way through a worker thread. */
+typedef struct {
+  StService *service;
+  GDBusMethodInvocation *invocation;
+  StStore *store; /* borrowed on first use */
+} StCall;
+
+typedef GVariant *(*StHandler) (StCall *call, GVariant *params,
+                                GError **error);
+
+static StStore *
+call_store (StCall *call, GError **error)
+{
+  if (call->store == NULL)
+    call->store = st_engine_acquire_store (call->service->engine, error);
+  return call->store;
+}
+
+static const StConfig *
+call_config (StCall *call)
+{
+  return st_engine_get_config (call->service->engine);
+}
+
+/* The caller's Unix user name, as the bus daemon vouches for it. */
+static char *
+call_actor (StCall *call)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
+  g_autoptr (GVariant) reply = NULL;
+  guint32 uid;
+  struct passwd pwd, *found = NULL;
+  char buf[1024];
+
+  if (sender == NULL)
+    return g_strdup ("unknown");
+  reply = g_dbus_connection_call_sync (
+      g_dbus_method_invocation_get_connection (call->invocation),
+      "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+      "GetConnectionUnixUser", g_variant_new ("(s)", sender),
+      G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+  if (reply == NULL)
+    return g_strdup (sender);
+  g_variant_get (reply, "(u)", &uid);
+  if (getpwuid_r (uid, &pwd, buf, sizeof buf, &found) == 0 && found != NULL)
+    return g_strdup (found->pw_name);
+  return g_strdup_printf ("uid %u", uid);
+}
+
+/* A record as the reply tuple "(a{sv})", or NULL on error. */
+static GVariant *
+reply_record (GVariant *record)
+{
+  GVariant *reply;
+
+  if (record == NULL)
+    return NULL;
+  reply = g_variant_new ("(@a{sv})", record);
+  g_variant_unref (record);
+  return reply;
+}
+
+static GVariant *
+reply_list (GVariant *list)
+{
+  GVariant *reply;
+
+  if (list == NULL)
+    return NULL;
+  reply = g_variant_new ("(@aa{sv})", list);
+  g_variant_unref (list);
+  return reply;
+}
+
+/* Manager ------------------------------------------------------------- */
+
+static GVariant *
+handle_version (StCall *call, GVariant *params, GError **error)
+{
+  (void) call, (void) params, (void) error;
+  return g_variant_new ("(s)", ST_VERSION);
+}
+
+static GVariant *
+handle_schema_version (StCall *call, GVariant *params, GError **error)
+{
+  StStore *store = call_store (call, error);
+  int version;
+
+  (void) params;
+  if (store == NULL)
+    return NULL;
+  version = st_store_schema_version (store, error);
+  return version < 0 ? NULL : g_variant_new ("(i)", version);
+}
+
+ST_STATEMENT_DEFINE (st_sql_status_counts, 0,
+  "SELECT (SELECT count(*) FROM (SELECT 1 FROM customers LIMIT 1000001) c),"
+  "       (SELECT count(*) FROM (SELECT 1 FROM events LIMIT 1000001) e)");
+
+static GVariant *
+handle_status (StCall *call, GVariant *params, GError **error)
+{
+  StEngine *engine = call->service->engine;
+  const StConfig *config = call_config (call);
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr (GError) db_error = NULL;
+  g_autoptr (PGresult) counts = NULL;
+  GVariantBuilder status;
+  StStore *store;
+
+  (void) params, (void) error;
+  g_variant_builder_init (&status, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&status, "{sv}", "version",
+                         g_variant_new_string (ST_VERSION));
+  g_variant_builder_add (&status, "{sv}", "schema_version",
+                         g_variant_new_int32 (st_engine_schema_version (engine)));
+  g_variant_builder_add (&status, "{sv}", "bus", g_variant_new_string (
+                             config->bus == ST_BUS_SYSTEM ? "system"
+                                                          : "session"));
+  g_variant_builder_add (&status, "{sv}", "workers",
+                         g_variant_new_uint32 (config->workers));
+  g_variant_builder_add (&status, "{sv}", "config", g_variant_new_string (
+                             config->path ? config->path : "(defaults)"));
+  g_variant_builder_add (&status, "{sv}", "started_at",
+                         g_variant_new_take_string (g_date_time_format_iso8601 (
+                             st_engine_started_at (engine))));
+  g_variant_builder_add (&status, "{sv}", "uptime_seconds",
+                         g_variant_new_int64 (g_date_time_difference (
+                             now, st_engine_started_at (engine))
+                                              / G_TIME_SPAN_SECOND));
+
+  /* Status answers even when the database does not: it says so. */
+  store = call_store (call, &db_error);
+  if (store != NULL && st_store_begin (store, &db_error))
+    {
+      counts = st_store_exec (store, &st_sql_status_counts, NULL, &db_error);
+      st_store_rollback (store);
+    }
+  if (counts != NULL)
+    {
+      g_variant_builder_add (&status, "{sv}", "database",
+                             g_variant_new_string ("ok"));
+      g_variant_builder_add (&status, "{sv}", "customers", g_variant_new_int64 (
+                                 g_ascii_strtoll (PQgetvalue (counts, 0, 0),
+                                                  NULL, 10)));
+      g_variant_builder_add (&status, "{sv}", "events", g_variant_new_int64 (
+                                 g_ascii_strtoll (PQgetvalue (counts, 0, 1),
+                                                  NULL, 10)));
+    }
+  else
+    {
+      g_variant_builder_add (&status, "{sv}", "database",
+                             g_variant_new_string ("unavailable"));
+      g_variant_builder_add (&status, "{sv}", "database_error",
+                             g_variant_new_string (db_error->message));
+    }
+  return g_variant_new ("(a{sv})", &status);
+}
+
+static GVariant *
+handle_reload (StCall *call, GVariant *params, GError **error)
+{
+  (void) params;
+  if (!st_engine_reload (call->service->engine, error))
+    return NULL;
+  g_message ("configuration reloaded");
+  return g_variant_new ("()");
+}
+
+/* Customers ------------------------------------------------------------ */
+
+static GVariant *
+handle_create (StCall *call, GVariant *params, GError **error)
+{
+  g_autoptr (GVariant) fields = g_variant_get_child_value (params, 0);
+  g_autofree char *actor = call_actor (call);
+  StStore *store = call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  return reply_record (st_customers_create (store, call_config (call), fields,
+                                            actor, error));
+}
+
+static GVariant *
+handle_get (StCall *call, GVariant *params, GError **error)
+{
+  const char *customer;
+  StStore *store = call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  g_variant_get (params, "(&s)", &customer);
+  return reply_record (st_customers_get (store, customer, error));
+}
+
+static GVariant *
+handle_update (StCall *call, GVariant *params, GError **error)
+{
+  const char *customer;
+  g_autoptr (GVariant) fields = NULL;
+  StStore *store = call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  g_variant_get (params, "(&s@a{sv})", &customer, &fields);
+  return reply_record (st_customers_update (store, customer, fields, error));
+}
+
+static GVariant *
+handle_find (StCall *call, GVariant *params, GError **error)
+{
+  g_autoptr (GVariant) filter = g_variant_get_child_value (params, 0);
+  StStore *store = call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  return reply_list (st_customers_find (store, call_config (call), filter,
+                                        error));
+}
+
+static GVariant *
+handle_set_stage (StCall *call, GVariant *params, GError **error)
+{
+  const char *customer, *stage, *reason;
+  g_autofree char *actor = call_actor (call);
+  StStore *store = call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  g_variant_get (params, "(&s&s&s)", &customer, &stage, &reason);
+  return reply_record (st_customers_set_stage (store, call_config (call),
+                                               customer, stage, reason, actor,
+                                               error));
+}
+
+static GVariant *
+handle_timeline (StCall *call, GVariant *params, GError **error)
+{
+  const char *customer;
+  g_autoptr (GVariant) options = NULL;
+  StStore *store = call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  g_variant_get (params, "(&s@a{sv})", &customer, &options);
+  return reply_list (st_customers_timeline (store, customer, options, error));
+}
+
+static GVariant *
+handle_record_event (StCall *call, GVariant *params, GError **error)
+{
+  const char *customer, *kind;
+  g_autoptr (GVariant) data = NULL;
+  StStore *store = call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  g_variant_get (params, "(&s&s@a{sv})", &customer, &kind, &data);
+  return reply_record (st_events_record (store, customer, kind, data, error));
+}
+
+static GVariant *
+handle_record_events (StCall *call, GVariant *params, GError **error)
+{
+  g_autoptr (GVariant) events = g_variant_get_child_value (params, 0);
+  StStore *store = call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  return reply_list (st_events_record_many (store, events, error));
+}
+
+/* Dispatch --------------------------------------------------------------- */
+
+static const struct {
+  const char *interface;
+  const char *method;
+  StHandler handler;
+} st_methods[] = {
+  { "org.steward.Steward1.Manager", "Version", handle_version },
+  { "org.steward.Steward1.Manager", "SchemaVersion", handle_schema_version },
+  { "org.steward.Steward1.Manager", "Status", handle_status },
+  { "org.steward.Steward1.Manager", "Reload", handle_reload },
+  { "org.steward.Steward1.Customers", "Create", handle_create },
+  { "org.steward.Steward1.Customers", "Get", handle_get },
+  { "org.steward.Steward1.Customers", "Update", handle_update },
+  { "org.steward.Steward1.Customers", "Find", handle_find },
+  { "org.steward.Steward1.Customers", "SetStage", handle_set_stage },
+  { "org.steward.Steward1.Customers", "Timeline", handle_timeline },
+  { "org.steward.Steward1.Customers", "RecordEvent", handle_record_event },
+  { "org.steward.Steward1.Customers", "RecordEvents", handle_record_events },
+};
+
+static StHandler
+find_handler (GDBusMethodInvocation *invocation)
+{
+  const char *interface = g_dbus_method_invocation_get_interface_name (invocation);
+  const char *method = g_dbus_method_invocation_get_method_name (invocation);
+
+  for (guint i = 0; i < G_N_ELEMENTS (st_methods); i++)
+    if (g_str_equal (st_methods[i].interface, interface)
+        && g_str_equal (st_methods[i].method, method))
+      return st_methods[i].handler;
+  return NULL;
+}
+
+static void
+run_call (gpointer data, gpointer user_data)
+{
+  GDBusMethodInvocation *invocation = data;
+  StCall call = { user_data, invocation, NULL };
+  StHandler handler = find_handler (invocation);
+  g_autoptr (GError) error = NULL;
+  GVariant *reply = NULL;
+
+  if (handler != NULL)
+    reply = handler (&call, g_dbus_method_invocation_get_parameters (invocation),
+                     &error);
+  else
+    g_set_error (&error, ST_ERROR, ST_ERROR_FAILED, "method %s is not "
+                 "implemented", g_dbus_method_invocation_get_method_name (
+                     invocation));
+  if (call.store != NULL)
+    st_engine_release_store (call.service->engine, call.store);
+
+  if (reply != NULL)
+    g_dbus_method_invocation_return_value (invocation, reply);
+  else
+    {
+      if (error == NULL)
+        g_set_error (&error, ST_ERROR, ST_ERROR_FAILED, "internal error");
+      if (error->domain != ST_ERROR)
+        {
+          /* Keep the message, but give clients one error domain. */
+          g_autoptr (GError) wrapped = g_error_new_literal (
+              ST_ERROR, ST_ERROR_FAILED, error->message);
+          g_clear_error (&error);
+          error = g_steal_pointer (&wrapped);
+        }
+      if (error->code == ST_ERROR_UNAVAILABLE || error->code == ST_ERROR_FAILED)
+        g_warning ("%s.%s: %s",
+                   g_dbus_method_invocation_get_interface_name (invocation),
+                   g_dbus_method_invocation_get_method_name (invocation),
+                   error->message);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+    }
+  g_object_unref (invocation);
+}
+
+static void
+method_call (GDBusConnection *connection, const char *sender,
+             const char *object_path, const char *interface_name,
+             const char *method_name, GVariant *parameters,
+             GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  StService *service = user_data;
+
+  (void) connection, (void) sender, (void) object_path;
+  (void) interface_name, (void) method_name, (void) parameters;
+  /* The main loop only hands the call over; a worker answers it. */
+  g_thread_pool_push (service->workers, g_object_ref (invocation), NULL);
+}
+
+static const GDBusInterfaceVTable st_vtable = { method_call, NULL, NULL, { 0 } };
+
+StService *
+st_service_new (StEngine *engine)
+{
+  StService *service = g_new0 (StService, 1);
+
+  service->engine = engine;
+  service->workers = g_thread_pool_new (
+      run_call, service, (int) MAX (st_engine_get_config (engine)->workers, 1),
+      FALSE, NULL);
+  return service;
+}
+
+void
+st_service_free (StService *service)
+{
+  if (service == NULL)
+    return;
+  /* Let the calls already accepted finish before the engine goes away. */
+  g_thread_pool_free (service->workers, FALSE, TRUE);
+  if (service->connection != NULL)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (service->registrations); i++)
+        if (service->registrations[i] != 0)
+          g_dbus_connection_unregister_object (service->connection,
+                                               service->registrations[i]);
+      g_object_unref (service->connection);
+    }
+  g_free (service);
+}
+
+gboolean
+st_service_register (StService *service, GDBusConnection *connection,
+                     GError **error)
+{
+  GDBusInterfaceInfo *interfaces[] = { st_dbus_manager_interface_info (),
+                                       st_dbus_customers_interface_info () };
+
+  /* Make sure the error domain is registered before the first reply. */
+  (void) ST_ERROR;
+  service->connection = g_object_ref (connection);
+  for (guint i = 0; i < G_N_ELEMENTS (interfaces); i++)
+    {
+      service->registrations[i] = g_dbus_connection_register_object (
+          connection, ST_OBJECT_PATH, interfaces[i], &st_vtable, service, NULL,
+          error);
+      if (service->registrations[i] == 0)
+        return FALSE;
+    }
+  return TRUE;
+}

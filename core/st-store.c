@@ -1,1 +1,397 @@
-/* placeholder */
+#include "st-store.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "st-error.h"
+#include "st-resources.h"
+
+#define ST_MIGRATION_LOCK_KEY "7391185610027310001"
+#define ST_SQL_RESOURCE_DIR "/org/steward/sql"
+
+struct _StStore {
+  PGconn *conn;
+  char *conninfo;
+  GHashTable *prepared; /* statement names prepared on this connection */
+  char *last_constraint;
+  gboolean in_transaction;
+};
+
+static void
+notice_to_debug (void *user_data, const char *message)
+{
+  (void) user_data;
+  g_debug ("postgresql: %s", message);
+}
+
+static gboolean
+store_connect (StStore *store, GError **error)
+{
+  /* Keywords after the expanded conninfo override it: a bounded connect time
+   * so a dead server fails fast, UTC so times read the same everywhere. */
+  const char *keys[] = { "dbname", "connect_timeout", "application_name",
+                         "options", "keepalives_idle", NULL };
+  const char *values[] = { store->conninfo, "5", "stewardd",
+                           "-c TimeZone=UTC -c statement_timeout=60000",
+                           "30", NULL };
+  gboolean expand = store->conninfo != NULL && store->conninfo[0] != '\0';
+
+  if (store->conn != NULL)
+    PQfinish (store->conn);
+  g_hash_table_remove_all (store->prepared);
+  store->in_transaction = FALSE;
+
+  store->conn = PQconnectdbParams (expand ? keys : keys + 1,
+                                   expand ? values : values + 1, expand);
+  if (PQstatus (store->conn) != CONNECTION_OK)
+    {
+      g_autofree char *msg = g_strdup (PQerrorMessage (store->conn));
+      g_strchomp (msg);
+      g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+                   "the database is unavailable (%s); check that PostgreSQL "
+                   "is running and that the configured database is right",
+                   msg);
+      return FALSE;
+    }
+  PQsetNoticeProcessor (store->conn, notice_to_debug, NULL);
+  return TRUE;
+}
+
+StStore *
+st_store_new (const char *conninfo, GError **error)
+{
+  StStore *store = g_new0 (StStore, 1);
+
+  store->conninfo = g_strdup (conninfo);
+  store->prepared = g_hash_table_new (g_str_hash, g_str_equal);
+  if (!store_connect (store, error))
+    {
+      st_store_free (store);
+      return NULL;
+    }
+  return store;
+}
+
+void
+st_store_free (StStore *store)
+{
+  if (store == NULL)
+    return;
+  if (store->conn != NULL)
+    PQfinish (store->conn);
+  g_hash_table_unref (store->prepared);
+  g_free (store->conninfo);
+  g_free (store->last_constraint);
+  g_free (store);
+}
+
+gboolean
+st_store_is_connected (StStore *store)
+{
+  return store->conn != NULL && PQstatus (store->conn) == CONNECTION_OK;
+}
+
+static gboolean
+result_ok (StStore *store, PGresult *res, GError **error)
+{
+  ExecStatusType status = PQresultStatus (res);
+  const char *state;
+  g_autofree char *msg = NULL;
+
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+    return TRUE;
+
+  g_clear_pointer (&store->last_constraint, g_free);
+  if (PQstatus (store->conn) != CONNECTION_OK)
+    {
+      msg = g_strdup (PQerrorMessage (store->conn));
+      g_strchomp (msg);
+      g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+                   "the database connection was lost (%s); the call was not "
+                   "completed, try again once PostgreSQL is back", msg);
+      store->in_transaction = FALSE;
+      return FALSE;
+    }
+
+  state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
+  msg = g_strdup (PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY));
+  if (msg == NULL)
+    msg = g_strdup (PQresultErrorMessage (res));
+  g_strchomp (msg);
+
+  if (g_strcmp0 (state, "23505") == 0)
+    {
+      store->last_constraint =
+          g_strdup (PQresultErrorField (res, PG_DIAG_CONSTRAINT_NAME));
+      g_set_error (error, ST_ERROR, ST_ERROR_ALREADY_EXISTS, "%s", msg);
+    }
+  else if (g_str_has_prefix (state ? state : "", "08")
+           || g_strcmp0 (state, "57P01") == 0
+           || g_strcmp0 (state, "57P03") == 0)
+    g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+                 "the database is unavailable (%s); try again shortly", msg);
+  else if (g_str_has_prefix (state ? state : "", "22"))
+    g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT, "%s", msg);
+  else
+    g_set_error (error, ST_ERROR, ST_ERROR_FAILED, "database error %s: %s",
+                 state ? state : "?", msg);
+  return FALSE;
+}
+
+static PGresult *
+exec_checked (StStore *store, PGresult *res, GError **error)
+{
+  if (res == NULL)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+                   "the database connection was lost: %s",
+                   PQerrorMessage (store->conn));
+      return NULL;
+    }
+  if (!result_ok (store, res, error))
+    {
+      PQclear (res);
+      return NULL;
+    }
+  return res;
+}
+
+static gboolean
+exec_simple (StStore *store, const char *sql, GError **error)
+{
+  g_autoptr (PGresult) res = exec_checked (store, PQexec (store->conn, sql),
+                                           error);
+  return res != NULL;
+}
+
+gboolean
+st_store_begin (StStore *store, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (!st_store_is_connected (store) && !store_connect (store, error))
+    return FALSE;
+
+  /* A connection can look fine until it is used after a server restart:
+   * when BEGIN finds it dead, reconnect once; nothing was done yet. */
+  if (!exec_simple (store, "BEGIN", &local_error))
+    {
+      if (!g_error_matches (local_error, ST_ERROR, ST_ERROR_UNAVAILABLE))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      if (!store_connect (store, error) || !exec_simple (store, "BEGIN", error))
+        return FALSE;
+    }
+  store->in_transaction = TRUE;
+  return TRUE;
+}
+
+gboolean
+st_store_commit (StStore *store, GError **error)
+{
+  store->in_transaction = FALSE;
+  return exec_simple (store, "COMMIT", error);
+}
+
+void
+st_store_rollback (StStore *store)
+{
+  if (!store->in_transaction)
+    return;
+  store->in_transaction = FALSE;
+  if (st_store_is_connected (store))
+    PQclear (PQexec (store->conn, "ROLLBACK"));
+}
+
+const char *
+st_store_last_constraint (StStore *store)
+{
+  return store->last_constraint;
+}
+
+PGresult *
+st_store_exec (StStore *store, const StStatement *stmt,
+               const char *const *params, GError **error)
+{
+  if (!g_hash_table_contains (store->prepared, stmt->name))
+    {
+      g_autoptr (PGresult) prep = exec_checked (
+          store, PQprepare (store->conn, stmt->name, stmt->sql,
+                            stmt->n_params, NULL),
+          error);
+      if (prep == NULL)
+        return NULL;
+      g_hash_table_add (store->prepared, (gpointer) stmt->name);
+    }
+  return exec_checked (store,
+                       PQexecPrepared (store->conn, stmt->name, stmt->n_params,
+                                       params, NULL, NULL, 0),
+                       error);
+}
+
+PGresult *
+st_store_exec_sql (StStore *store, const char *sql, int n_params,
+                   const char *const *params, GError **error)
+{
+  return exec_checked (store,
+                       PQexecParams (store->conn, sql, n_params, NULL, params,
+                                     NULL, NULL, 0),
+                       error);
+}
+
+/* Migrations ----------------------------------------------------------- */
+
+ST_STATEMENT_DEFINE (st_sql_migrations_table, 0,
+  "CREATE TABLE IF NOT EXISTS st_schema_migrations ("
+  "  version integer PRIMARY KEY,"
+  "  name text NOT NULL,"
+  "  applied_at timestamptz NOT NULL DEFAULT now())");
+
+ST_STATEMENT_DEFINE (st_sql_schema_version, 0,
+  "SELECT COALESCE(max(version), 0) FROM st_schema_migrations");
+
+ST_STATEMENT_DEFINE (st_sql_record_migration, 2,
+  "INSERT INTO st_schema_migrations (version, name) VALUES ($1, $2)");
+
+static int
+migration_version (const char *name)
+{
+  return (int) g_ascii_strtoll (name, NULL, 10);
+}
+
+static gint
+compare_migrations (gconstpointer a, gconstpointer b)
+{
+  return migration_version (*(const char *const *) a)
+         - migration_version (*(const char *const *) b);
+}
+
+/* The migration files compiled in, sorted by version. */
+static GStrv
+known_migrations (void)
+{
+  g_auto (GStrv) names = NULL;
+
+  /* Referencing the bundle links it in from the static library, and with it
+   * the constructor that registers it. */
+  (void) st_get_resource ();
+  names = g_resources_enumerate_children (
+      ST_SQL_RESOURCE_DIR, G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+
+  if (names == NULL)
+    return g_new0 (char *, 1);
+  qsort (names, g_strv_length (names), sizeof (char *),
+         (GCompareFunc) compare_migrations);
+  return g_steal_pointer (&names);
+}
+
+int
+st_store_known_schema_version (void)
+{
+  g_auto (GStrv) names = known_migrations ();
+  guint n = g_strv_length (names);
+
+  return n == 0 ? 0 : migration_version (names[n - 1]);
+}
+
+static int
+read_schema_version (StStore *store, GError **error)
+{
+  g_autoptr (PGresult) res = st_store_exec (store, &st_sql_schema_version,
+                                            NULL, error);
+  return res == NULL ? -1 : atoi (PQgetvalue (res, 0, 0));
+}
+
+int
+st_store_schema_version (StStore *store, GError **error)
+{
+  g_autoptr (PGresult) exists = NULL;
+
+  exists = st_store_exec_sql (
+      store, "SELECT to_regclass('st_schema_migrations') IS NOT NULL", 0, NULL,
+      error);
+  if (exists == NULL)
+    return -1;
+  if (strcmp (PQgetvalue (exists, 0, 0), "t") != 0)
+    return 0;
+  return read_schema_version (store, error);
+}
+
+static gboolean
+apply_migration (StStore *store, const char *name, GError **error)
+{
+  g_autofree char *path = g_strconcat (ST_SQL_RESOURCE_DIR "/", name, NULL);
+  g_autoptr (GBytes) sql = NULL;
+  g_autofree char *version = NULL;
+  const char *params[2];
+  g_autoptr (PGresult) res = NULL;
+
+  sql = g_resources_lookup_data (path, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  if (sql == NULL)
+    return FALSE;
+  if (!st_store_begin (store, error))
+    return FALSE;
+  if (!exec_simple (store, g_bytes_get_data (sql, NULL), error))
+    {
+      g_prefix_error (error, "migration %s: ", name);
+      st_store_rollback (store);
+      return FALSE;
+    }
+  version = g_strdup_printf ("%d", migration_version (name));
+  params[0] = version;
+  params[1] = name;
+  res = st_store_exec (store, &st_sql_record_migration, params, error);
+  if (res == NULL)
+    {
+      st_store_rollback (store);
+      return FALSE;
+    }
+  return st_store_commit (store, error);
+}
+
+int
+st_store_migrate (StStore *store, GError **error)
+{
+  g_auto (GStrv) names = known_migrations ();
+  int known = st_store_known_schema_version ();
+  int current;
+  gboolean ok = TRUE;
+
+  /* Several daemons may start at once: one migrates, the others wait. */
+  if (!exec_simple (store, "SELECT pg_advisory_lock(" ST_MIGRATION_LOCK_KEY ")",
+                    error))
+    return -1;
+  {
+    g_autoptr (PGresult) res = st_store_exec (store, &st_sql_migrations_table,
+                                              NULL, error);
+    ok = res != NULL;
+  }
+  current = ok ? read_schema_version (store, error) : -1;
+  if (current > known)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_SCHEMA_TOO_NEW,
+                   "the database schema is at version %d but this stewardd "
+                   "knows only versions up to %d: a newer stewardd has "
+                   "migrated this database; run that version or newer",
+                   current, known);
+      current = -1;
+    }
+  for (guint i = 0; current >= 0 && names[i] != NULL; i++)
+    {
+      int version = migration_version (names[i]);
+      if (version <= current)
+        continue;
+      if (!apply_migration (store, names[i], error))
+        {
+          current = -1;
+          break;
+        }
+      g_message ("applied schema migration %s", names[i]);
+      current = version;
+    }
+  PQclear (PQexec (store->conn,
+                   "SELECT pg_advisory_unlock(" ST_MIGRATION_LOCK_KEY ")"));
+  return current;
+}

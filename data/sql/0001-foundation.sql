@@ -27,6 +27,7 @@ CREATE TABLE customers (
   event_count       bigint NOT NULL DEFAULT 0,
   open_tickets      integer NOT NULL DEFAULT 0,
   last_nps          integer,
+  last_nps_at       timestamptz,
   CONSTRAINT customers_name_not_blank CHECK (btrim(name) <> '')
 );
 CREATE UNIQUE INDEX customers_ref_key ON customers (ref) WHERE ref IS NOT NULL;

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <glib.h>
+#include <libpq-fe.h>
+
+G_BEGIN_DECLS
+
+/* Records cross the bus as a{sv}. These turn result rows into records,
+ * keyed by column name, typed by column type, NULLs left out:
+ * bigint → x, integer → i, numeric/float → d, boolean → b, timestamptz →
+ * ISO-8601 UTC string, json/jsonb objects → a{sv}, JSON arrays of strings →
+ * as, text → s. */
+GVariant *st_record_from_row (PGresult *res, int row);
+
+/* All rows as aa{sv}. */
+GVariant *st_record_list_from_result (PGresult *res);
+
+/* "2026-11-24 21:13:19.5+00" (PostgreSQL in UTC) → "2026-11-24T21:13:19.5Z". */
+char *st_record_time_from_pg (const char *value);
+
+/* A JSON text for a GVariant (a{sv} → object), for jsonb parameters. */
+char *st_record_to_json (GVariant *value);
+
+/* A JSON text → GVariant: objects a{sv}, arrays of strings as, other arrays
+ * av, integers x, other numbers d. */
+GVariant *st_record_from_json (const char *json, GError **error);
+
+/* Typed lookups in an a{sv} that fail with ST_ERROR_INVALID_ARGUMENT naming
+ * the key when the value has another type. A missing key leaves *out
+ * untouched and returns TRUE. */
+gboolean st_record_get_string (GVariant *dict, const char *key,
+                               const char **out, GError **error);
+gboolean st_record_get_strv (GVariant *dict, const char *key, GStrv *out,
+                             GError **error);
+gboolean st_record_get_double (GVariant *dict, const char *key,
+                               gboolean *present, double *out, GError **error);
+gboolean st_record_get_uint (GVariant *dict, const char *key, guint *out,
+                             GError **error);
+gboolean st_record_get_dict (GVariant *dict, const char *key, GVariant **out,
+                             GError **error);
+
+/* Refuse keys of @dict that are not in @known (NULL-terminated), naming the
+ * first unknown key and the known ones. */
+gboolean st_record_check_keys (GVariant *dict, const char *const *known,
+                               const char *what, GError **error);
+
+G_END_DECLS

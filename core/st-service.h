@@ -1,0 +1,26 @@
+#pragma once
+
+#include <gio/gio.h>
+
+#include "st-engine.h"
+
+G_BEGIN_DECLS
+
+#define ST_BUS_NAME "org.steward.Steward1"
+#define ST_OBJECT_PATH "/org/steward/Steward1"
+
+/* The D-Bus face of the engine. Method calls are answered by worker threads
+ * (as many as the configured workers, each borrowing its own database
+ * connection), so a slow call never stalls the main loop or other callers. */
+typedef struct _StService StService;
+
+StService *st_service_new (StEngine *engine);
+void st_service_free (StService *service);
+
+/* Export the object on @connection. */
+gboolean st_service_register (StService *service, GDBusConnection *connection,
+                              GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StService, st_service_free)
+
+G_END_DECLS

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <glib.h>
+#include <libpq-fe.h>
+
+G_BEGIN_DECLS
+
+/* One PostgreSQL connection and the named statements prepared on it. A
+ * store belongs to one thread at a time. Every call that fails because the
+ * server is gone fails at once with ST_ERROR_UNAVAILABLE; the next
+ * st_store_begin() reconnects, so the daemon heals by itself when the server
+ * comes back. */
+typedef struct _StStore StStore;
+
+/* A statement known by name, prepared on each connection at first use. */
+typedef struct {
+  const char *name;
+  const char *sql;
+  int n_params;
+} StStatement;
+
+#define ST_STATEMENT_DEFINE(ident, n, text) \
+  static const StStatement ident = { #ident, text, n }
+
+/* Connect with @conninfo (a libpq conninfo string or URI; NULL or "" uses the
+ * PG* environment variables). Connection attempts time out after a few
+ * seconds and every session runs in UTC. */
+StStore *st_store_new (const char *conninfo, GError **error);
+void st_store_free (StStore *store);
+
+/* Begin a transaction, reconnecting first when the connection was lost. */
+gboolean st_store_begin (StStore *store, GError **error);
+gboolean st_store_commit (StStore *store, GError **error);
+/* Roll back the open transaction, if any; safe to call on a dead connection. */
+void st_store_rollback (StStore *store);
+
+/* Run a named statement with text parameters (NULL = SQL NULL). Returns the
+ * result of a command that succeeded, else NULL with an error: unique
+ * violations are ST_ERROR_ALREADY_EXISTS (st_store_last_constraint() names
+ * the constraint), a lost server ST_ERROR_UNAVAILABLE, other failures
+ * ST_ERROR_FAILED with the server's message. */
+PGresult *st_store_exec (StStore *store, const StStatement *stmt,
+                         const char *const *params, GError **error);
+
+/* The same for SQL that varies with its arguments' shape; still only
+ * parameters, never spliced values. */
+PGresult *st_store_exec_sql (StStore *store, const char *sql, int n_params,
+                             const char *const *params, GError **error);
+
+/* The constraint named by the last unique violation, or NULL. */
+const char *st_store_last_constraint (StStore *store);
+
+/* Whether the connection is currently up (without a round trip). */
+gboolean st_store_is_connected (StStore *store);
+
+/* Apply the migrations compiled into the binary under an advisory lock and
+ * return the schema version, or -1 with ST_ERROR_SCHEMA_TOO_NEW when the
+ * database is newer than this binary knows. */
+int st_store_migrate (StStore *store, GError **error);
+
+/* The highest applied migration, or 0 for an empty database. */
+int st_store_schema_version (StStore *store, GError **error);
+
+/* The highest migration this binary carries. */
+int st_store_known_schema_version (void);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StStore, st_store_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGresult, PQclear)
+
+G_END_DECLS
