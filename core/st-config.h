@@ -31,14 +31,23 @@ typedef struct {
  * lead → onboarding → active ⇄ at_risk → churned → active. */
 StConfig *st_config_new_default (void);
 
-/* Parse @path. On error, @error's message starts with "PATH:LINE:COLUMN: ". */
+/* Parse @path; relative `scripts` folders are resolved against the folder
+ * holding @path. On a bad file, @error (ST_ERROR_INVALID_ARGUMENT) has a
+ * message starting with "PATH:LINE:COLUMN: "; when @path cannot be read, the
+ * message is "PATH: cannot read the configuration file: <OS reason>; ..."
+ * and the code ST_ERROR_NOT_FOUND, ST_ERROR_PERMISSION_DENIED or
+ * ST_ERROR_FAILED. */
 StConfig *st_config_load (const char *path, GError **error);
 
-/* The same from a string; @name is used in messages in place of a path. */
+/* The same from a string (@len -1: NUL-terminated); @name is used in
+ * messages in place of a path, and `scripts` folders are kept as written. */
 StConfig *st_config_load_from_data (const char *data, gssize len,
                                     const char *name, GError **error);
 
 void st_config_free (StConfig *config);
+
+/* TRUE when @name is a valid stage name: [a-z][a-z0-9_]{0,62}. */
+gboolean st_config_stage_name_valid (const char *name);
 
 /* Lookups on the lifecycle. */
 const StStage *st_config_find_stage (const StConfig *config, const char *name);
