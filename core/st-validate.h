@@ -11,8 +11,10 @@ G_BEGIN_DECLS
 
 /* An address a CRM should accept without warnings: the `valid_strict`
  * column of shared/data/email_vectors.tsv (RFC 5321/5322 addr-spec with a
- * dot-atom or quoted local part, a DNS host name with at least two labels,
- * no IP literals, lengths within 64/254). */
+ * dot-atom local part — quoted local parts are refused — a DNS host name
+ * with at least two labels, measured in its Punycode form, no IP literals,
+ * lengths within 64/254). Departures from the vectors are listed in
+ * tests/test-validate.c. */
 gboolean st_validate_email (const char *value, GError **error);
 
 /* A known IANA zone such as "Europe/Paris" or "UTC" (looked up in the
