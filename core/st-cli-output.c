@@ -1,1 +1,953 @@
-/* placeholder */
+#include "st-cli-output.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "st-error.h"
+
+/* ---- widths and cells ---- */
+
+gsize
+st_cli_display_width (const char *text)
+{
+  const char *p = text;
+  const char *end = text + strlen (text);
+  gsize width = 0;
+
+  while (p < end)
+    {
+      gunichar c = g_utf8_get_char_validated (p, end - p);
+
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          width++;
+          p++;
+          continue;
+        }
+      if (!g_unichar_iszerowidth (c))
+        width += g_unichar_iswide (c) ? 2 : 1;
+      p = g_utf8_next_char (p);
+    }
+  return width;
+}
+
+/* One line of text that cannot break the layout: valid UTF-8, control
+ * characters (C0, DEL, C1) turned into spaces. */
+static char *
+sanitize_line (const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  GString *out = g_string_sized_new (strlen (valid));
+
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c < 0x20 || (c >= 0x7f && c < 0xa0))
+        g_string_append_c (out, ' ');
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static char *
+sanitize_cell (const char *text)
+{
+  if (text == NULL || *text == '\0')
+    return g_strdup ("-");
+  return sanitize_line (text);
+}
+
+static void
+append_padded (GString *out, const char *text, gsize width)
+{
+  gsize have = st_cli_display_width (text);
+
+  g_string_append (out, text);
+  for (; have < width; have++)
+    g_string_append_c (out, ' ');
+}
+
+char *
+st_cli_one_line (const char *text)
+{
+  GString *out = g_string_new (NULL);
+  const char *p = text;
+
+  while (g_ascii_isspace (*p))
+    p++;
+  while (*p != '\0')
+    {
+      if (*p == '\n' || *p == '\r')
+        {
+          while (out->len > 0 && g_ascii_isspace (out->str[out->len - 1]))
+            g_string_truncate (out, out->len - 1);
+          while (g_ascii_isspace (*p))
+            p++;
+          if (*p != '\0')
+            g_string_append_c (out, ' ');
+          continue;
+        }
+      g_string_append_c (out, *p++);
+    }
+  while (out->len > 0 && g_ascii_isspace (out->str[out->len - 1]))
+    g_string_truncate (out, out->len - 1);
+  return g_string_free (out, FALSE);
+}
+
+char *
+st_cli_wrap (const char *text, gsize width, gsize column, gsize indent)
+{
+  g_autoptr (GPtrArray) words = g_ptr_array_new_with_free_func (g_free);
+  GString *out = g_string_new (NULL);
+  const char *start = text;
+  gint depth = 0;
+
+  /* words: runs separated by spaces outside brackets */
+  for (const char *p = text;; p++)
+    {
+      if (*p == '[')
+        depth++;
+      else if (*p == ']' && depth > 0)
+        depth--;
+      if (*p == '\0' || (*p == ' ' && depth == 0))
+        {
+          if (p > start)
+            g_ptr_array_add (words, g_strndup (start, p - start));
+          if (*p == '\0')
+            break;
+          start = p + 1;
+        }
+    }
+
+  for (guint i = 0; i < words->len; i++)
+    {
+      const char *word = g_ptr_array_index (words, i);
+      gsize w = st_cli_display_width (word);
+
+      if (i > 0 && column + 1 + w > width)
+        {
+          g_string_append_c (out, '\n');
+          for (column = 0; column < indent; column++)
+            g_string_append_c (out, ' ');
+        }
+      else if (i > 0)
+        {
+          g_string_append_c (out, ' ');
+          column++;
+        }
+      g_string_append (out, word);
+      column += w;
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* ---- tables ---- */
+
+struct _StCliTable
+{
+  guint n_columns;
+  GPtrArray *rows; /* of GStrv, the headings first */
+};
+
+StCliTable *
+st_cli_table_new (const char *const *headings)
+{
+  StCliTable *table;
+
+  g_return_val_if_fail (headings != NULL && headings[0] != NULL, NULL);
+
+  table = g_new0 (StCliTable, 1);
+  table->n_columns = g_strv_length ((char **) headings);
+  table->rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  st_cli_table_add_row (table, headings);
+  return table;
+}
+
+void
+st_cli_table_free (StCliTable *table)
+{
+  if (table == NULL)
+    return;
+  g_ptr_array_unref (table->rows);
+  g_free (table);
+}
+
+guint
+st_cli_table_get_n_rows (StCliTable *table)
+{
+  return table->rows->len - 1;
+}
+
+void
+st_cli_table_add_row (StCliTable *table, const char *const *cells)
+{
+  char **row = g_new0 (char *, table->n_columns + 1);
+
+  for (guint i = 0; i < table->n_columns; i++)
+    row[i] = sanitize_cell (cells[i]);
+  g_ptr_array_add (table->rows, row);
+}
+
+char *
+st_cli_table_render (StCliTable *table)
+{
+  g_autofree gsize *widths = g_new0 (gsize, table->n_columns);
+  GString *out = g_string_new (NULL);
+
+  for (guint r = 0; r < table->rows->len; r++)
+    {
+      char **row = g_ptr_array_index (table->rows, r);
+
+      for (guint c = 0; c < table->n_columns; c++)
+        widths[c] = MAX (widths[c], st_cli_display_width (row[c]));
+    }
+
+  for (guint r = 0; r < table->rows->len; r++)
+    {
+      char **row = g_ptr_array_index (table->rows, r);
+
+      for (guint c = 0; c + 1 < table->n_columns; c++)
+        {
+          append_padded (out, row[c], widths[c]);
+          g_string_append (out, "  ");
+        }
+      g_string_append (out, row[table->n_columns - 1]);
+      g_string_append_c (out, '\n');
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* ---- key: value blocks ---- */
+
+struct _StCliBlock
+{
+  GPtrArray *keys;
+  GPtrArray *values;
+};
+
+StCliBlock *
+st_cli_block_new (void)
+{
+  StCliBlock *block = g_new0 (StCliBlock, 1);
+
+  block->keys = g_ptr_array_new_with_free_func (g_free);
+  block->values = g_ptr_array_new_with_free_func (g_free);
+  return block;
+}
+
+void
+st_cli_block_free (StCliBlock *block)
+{
+  if (block == NULL)
+    return;
+  g_ptr_array_unref (block->keys);
+  g_ptr_array_unref (block->values);
+  g_free (block);
+}
+
+void
+st_cli_block_take (StCliBlock *block, const char *key, char *value)
+{
+  if (value == NULL)
+    return;
+  g_ptr_array_add (block->keys, g_strdup_printf ("%s:", key));
+  g_ptr_array_add (block->values, value);
+}
+
+void
+st_cli_block_add (StCliBlock *block, const char *key, const char *value)
+{
+  st_cli_block_take (block, key, g_strdup (value));
+}
+
+char *
+st_cli_block_render (StCliBlock *block)
+{
+  GString *out = g_string_new (NULL);
+  gsize width = 0;
+
+  for (guint i = 0; i < block->keys->len; i++)
+    width = MAX (width, st_cli_display_width (g_ptr_array_index (block->keys, i)));
+  width += 2;
+
+  for (guint i = 0; i < block->keys->len; i++)
+    {
+      g_auto (GStrv) lines = g_strsplit (g_ptr_array_index (block->values, i), "\n", -1);
+      guint n_lines = MAX (g_strv_length (lines), 1);
+
+      for (guint l = 0; l < n_lines; l++)
+        {
+          g_autofree char *text = sanitize_line (lines[l] != NULL ? lines[l] : "");
+          gsize start = out->len;
+
+          append_padded (out, l == 0 ? g_ptr_array_index (block->keys, i) : "", width);
+          g_string_append (out, text);
+          while (out->len > start && out->str[out->len - 1] == ' ')
+            g_string_truncate (out, out->len - 1);
+          g_string_append_c (out, '\n');
+        }
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* ---- numbers ---- */
+
+char *
+st_cli_format_double (double value)
+{
+  static const char *const formats[] = { "%.15g", "%.16g", "%.17g" };
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
+    {
+      g_ascii_formatd (buf, sizeof buf, formats[i], value);
+      if (g_ascii_strtod (buf, NULL) == value)
+        break;
+    }
+  return g_strdup (buf);
+}
+
+char *
+st_cli_format_amount (double value)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_ascii_formatd (buf, sizeof buf, "%.2f", value);
+  if (isfinite (value) && g_ascii_strtod (buf, NULL) == value)
+    return g_strdup (buf);
+  return st_cli_format_double (value);
+}
+
+/* ---- JSON ---- */
+
+static JsonNode *
+dict_to_json (GVariant *value)
+{
+  JsonObject *object = json_object_new ();
+  JsonNode *node = json_node_init_object (json_node_alloc (), object);
+  GVariantIter iter;
+  GVariant *entry;
+
+  g_variant_iter_init (&iter, value);
+  while ((entry = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr (GVariant) key = g_variant_get_child_value (entry, 0);
+      g_autoptr (GVariant) member = g_variant_get_child_value (entry, 1);
+      g_autofree char *name = st_cli_variant_to_text (key);
+
+      json_object_set_member (object, name, st_cli_variant_to_json (member));
+      g_variant_unref (entry);
+    }
+  json_object_unref (object);
+  return node;
+}
+
+static JsonNode *
+children_to_json (GVariant *value)
+{
+  JsonArray *array = json_array_new ();
+  JsonNode *node = json_node_init_array (json_node_alloc (), array);
+  gsize n = g_variant_n_children (value);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) child = g_variant_get_child_value (value, i);
+
+      json_array_add_element (array, st_cli_variant_to_json (child));
+    }
+  json_array_unref (array);
+  return node;
+}
+
+static JsonNode *
+int_node (gint64 value)
+{
+  return json_node_init_int (json_node_alloc (), value);
+}
+
+JsonNode *
+st_cli_variant_to_json (GVariant *value)
+{
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_BOOLEAN:
+      return json_node_init_boolean (json_node_alloc (), g_variant_get_boolean (value));
+    case G_VARIANT_CLASS_BYTE:
+      return int_node (g_variant_get_byte (value));
+    case G_VARIANT_CLASS_INT16:
+      return int_node (g_variant_get_int16 (value));
+    case G_VARIANT_CLASS_UINT16:
+      return int_node (g_variant_get_uint16 (value));
+    case G_VARIANT_CLASS_INT32:
+      return int_node (g_variant_get_int32 (value));
+    case G_VARIANT_CLASS_UINT32:
+      return int_node (g_variant_get_uint32 (value));
+    case G_VARIANT_CLASS_INT64:
+      return int_node (g_variant_get_int64 (value));
+    case G_VARIANT_CLASS_HANDLE:
+      return int_node (g_variant_get_handle (value));
+    case G_VARIANT_CLASS_UINT64:
+      {
+        guint64 u = g_variant_get_uint64 (value);
+
+        if (u <= G_MAXINT64)
+          return int_node ((gint64) u);
+        return json_node_init_double (json_node_alloc (), (double) u);
+      }
+    case G_VARIANT_CLASS_DOUBLE:
+      {
+        double d = g_variant_get_double (value);
+
+        if (!isfinite (d))
+          return json_node_init_null (json_node_alloc ());
+        return json_node_init_double (json_node_alloc (), d);
+      }
+    case G_VARIANT_CLASS_STRING:
+    case G_VARIANT_CLASS_OBJECT_PATH:
+    case G_VARIANT_CLASS_SIGNATURE:
+      return json_node_init_string (json_node_alloc (), g_variant_get_string (value, NULL));
+    case G_VARIANT_CLASS_VARIANT:
+      {
+        g_autoptr (GVariant) inner = g_variant_get_variant (value);
+
+        return st_cli_variant_to_json (inner);
+      }
+    case G_VARIANT_CLASS_MAYBE:
+      {
+        g_autoptr (GVariant) inner = g_variant_get_maybe (value);
+
+        if (inner == NULL)
+          return json_node_init_null (json_node_alloc ());
+        return st_cli_variant_to_json (inner);
+      }
+    case G_VARIANT_CLASS_ARRAY:
+      if (g_variant_type_is_dict_entry (g_variant_type_element (g_variant_get_type (value))))
+        return dict_to_json (value);
+      return children_to_json (value);
+    case G_VARIANT_CLASS_TUPLE:
+    case G_VARIANT_CLASS_DICT_ENTRY:
+    default:
+      return children_to_json (value);
+    }
+}
+
+static void
+json_append_string (GString *out, const char *text)
+{
+  g_string_append_c (out, '"');
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    {
+      switch (*p)
+        {
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
+        case '\b':
+          g_string_append (out, "\\b");
+          break;
+        case '\f':
+          g_string_append (out, "\\f");
+          break;
+        default:
+          if (*p < 0x20)
+            g_string_append_printf (out, "\\u%04x", *p);
+          else
+            g_string_append_c (out, (char) *p);
+        }
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+json_newline (GString *out, gboolean pretty, guint depth)
+{
+  if (!pretty)
+    return;
+  g_string_append_c (out, '\n');
+  for (guint i = 0; i < depth; i++)
+    g_string_append (out, "  ");
+}
+
+static void
+json_append_node (GString *out, JsonNode *node, gboolean pretty, guint depth)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *object = json_node_get_object (node);
+        g_autoptr (GList) members = json_object_get_members (object);
+
+        g_string_append_c (out, '{');
+        for (GList *l = members; l != NULL; l = l->next)
+          {
+            json_newline (out, pretty, depth + 1);
+            json_append_string (out, l->data);
+            g_string_append (out, pretty ? ": " : ":");
+            json_append_node (out, json_object_get_member (object, l->data), pretty, depth + 1);
+            if (l->next != NULL)
+              g_string_append_c (out, ',');
+          }
+        if (members != NULL)
+          json_newline (out, pretty, depth);
+        g_string_append_c (out, '}');
+        break;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint n = json_array_get_length (array);
+
+        g_string_append_c (out, '[');
+        for (guint i = 0; i < n; i++)
+          {
+            json_newline (out, pretty, depth + 1);
+            json_append_node (out, json_array_get_element (array, i), pretty, depth + 1);
+            if (i + 1 < n)
+              g_string_append_c (out, ',');
+          }
+        if (n > 0)
+          json_newline (out, pretty, depth);
+        g_string_append_c (out, ']');
+        break;
+      }
+    case JSON_NODE_VALUE:
+      switch (json_node_get_value_type (node))
+        {
+        case G_TYPE_BOOLEAN:
+          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
+          break;
+        case G_TYPE_INT64:
+          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+          break;
+        case G_TYPE_DOUBLE:
+          {
+            double d = json_node_get_double (node);
+
+            if (isfinite (d))
+              {
+                g_autofree char *text = st_cli_format_double (d);
+
+                g_string_append (out, text);
+              }
+            else
+              g_string_append (out, "null");
+            break;
+          }
+        case G_TYPE_STRING:
+          json_append_string (out, json_node_get_string (node));
+          break;
+        default:
+          g_string_append (out, "null");
+        }
+      break;
+    case JSON_NODE_NULL:
+    default:
+      g_string_append (out, "null");
+    }
+}
+
+char *
+st_cli_json_to_string (JsonNode *node, gboolean pretty)
+{
+  GString *out = g_string_new (NULL);
+
+  json_append_node (out, node, pretty, 0);
+  return g_string_free (out, FALSE);
+}
+
+char *
+st_cli_variant_to_json_string (GVariant *value, gboolean pretty)
+{
+  g_autoptr (JsonNode) node = st_cli_variant_to_json (value);
+
+  return st_cli_json_to_string (node, pretty);
+}
+
+/* ---- text for people ---- */
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+static char *
+dict_to_text (GVariant *value)
+{
+  g_autoptr (GPtrArray) pairs = g_ptr_array_new_with_free_func (g_free);
+  GVariantIter iter;
+  GVariant *entry;
+
+  g_variant_iter_init (&iter, value);
+  while ((entry = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr (GVariant) key = g_variant_get_child_value (entry, 0);
+      g_autoptr (GVariant) member = g_variant_get_child_value (entry, 1);
+      g_autofree char *k = st_cli_variant_to_text (key);
+      g_autofree char *v = st_cli_variant_to_text (member);
+
+      g_ptr_array_add (pairs, g_strdup_printf ("%s=%s", k, v));
+      g_variant_unref (entry);
+    }
+  g_ptr_array_sort (pairs, compare_strings);
+  g_ptr_array_add (pairs, NULL);
+  return g_strjoinv (", ", (char **) pairs->pdata);
+}
+
+char *
+st_cli_variant_to_text (GVariant *value)
+{
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_BOOLEAN:
+      return g_strdup (g_variant_get_boolean (value) ? "true" : "false");
+    case G_VARIANT_CLASS_BYTE:
+    case G_VARIANT_CLASS_INT16:
+    case G_VARIANT_CLASS_UINT16:
+    case G_VARIANT_CLASS_INT32:
+    case G_VARIANT_CLASS_UINT32:
+    case G_VARIANT_CLASS_INT64:
+    case G_VARIANT_CLASS_HANDLE:
+      {
+        g_autoptr (JsonNode) node = st_cli_variant_to_json (value);
+
+        return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+      }
+    case G_VARIANT_CLASS_UINT64:
+      return g_strdup_printf ("%" G_GUINT64_FORMAT, g_variant_get_uint64 (value));
+    case G_VARIANT_CLASS_DOUBLE:
+      return st_cli_format_double (g_variant_get_double (value));
+    case G_VARIANT_CLASS_STRING:
+    case G_VARIANT_CLASS_OBJECT_PATH:
+    case G_VARIANT_CLASS_SIGNATURE:
+      return g_strdup (g_variant_get_string (value, NULL));
+    case G_VARIANT_CLASS_VARIANT:
+      {
+        g_autoptr (GVariant) inner = g_variant_get_variant (value);
+
+        return st_cli_variant_to_text (inner);
+      }
+    case G_VARIANT_CLASS_ARRAY:
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING_ARRAY))
+        {
+          g_autofree const char **strv = g_variant_get_strv (value, NULL);
+
+          return g_strjoinv (", ", (char **) strv);
+        }
+      if (g_variant_type_is_dict_entry (g_variant_type_element (g_variant_get_type (value))))
+        return dict_to_text (value);
+      return g_variant_print (value, FALSE);
+    case G_VARIANT_CLASS_MAYBE:
+    case G_VARIANT_CLASS_TUPLE:
+    case G_VARIANT_CLASS_DICT_ENTRY:
+    default:
+      return g_variant_print (value, FALSE);
+    }
+}
+
+/* ---- times ---- */
+
+static gboolean
+read_digits (const char **p, guint n, gint *out)
+{
+  gint v = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      if (!g_ascii_isdigit ((*p)[i]))
+        return FALSE;
+      v = v * 10 + ((*p)[i] - '0');
+    }
+  *p += n;
+  *out = v;
+  return TRUE;
+}
+
+static GDateTime *
+bad_time (const char *text, GError **error)
+{
+  g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+               "'%s' is not an ISO-8601 date or time; write it like "
+               "2024-05-01, 2024-05-01T14:30 or 2024-05-01T14:30:00+02:00",
+               text);
+  return NULL;
+}
+
+GDateTime *
+st_cli_parse_time (const char *text, GTimeZone *local, GError **error)
+{
+  const char *p = text;
+  gint year, month, day, hour = 0, minute = 0, second = 0, usec = 0;
+  g_autoptr (GTimeZone) zone = NULL;
+  g_autoptr (GDateTime) time = NULL;
+
+  if (!read_digits (&p, 4, &year) || *p++ != '-' || !read_digits (&p, 2, &month) ||
+      *p++ != '-' || !read_digits (&p, 2, &day))
+    return bad_time (text, error);
+
+  if (*p == 'T' || *p == 't' || *p == ' ')
+    {
+      p++;
+      if (!read_digits (&p, 2, &hour) || *p++ != ':' || !read_digits (&p, 2, &minute))
+        return bad_time (text, error);
+      if (*p == ':')
+        {
+          p++;
+          if (!read_digits (&p, 2, &second))
+            return bad_time (text, error);
+          if (*p == '.' || *p == ',')
+            {
+              gint scale = 100000;
+
+              p++;
+              if (!g_ascii_isdigit (*p))
+                return bad_time (text, error);
+              for (; g_ascii_isdigit (*p); p++, scale /= 10)
+                usec += (*p - '0') * scale;
+            }
+        }
+      if (*p == 'Z' || *p == 'z')
+        {
+          zone = g_time_zone_new_utc ();
+          p++;
+        }
+      else if (*p == '+' || *p == '-')
+        {
+          gint sign = *p == '-' ? -1 : 1;
+          gint oh, om = 0;
+
+          p++;
+          if (!read_digits (&p, 2, &oh))
+            return bad_time (text, error);
+          if (*p == ':')
+            p++;
+          if (g_ascii_isdigit (*p) && !read_digits (&p, 2, &om))
+            return bad_time (text, error);
+          if (oh > 23 || om > 59)
+            return bad_time (text, error);
+          zone = g_time_zone_new_offset (sign * (oh * 3600 + om * 60));
+        }
+    }
+  if (*p != '\0')
+    return bad_time (text, error);
+
+  if (hour <= 23 && minute <= 59 && second <= 59)
+    time = g_date_time_new (zone != NULL ? zone : local, year, month, day, hour, minute, second);
+  if (time == NULL)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not a valid date or time; check the month, day, "
+                   "hours, minutes and offset",
+                   text);
+      return NULL;
+    }
+  if (usec > 0)
+    return g_date_time_add (time, usec);
+  return g_steal_pointer (&time);
+}
+
+char *
+st_cli_format_utc (GDateTime *time)
+{
+  g_autoptr (GDateTime) utc = g_date_time_to_utc (time);
+  g_autofree char *base = g_date_time_format (utc, "%Y-%m-%dT%H:%M:%S");
+  gint usec = g_date_time_get_microsecond (utc);
+
+  if (usec != 0)
+    return g_strdup_printf ("%s.%06dZ", base, usec);
+  return g_strdup_printf ("%sZ", base);
+}
+
+char *
+st_cli_format_local (const char *iso, GTimeZone *local)
+{
+  g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr (GDateTime) time = st_cli_parse_time (iso, utc, NULL);
+  g_autoptr (GDateTime) there = NULL;
+
+  if (time == NULL)
+    return g_strdup (iso);
+  there = g_date_time_to_timezone (time, local);
+  return g_date_time_format (there, "%Y-%m-%d %H:%M:%S %Z");
+}
+
+char *
+st_cli_format_age (GDateTime *then, GDateTime *now)
+{
+  GTimeSpan span = g_date_time_difference (now, then);
+  gboolean future = span < 0;
+  gint64 seconds = ABS (span) / G_TIME_SPAN_SECOND;
+  gint64 n;
+  const char *unit;
+
+  if (seconds < 60)
+    return g_strdup ("just now");
+  if (seconds < 3600)
+    n = seconds / 60, unit = "minute";
+  else if (seconds < 86400)
+    n = seconds / 3600, unit = "hour";
+  else
+    n = seconds / 86400, unit = "day";
+
+  return g_strdup_printf ("%s%" G_GINT64_FORMAT " %s%s%s", future ? "in " : "", n, unit,
+                          n == 1 ? "" : "s", future ? "" : " ago");
+}
+
+char *
+st_cli_format_duration (gint64 seconds)
+{
+  if (seconds < 0)
+    seconds = 0;
+  if (seconds < 60)
+    return g_strdup_printf ("%" G_GINT64_FORMAT "s", seconds);
+  if (seconds < 3600)
+    return g_strdup_printf ("%" G_GINT64_FORMAT "m %" G_GINT64_FORMAT "s", seconds / 60,
+                            seconds % 60);
+  if (seconds < 86400)
+    return g_strdup_printf ("%" G_GINT64_FORMAT "h %" G_GINT64_FORMAT "m", seconds / 3600,
+                            seconds % 3600 / 60);
+  return g_strdup_printf ("%" G_GINT64_FORMAT "d %" G_GINT64_FORMAT "h", seconds / 86400,
+                          seconds % 86400 / 3600);
+}
+
+/* ---- command-line values ---- */
+
+gboolean
+st_cli_parse_kv (const char *text, char **key, char **value, GError **error)
+{
+  const char *eq = strchr (text, '=');
+
+  if (eq == NULL || eq == text)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "'%s' %s; write KEY=VALUE, e.g. plan=pro", text,
+                   eq == NULL ? "has no '='" : "has no key before '='");
+      return FALSE;
+    }
+  *key = g_strndup (text, eq - text);
+  *value = g_strdup (eq + 1);
+  return TRUE;
+}
+
+/* JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static gboolean
+is_json_number (const char *p, gboolean *is_integer)
+{
+  *is_integer = TRUE;
+  if (*p == '-')
+    p++;
+  if (*p == '0')
+    p++;
+  else if (*p >= '1' && *p <= '9')
+    while (g_ascii_isdigit (*p))
+      p++;
+  else
+    return FALSE;
+  if (*p == '.')
+    {
+      p++;
+      if (!g_ascii_isdigit (*p))
+        return FALSE;
+      while (g_ascii_isdigit (*p))
+        p++;
+      *is_integer = FALSE;
+    }
+  if (*p == 'e' || *p == 'E')
+    {
+      p++;
+      if (*p == '+' || *p == '-')
+        p++;
+      if (!g_ascii_isdigit (*p))
+        return FALSE;
+      while (g_ascii_isdigit (*p))
+        p++;
+      *is_integer = FALSE;
+    }
+  return *p == '\0';
+}
+
+GVariant *
+st_cli_coerce_value (const char *text)
+{
+  gboolean is_integer;
+
+  if (g_str_equal (text, "true") || g_str_equal (text, "false"))
+    return g_variant_new_boolean (g_str_equal (text, "true"));
+
+  if (is_json_number (text, &is_integer))
+    {
+      if (is_integer)
+        {
+          gint64 i;
+
+          if (g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, &i, NULL))
+            return g_variant_new_int64 (i);
+        }
+      else
+        {
+          double d = g_ascii_strtod (text, NULL);
+
+          if (isfinite (d))
+            return g_variant_new_double (d);
+        }
+    }
+  return g_variant_new_string (text);
+}
+
+gboolean
+st_cli_parse_amount (const char *text, double *amount, GError **error)
+{
+  const char *p = text;
+  gboolean digits = FALSE;
+  double d;
+
+  if (*p == '+' || *p == '-')
+    p++;
+  for (; g_ascii_isdigit (*p); p++)
+    digits = TRUE;
+  if (*p == '.')
+    for (p++; g_ascii_isdigit (*p); p++)
+      digits = TRUE;
+
+  if (!digits || *p != '\0' || !isfinite (d = g_ascii_strtod (text, NULL)))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not a number; write it like 12.50 or -3 "
+                   "(digits, with a dot for decimals)",
+                   text);
+      return FALSE;
+    }
+  *amount = d;
+  return TRUE;
+}
+
+gboolean
+st_cli_parse_count (const char *text, guint32 *count, GError **error)
+{
+  guint64 n;
+
+  if (!g_ascii_isdigit (*text) ||
+      !g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT32, &n, NULL))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not a whole number from 1 to %u", text, G_MAXUINT32);
+      return FALSE;
+    }
+  *count = (guint32) n;
+  return TRUE;
+}

@@ -17,6 +17,19 @@ struct _StStore {
   gboolean in_transaction;
 };
 
+/* libpq's messages span lines; D-Bus clients show one line. */
+static char *
+one_line (const char *text)
+{
+  g_auto (GStrv) words = g_strsplit_set (text ? text : "", " \n\t", -1);
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  for (guint i = 0; words[i] != NULL; i++)
+    if (words[i][0] != '\0')
+      g_string_append_printf (out, "%s%s", out->len ? " " : "", words[i]);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
 static void
 notice_to_debug (void *user_data, const char *message)
 {
@@ -45,8 +58,7 @@ store_connect (StStore *store, GError **error)
                                    expand ? values : values + 1, expand);
   if (PQstatus (store->conn) != CONNECTION_OK)
     {
-      g_autofree char *msg = g_strdup (PQerrorMessage (store->conn));
-      g_strchomp (msg);
+      g_autofree char *msg = one_line (PQerrorMessage (store->conn));
       g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
                    "the database is unavailable (%s); check that PostgreSQL "
                    "is running and that the configured database is right",
@@ -104,8 +116,7 @@ result_ok (StStore *store, PGresult *res, GError **error)
   g_clear_pointer (&store->last_constraint, g_free);
   if (PQstatus (store->conn) != CONNECTION_OK)
     {
-      msg = g_strdup (PQerrorMessage (store->conn));
-      g_strchomp (msg);
+      msg = one_line (PQerrorMessage (store->conn));
       g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
                    "the database connection was lost (%s); the call was not "
                    "completed, try again once PostgreSQL is back", msg);
@@ -114,10 +125,9 @@ result_ok (StStore *store, PGresult *res, GError **error)
     }
 
   state = PQresultErrorField (res, PG_DIAG_SQLSTATE);
-  msg = g_strdup (PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY));
-  if (msg == NULL)
-    msg = g_strdup (PQresultErrorMessage (res));
-  g_strchomp (msg);
+  msg = one_line (PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY)
+                     ? PQresultErrorField (res, PG_DIAG_MESSAGE_PRIMARY)
+                     : PQresultErrorMessage (res));
 
   if (g_strcmp0 (state, "23505") == 0)
     {
@@ -143,9 +153,10 @@ exec_checked (StStore *store, PGresult *res, GError **error)
 {
   if (res == NULL)
     {
+      g_autofree char *msg = one_line (PQerrorMessage (store->conn));
       g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
-                   "the database connection was lost: %s",
-                   PQerrorMessage (store->conn));
+                   "the database connection was lost (%s); try again once "
+                   "PostgreSQL is back", msg);
       return NULL;
     }
   if (!result_ok (store, res, error))

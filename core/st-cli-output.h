@@ -1,0 +1,133 @@
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* Pure helpers of stewardctl: how records look to people (tables, key: value
+ * blocks, local times) and to programs (JSON), and how command-line values
+ * are read (times, amounts, counts, KEY=VALUE pairs). Nothing here touches
+ * D-Bus, the environment or the clock, so all of it is unit-tested. Parse
+ * errors are ST_ERROR_INVALID_ARGUMENT with a message that shows the value and
+ * an example of a good one; the caller adds the option's name. */
+
+/* Columns a terminal gives @text: wide (East Asian) characters count two,
+ * combining marks none. Invalid UTF-8 counts one per byte. */
+gsize st_cli_display_width (const char *text);
+
+/* An aligned table: a heading row, then one row per add. Columns are
+ * separated by two spaces; the last column is not padded. A NULL or empty
+ * cell shows as "-", so every row has the same number of words; control
+ * characters (newlines, tabs) show as spaces. */
+typedef struct _StCliTable StCliTable;
+
+/* @headings: NULL-terminated, at least one. */
+StCliTable *st_cli_table_new (const char *const *headings);
+void st_cli_table_free (StCliTable *table);
+guint st_cli_table_get_n_rows (StCliTable *table);
+/* @cells: exactly as many as there are headings. */
+void st_cli_table_add_row (StCliTable *table, const char *const *cells);
+/* Every line ends with "\n". */
+char *st_cli_table_render (StCliTable *table);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StCliTable, st_cli_table_free)
+
+/* A block of "Key:  value" lines with the values aligned. Lines whose value is
+ * NULL are left out; a value spanning several lines continues under the value
+ * column. */
+typedef struct _StCliBlock StCliBlock;
+
+StCliBlock *st_cli_block_new (void);
+void st_cli_block_free (StCliBlock *block);
+void st_cli_block_add (StCliBlock *block, const char *key, const char *value);
+void st_cli_block_take (StCliBlock *block, const char *key, char *value);
+char *st_cli_block_render (StCliBlock *block);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StCliBlock, st_cli_block_free)
+
+/* @text on one line: each line break, with the white space around it,
+ * becomes one space; white space at both ends is dropped. For messages such
+ * as libpq's, which end in a newline and indent their second line. */
+char *st_cli_one_line (const char *text);
+
+/* @text broken into lines of at most @width columns where it can be: the
+ * first line continues what is already on the line up to @column, the others
+ * start with @indent spaces. Breaks only at spaces outside [brackets], so a
+ * usage line keeps "[--tz Europe/Paris]" whole. No trailing newline. */
+char *st_cli_wrap (const char *text, gsize width, gsize column, gsize indent);
+
+/* JSON for any GVariant: booleans as true/false; every integer type as a JSON
+ * integer (a uint64 above G_MAXINT64 as a number); doubles as numbers (NaN
+ * and infinities, which JSON cannot hold, as null); strings, object paths and
+ * signatures as strings; a variant as what it holds; a maybe as null or its
+ * value; a dictionary as an object (keys that are not strings are written as
+ * text); other arrays and tuples as arrays. */
+JsonNode *st_cli_variant_to_json (GVariant *value);
+
+/* Serialise @node as valid JSON: strings keep their UTF-8 and escape '"',
+ * '\\' and control characters; doubles use the shortest text that reads back
+ * as the same double ("12.5", not "12.5000000001"). @pretty: indented by two
+ * spaces, one member per line. No trailing newline. */
+char *st_cli_json_to_string (JsonNode *node, gboolean pretty);
+
+char *st_cli_variant_to_json_string (GVariant *value, gboolean pretty);
+
+/* A double as the shortest decimal text that reads back as the same value,
+ * in the C locale ("12.5", "-3", "1e+20"). */
+char *st_cli_format_double (double value);
+
+/* An amount of money as people read it: two decimals when that is exact
+ * ("12.50", "-3.00"), otherwise the shortest exact text ("0.125"). */
+char *st_cli_format_amount (double value);
+
+/* A value as people read it: strings as they are, numbers in the C locale,
+ * booleans "yes"/"no", string arrays comma-joined ("vip, beta"),
+ * dictionaries as "k=v" pairs sorted by key and joined by ", ", anything else
+ * in GVariant text form. */
+char *st_cli_variant_to_text (GVariant *value);
+
+/* Reads a time given on the command line:
+ *   2024-05-01                      midnight in @local
+ *   2024-05-01T14:30[:05[.123]]     wall-clock time in @local
+ *   2024-05-01T14:30:05Z            UTC ('T' may also be 't' or ' ')
+ *   2024-05-01T14:30:05+02:00       with an offset (+02, +0200 too)
+ * Dates and times are checked (no 2024-02-30, 24:00 or :60). A local time
+ * that the clock skips at a DST change moves forward to the change. */
+GDateTime *st_cli_parse_time (const char *text, GTimeZone *local, GError **error);
+
+/* "YYYY-MM-DDTHH:MM:SSZ" in UTC, with ".ffffff" when there are
+ * microseconds: the form the D-Bus API takes. */
+char *st_cli_format_utc (GDateTime *time);
+
+/* An ISO-8601 time from the daemon as people read it in @local:
+ * "2026-11-24 22:13:19 CET". Text that does not parse is returned as is. */
+char *st_cli_format_local (const char *iso, GTimeZone *local);
+
+/* How long ago @then was, seen from @now: "just now", "1 minute ago",
+ * "5 hours ago", "12 days ago"; "in 3 days" for a time in the future. */
+char *st_cli_format_age (GDateTime *then, GDateTime *now);
+
+/* A duration for people: "45s", "12m 5s", "3h 12m", "2d 3h". */
+char *st_cli_format_duration (gint64 seconds);
+
+/* Splits "KEY=VALUE" at the first '='. The key must not be empty; the value
+ * may be (it is how --attr removes a key). */
+gboolean st_cli_parse_kv (const char *text, char **key, char **value,
+                          GError **error);
+
+/* The typed value of a --data VALUE: a JSON-style integer ("42", "-7") that
+ * fits in 64 bits → x; a JSON-style number with a fraction or exponent
+ * ("12.50", "1e3") → d; "true"/"false" → b; anything else, including
+ * numbers with leading zeros ("007", which are codes, not quantities) and
+ * integers too large for 64 bits → s. Returns a floating reference. */
+GVariant *st_cli_coerce_value (const char *text);
+
+/* An amount: optional sign, digits, optional '.' and decimals ("12.50",
+ * "-3", ".5"); finite. No exponent, hex, spaces or decimal comma. */
+gboolean st_cli_parse_amount (const char *text, double *amount, GError **error);
+
+/* A count such as --limit: a whole number from 1 to G_MAXUINT32. */
+gboolean st_cli_parse_count (const char *text, guint32 *count, GError **error);
+
+G_END_DECLS
