@@ -27,14 +27,20 @@ st_record_time_from_pg (const char *value)
   GString *out = g_string_new (value);
   char *space = strchr (out->str, ' ');
 
+  char *dot;
+
   if (space != NULL)
     *space = 'T';
   /* The session runs in UTC, so the offset is always "+00". */
   if (g_str_has_suffix (out->str, "+00"))
-    {
-      g_string_truncate (out, out->len - 3);
-      g_string_append_c (out, 'Z');
-    }
+    g_string_truncate (out, out->len - 3);
+  /* PostgreSQL drops trailing zeros; clients get microseconds always. */
+  dot = strchr (out->str, '.');
+  if (dot == NULL)
+    g_string_append_c (out, '.');
+  for (gsize digits = dot ? strlen (dot + 1) : 0; digits < 6; digits++)
+    g_string_append_c (out, '0');
+  g_string_append_c (out, 'Z');
   return g_string_free (out, FALSE);
 }
 
