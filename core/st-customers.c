@@ -270,6 +270,7 @@ static gboolean
 read_tags (GVariant *dict, const char *key, char **json, GError **error)
 {
   g_auto (GStrv) tags = NULL;
+  g_autoptr (GVariant) list = NULL;
 
   if (!st_record_get_strv (dict, key, &tags, error))
     return FALSE;
@@ -278,8 +279,10 @@ read_tags (GVariant *dict, const char *key, char **json, GError **error)
   for (guint i = 0; tags[i] != NULL; i++)
     if (!st_validate_tag (tags[i], error))
       return FALSE;
-  *json = st_record_to_json (g_variant_new_strv ((const char *const *) tags,
-                                                 -1));
+  /* st_record_to_json() does not take the floating reference. */
+  list = g_variant_ref_sink (
+      g_variant_new_strv ((const char *const *) tags, -1));
+  *json = st_record_to_json (list);
   return TRUE;
 }
 

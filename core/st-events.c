@@ -159,7 +159,8 @@ check_survey (GVariant *payload, GError **error)
                    "ces", type);
       return FALSE;
     }
-  if (!present || score != (int) score || score < low || score > high)
+  /* The range first: casting a huge score to int is undefined. */
+  if (!present || score < low || score > high || score != (int) score)
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
                    "data.score: a %s survey needs a whole score from %d to %d",
@@ -167,6 +168,24 @@ check_survey (GVariant *payload, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/* The shortest text that reads back as the same double: 19.99 is stored as
+ * 19.99, not as g_ascii_dtostr()'s 19.989999999999998, so amounts and
+ * revenue sums stay the decimals the caller meant. */
+static char *
+amount_text (double amount)
+{
+  static const char *const formats[] = { "%.15g", "%.16g", "%.17g" };
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  for (gsize i = 0; i < G_N_ELEMENTS (formats); i++)
+    {
+      g_ascii_formatd (buf, sizeof buf, formats[i], amount);
+      if (g_ascii_strtod (buf, NULL) == amount)
+        break;
+    }
+  return g_strdup (buf);
 }
 
 static gboolean
@@ -190,10 +209,7 @@ read_event (GVariant *dict, const char *kind, EventInput *in, GError **error)
   if (at != NULL && !parse_at (at, &in->at, error))
     return FALSE;
   if (has_amount)
-    {
-      char buf[G_ASCII_DTOSTR_BUF_SIZE];
-      in->amount = g_strdup (g_ascii_dtostr (buf, sizeof buf, amount));
-    }
+    in->amount = amount_text (amount);
   if (in->key != NULL && (in->key[0] == '\0' || strlen (in->key) > 200))
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
@@ -233,6 +249,13 @@ record_one (StStore *store, const char *customer, const EventInput *in,
                            (const char *[]){ id_text, in->key }, error);
       if (res == NULL)
         return NULL;
+      if (PQntuples (res) == 0)
+        {
+          g_set_error (error, ST_ERROR, ST_ERROR_FAILED,
+                       "key '%s' conflicted but its event is gone; try again",
+                       in->key);
+          return NULL;
+        }
     }
   return st_record_from_row (res, 0);
 }
