@@ -1,5 +1,6 @@
 #include "st-events.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "st-customers.h"
@@ -67,6 +68,9 @@ ST_STATEMENT_DEFINE (st_sql_event_insert, 6,
 ST_STATEMENT_DEFINE (st_sql_event_by_key, 2,
   "SELECT " EVENT_COLUMNS ", true AS duplicate FROM events"
   " WHERE customer_id = $1 AND idem_key = $2");
+
+/* A guard against typos and unit mix-ups, far above any real order. */
+#define MAX_AMOUNT 1e12
 
 /* Events may be recorded late, not early: a little clock skew is allowed. */
 #define FUTURE_SKEW_SECONDS 300
@@ -208,6 +212,13 @@ read_event (GVariant *dict, const char *kind, EventInput *in, GError **error)
     return FALSE;
   if (at != NULL && !parse_at (at, &in->at, error))
     return FALSE;
+  if (has_amount && fabs (amount) >= MAX_AMOUNT)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "amount: %g is beyond what one event can carry (less than "
+                   "a trillion either way); check the value", amount);
+      return FALSE;
+    }
   if (has_amount)
     in->amount = amount_text (amount);
   if (in->key != NULL && (in->key[0] == '\0' || strlen (in->key) > 200))
