@@ -108,9 +108,12 @@ handle_schema_version (StCall *call, GVariant *params, GError **error)
   int version;
 
   (void) params;
-  if (store == NULL)
+  /* Through begin, like every other call: it reconnects a connection the
+   * server dropped, so SchemaVersion heals when PostgreSQL comes back. */
+  if (store == NULL || !st_store_begin (store, error))
     return NULL;
   version = st_store_schema_version (store, error);
+  st_store_rollback (store);
   return version < 0 ? NULL : g_variant_new ("(i)", version);
 }
 

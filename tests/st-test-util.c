@@ -159,7 +159,9 @@ spawn_daemon (StTestDaemon *daemon)
 
   while (!name_has_owner (daemon->connection))
     {
-      if (g_subprocess_get_if_exited (daemon->process)
+      /* The identifier is NULL once the process is gone; get_if_exited()
+       * must not be asked before that (a critical). */
+      if (g_subprocess_get_identifier (daemon->process) == NULL
           || g_get_monotonic_time () > deadline)
         {
           g_autofree char *log = NULL;
@@ -207,9 +209,8 @@ st_test_daemon_stop_process (StTestDaemon *daemon)
 
   if (daemon->process == NULL)
     return;
-  if (!g_subprocess_get_if_exited (daemon->process)
-      && !g_subprocess_get_if_signaled (daemon->process))
-    g_subprocess_send_signal (daemon->process, SIGTERM);
+  /* send_signal() does nothing once the process is gone. */
+  g_subprocess_send_signal (daemon->process, SIGTERM);
   g_subprocess_wait (daemon->process, NULL, &error);
   g_assert_no_error (error);
   g_clear_object (&daemon->process);
