@@ -1,7 +1,9 @@
 #include "st-test-util.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "st-service.h"
@@ -102,10 +104,10 @@ st_test_db_store (StTestDb *db)
   return store;
 }
 
-char *
-st_test_db_query (StTestDb *db, const char *sql)
+static char *
+conninfo_query (const char *conninfo, const char *sql)
 {
-  PGconn *conn = PQconnectdb (db->conninfo);
+  PGconn *conn = PQconnectdb (conninfo);
   PGresult *res;
   char *value = NULL;
 
@@ -120,10 +122,169 @@ st_test_db_query (StTestDb *db, const char *sql)
   return value;
 }
 
-/* The daemon ----------------------------------------------------------- */
+char *
+st_test_db_query (StTestDb *db, const char *sql)
+{
+  return conninfo_query (db->conninfo, sql);
+}
 
-static gboolean
-name_has_owner (GDBusConnection *connection)
+gint64
+st_test_db_query_int (StTestDb *db, const char *sql)
+{
+  g_autofree char *value = st_test_db_query (db, sql);
+
+  g_assert_nonnull (value);
+  return g_ascii_strtoll (value, NULL, 10);
+}
+
+int
+st_test_lock_waiters (const char *conninfo)
+{
+  g_autofree char *n = conninfo_query (
+      conninfo,
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+      "current_database() AND application_name = 'stewardd' AND "
+      "wait_event_type = 'Lock'");
+
+  return atoi (n);
+}
+
+StTestStore *
+st_test_store_new (void)
+{
+  StTestStore *fx = g_new0 (StTestStore, 1);
+
+  fx->db = st_test_db_new ();
+  fx->store = st_test_db_store (fx->db);
+  fx->config = st_config_new_default ();
+  return fx;
+}
+
+void
+st_test_store_free (StTestStore *fx)
+{
+  st_config_free (fx->config);
+  st_store_free (fx->store);
+  st_test_db_free (fx->db);
+  g_free (fx);
+}
+
+/* Values and records ------------------------------------------------------ */
+
+GVariant *
+st_test_parsed (const char *format, ...)
+{
+  va_list ap;
+  GVariant *value;
+
+  va_start (ap, format);
+  value = g_variant_new_parsed_va (format, &ap);
+  va_end (ap);
+  return g_variant_ref_sink (value);
+}
+
+char *
+st_test_print_value (GVariant *value)
+{
+  return value ? g_variant_print (value, TRUE) : g_strdup ("(null)");
+}
+
+const char *
+st_test_lookup_str (GVariant *record, const char *key)
+{
+  const char *value = NULL;
+
+  if (!g_variant_lookup (record, key, "&s", &value))
+    return NULL;
+  return value;
+}
+
+GVariant *
+st_test_rec_lookup (GVariant *record, const char *key, const char *type)
+{
+  GVariant *value = g_variant_lookup_value (record, key, NULL);
+
+  if (value == NULL || !g_variant_is_of_type (value, G_VARIANT_TYPE (type)))
+    {
+      g_autofree char *text = st_test_print_value (record);
+      g_error ("expected '%s' of type %s in %s", key, type, text);
+    }
+  return value;
+}
+
+const char *
+st_test_rec_str (GVariant *record, const char *key)
+{
+  g_autoptr (GVariant) value = st_test_rec_lookup (record, key, "s");
+
+  /* The string lives in @record, which keeps the child. */
+  return g_variant_get_string (value, NULL);
+}
+
+gint64
+st_test_rec_int64 (GVariant *record, const char *key)
+{
+  g_autoptr (GVariant) value = st_test_rec_lookup (record, key, "x");
+
+  return g_variant_get_int64 (value);
+}
+
+double
+st_test_rec_double (GVariant *record, const char *key)
+{
+  g_autoptr (GVariant) value = st_test_rec_lookup (record, key, "d");
+
+  return g_variant_get_double (value);
+}
+
+gboolean
+st_test_rec_bool (GVariant *record, const char *key)
+{
+  g_autoptr (GVariant) value = st_test_rec_lookup (record, key, "b");
+
+  return g_variant_get_boolean (value);
+}
+
+void
+st_test_assert_time (const char *where, const char *got, const char *expected)
+{
+  g_autoptr (GDateTime) a = NULL, b = NULL;
+
+  if (got == NULL)
+    g_error ("%s: no time, expected %s", where, expected);
+  a = g_date_time_new_from_iso8601 (got, NULL);
+  b = g_date_time_new_from_iso8601 (expected, NULL);
+  g_assert_nonnull (b);
+  if (a == NULL || !g_str_has_suffix (got, "Z") || strchr (got, 'T') == NULL
+      || !g_date_time_equal (a, b))
+    g_error ("%s: got time '%s', expected '%s'", where, got, expected);
+}
+
+void
+st_test_assert_contains (const char *haystack, const char *needle)
+{
+  if (haystack == NULL || strstr (haystack, needle) == NULL)
+    g_error ("expected '%s' in: %s", needle, haystack ? haystack : "(null)");
+}
+
+/* Buses and daemons -------------------------------------------------------- */
+
+GDBusConnection *
+st_test_bus_connect (GTestDBus *bus)
+{
+  g_autoptr (GError) error = NULL;
+  GDBusConnection *connection = g_dbus_connection_new_for_address_sync (
+      g_test_dbus_get_bus_address (bus),
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return connection;
+}
+
+gboolean
+st_test_name_has_owner (GDBusConnection *connection)
 {
   g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
       connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -137,40 +298,119 @@ name_has_owner (GDBusConnection *connection)
   return owned;
 }
 
-static void
-spawn_daemon (StTestDaemon *daemon)
+GVariant *
+st_test_bus_call (GDBusConnection *connection, const char *interface,
+                  const char *method, GVariant *params, GError **error)
 {
-  g_autoptr (GSubprocessLauncher) launcher = NULL;
+  g_autofree char *name = g_strconcat ("org.steward.Steward1.", interface,
+                                       NULL);
+
+  return g_dbus_connection_call_sync (connection, ST_BUS_NAME,
+                                      ST_OBJECT_PATH, name, method, params,
+                                      NULL, G_DBUS_CALL_FLAGS_NONE, 30000,
+                                      NULL, error);
+}
+
+GVariant *
+st_test_bus_call_ok (GDBusConnection *connection, const char *interface,
+                     const char *method, GVariant *params)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = st_test_bus_call (connection, interface,
+                                                 method, params, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (reply);
+  if (g_variant_n_children (reply) == 0)
+    return NULL;
+  return g_variant_get_child_value (reply, 0);
+}
+
+void
+st_test_pending_done (GObject *source, GAsyncResult *result,
+                      gpointer user_data)
+{
+  StTestPending *pending = user_data;
+
+  pending->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                                  result, &pending->error);
+  pending->done = TRUE;
+}
+
+void
+st_test_die_with_parent (gpointer data)
+{
+  (void) data;
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GSubprocess *
+st_test_spawn_stewardd (const char *conninfo, GTestDBus *bus,
+                        const char *config_path, const char *log_path,
+                        GSubprocessFlags flags,
+                        GSpawnChildSetupFunc child_setup)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
   g_autofree char *stewardd = st_test_build_path ("core/stewardd");
   g_autoptr (GError) error = NULL;
+  GSubprocess *process;
+
+  g_subprocess_launcher_setenv (launcher, "STEWARD_DATABASE", conninfo, TRUE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS",
+                                g_test_dbus_get_bus_address (bus), TRUE);
+  if (!(flags & G_SUBPROCESS_FLAGS_STDERR_PIPE))
+    {
+      g_subprocess_launcher_set_stderr_file_path (launcher, log_path);
+      g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
+    }
+  if (child_setup != NULL)
+    g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
+  process = g_subprocess_launcher_spawn (launcher, &error, stewardd,
+                                         "--config", config_path, NULL);
+  g_assert_no_error (error);
+  return process;
+}
+
+void
+st_test_wait_for_name (GDBusConnection *connection, GSubprocess *process,
+                       const char *log_path)
+{
   gint64 deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
-  g_subprocess_launcher_setenv (launcher, "STEWARD_DATABASE",
-                                daemon->db->conninfo, TRUE);
-  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS",
-                                g_test_dbus_get_bus_address (daemon->bus),
-                                TRUE);
-  g_subprocess_launcher_set_stderr_file_path (launcher, daemon->log_path);
-  g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
-  daemon->process = g_subprocess_launcher_spawn (
-      launcher, &error, stewardd, "--config", daemon->config_path, NULL);
-  g_assert_no_error (error);
-
-  while (!name_has_owner (daemon->connection))
+  while (!st_test_name_has_owner (connection))
     {
       /* The identifier is NULL once the process is gone; get_if_exited()
        * must not be asked before that (a critical). */
-      if (g_subprocess_get_identifier (daemon->process) == NULL
+      if (g_subprocess_get_identifier (process) == NULL
           || g_get_monotonic_time () > deadline)
         {
           g_autofree char *log = NULL;
-          g_file_get_contents (daemon->log_path, &log, NULL, NULL);
+          g_file_get_contents (log_path, &log, NULL, NULL);
           g_error ("stewardd did not come up on the test bus; its log:\n%s",
                    log ? log : "(none)");
         }
       g_usleep (20 * 1000);
     }
+}
+
+gboolean
+st_test_log_has_problem (const char *log)
+{
+  return strstr (log, "Sanitizer") != NULL
+         || strstr (log, "runtime error:") != NULL
+         || strstr (log, "CRITICAL") != NULL;
+}
+
+/* The daemon ----------------------------------------------------------- */
+
+static void
+spawn_daemon (StTestDaemon *daemon)
+{
+  daemon->process = st_test_spawn_stewardd (
+      daemon->db->conninfo, daemon->bus, daemon->config_path,
+      daemon->log_path, G_SUBPROCESS_FLAGS_NONE, NULL);
+  st_test_wait_for_name (daemon->connection, daemon->process,
+                         daemon->log_path);
 }
 
 StTestDaemon *
@@ -192,12 +432,7 @@ st_test_daemon_start (const char *extra_yaml)
   daemon->db = st_test_db_new ();
   daemon->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_test_dbus_up (daemon->bus);
-  daemon->connection = g_dbus_connection_new_for_address_sync (
-      g_test_dbus_get_bus_address (daemon->bus),
-      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-      NULL, NULL, &error);
-  g_assert_no_error (error);
+  daemon->connection = st_test_bus_connect (daemon->bus);
   spawn_daemon (daemon);
   return daemon;
 }
@@ -221,7 +456,7 @@ st_test_daemon_restart (StTestDaemon *daemon)
 {
   st_test_daemon_stop_process (daemon);
   /* The bus forgets the old owner asynchronously. */
-  while (name_has_owner (daemon->connection))
+  while (st_test_name_has_owner (daemon->connection))
     g_usleep (20 * 1000);
   spawn_daemon (daemon);
 }
@@ -249,13 +484,8 @@ GVariant *
 st_test_daemon_call (StTestDaemon *daemon, const char *interface,
                      const char *method, GVariant *params, GError **error)
 {
-  g_autofree char *name = g_strconcat ("org.steward.Steward1.", interface,
-                                       NULL);
-
-  return g_dbus_connection_call_sync (daemon->connection, ST_BUS_NAME,
-                                      ST_OBJECT_PATH, name, method, params,
-                                      NULL, G_DBUS_CALL_FLAGS_NONE, 30000,
-                                      NULL, error);
+  return st_test_bus_call (daemon->connection, interface, method, params,
+                           error);
 }
 
 int

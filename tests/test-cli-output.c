@@ -1,15 +1,13 @@
-/* Unit tests of core/st-cli-output.c: tables, blocks, JSON, times and the
- * values stewardctl reads from its command line. */
+/* Unit tests of core/st-cli-output.c (tables, blocks, JSON, times for
+ * people) and core/st-cli-input.c (the values stewardctl reads from its
+ * command line). */
 
 #include <math.h>
 #include <string.h>
 
+#include "st-cli-input.h"
 #include "st-cli-output.h"
 #include "st-error.h"
-
-/* st-cli-output.c is built into stewardctl only, not into the core library
- * the tests link, so the test compiles it itself. */
-#include "st-cli-output.h"
 
 /* ---- helpers ---- */
 

@@ -10,61 +10,11 @@
 #include "st-events.h"
 #include "st-test-util.h"
 
-typedef struct {
-  StTestDb *db;
-  StStore *store;
-  StConfig *config;
-} Fixture;
-
-static Fixture *
-fixture_new (void)
-{
-  Fixture *fx = g_new0 (Fixture, 1);
-
-  fx->db = st_test_db_new ();
-  fx->store = st_test_db_store (fx->db);
-  fx->config = st_config_new_default ();
-  return fx;
-}
-
-static void
-fixture_free (Fixture *fx)
-{
-  st_config_free (fx->config);
-  st_store_free (fx->store);
-  st_test_db_free (fx->db);
-  g_free (fx);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Fixture, fixture_free)
-
-/* An a{sv} written in GVariant text format, owned by the caller. */
-static GVariant *
-dict (const char *format, ...)
-{
-  va_list ap;
-  GVariant *value;
-
-  va_start (ap, format);
-  value = g_variant_new_parsed_va (format, &ap);
-  va_end (ap);
-  return g_variant_ref_sink (value);
-}
-
-static gint64
-count (Fixture *fx, const char *sql)
-{
-  g_autofree char *value = st_test_db_query (fx->db, sql);
-
-  g_assert_nonnull (value);
-  return g_ascii_strtoll (value, NULL, 10);
-}
+static char *
+query (StTestStore *fx, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static char *
-query (Fixture *fx, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static char *
-query (Fixture *fx, const char *format, ...)
+query (StTestStore *fx, const char *format, ...)
 {
   va_list ap;
   g_autofree char *sql = NULL;
@@ -77,7 +27,7 @@ query (Fixture *fx, const char *format, ...)
 
 /* Every table a customer call may write, summed up. */
 static char *
-snapshot (Fixture *fx)
+snapshot (StTestStore *fx)
 {
   return st_test_db_query (
       fx->db,
@@ -86,16 +36,6 @@ snapshot (Fixture *fx)
       "       (SELECT coalesce(max(updated_at)::text, '-') FROM customers)"
       "       || '/' || (SELECT coalesce(string_agg(md5(c::text), ',' "
       "                  ORDER BY id), '-') FROM customers c)");
-}
-
-static const char *
-str (GVariant *record, const char *key)
-{
-  const char *value = NULL;
-
-  if (!g_variant_lookup (record, key, "&s", &value))
-    return NULL;
-  return value;
 }
 
 static gint64
@@ -114,7 +54,7 @@ id_text (GVariant *record)
 }
 
 static GVariant *
-create (Fixture *fx, const char *format, ...)
+create (StTestStore *fx, const char *format, ...)
 {
   va_list ap;
   g_autoptr (GVariant) fields = NULL;
@@ -131,7 +71,7 @@ create (Fixture *fx, const char *format, ...)
 }
 
 static GVariant *
-get (Fixture *fx, const char *address)
+get (StTestStore *fx, const char *address)
 {
   g_autoptr (GError) error = NULL;
   GVariant *record = st_customers_get (fx->store, address, &error);
@@ -139,25 +79,6 @@ get (Fixture *fx, const char *address)
   g_assert_no_error (error);
   g_assert_nonnull (record);
   return record;
-}
-
-/* Times travel as ISO-8601 in UTC ("...Z"); compared as instants so the
- * number of fractional digits does not matter. */
-#define ASSERT_TIME(got, expected) assert_time (G_STRLOC, got, expected)
-
-static void
-assert_time (const char *where, const char *got, const char *expected)
-{
-  g_autoptr (GDateTime) a = NULL, b = NULL;
-
-  if (got == NULL)
-    g_error ("%s: no time, expected %s", where, expected);
-  a = g_date_time_new_from_iso8601 (got, NULL);
-  b = g_date_time_new_from_iso8601 (expected, NULL);
-  g_assert_nonnull (b);
-  if (a == NULL || !g_str_has_suffix (got, "Z") || strchr (got, 'T') == NULL
-      || !g_date_time_equal (a, b))
-    g_error ("%s: got time '%s', expected '%s'", where, got, expected);
 }
 
 static GStrv
@@ -182,7 +103,7 @@ assert_tags (GVariant *record, const char *expected)
 static GDateTime *
 time_of (GVariant *record, const char *key)
 {
-  const char *text = str (record, key);
+  const char *text = st_test_lookup_str (record, key);
   GDateTime *t;
 
   g_assert_nonnull (text);
@@ -192,19 +113,12 @@ time_of (GVariant *record, const char *key)
   return t;
 }
 
-static void
-assert_contains (const char *haystack, const char *needle)
-{
-  if (strstr (haystack, needle) == NULL)
-    g_error ("expected '%s' in the message: %s", needle, haystack);
-}
-
 /* Create and get ------------------------------------------------------- */
 
 static void
 test_create_all_fields (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) created = create (
       fx, "{'name': <'Ann Lee'>, 'email': <'ann@example.com'>,"
           " 'phone': <'+33 1 23 45 67 89'>, 'ref': <'crm-1'>,"
@@ -219,15 +133,17 @@ test_create_all_fields (void)
   gint64 seats, zero;
 
   g_assert_cmpint (id_of (created), >, 0);
-  g_assert_cmpstr (str (created, "name"), ==, "Ann Lee");
-  g_assert_cmpstr (str (created, "email"), ==, "ann@example.com");
-  g_assert_cmpstr (str (created, "phone"), ==, "+33 1 23 45 67 89");
-  g_assert_cmpstr (str (created, "ref"), ==, "crm-1");
-  g_assert_cmpstr (str (created, "owner"), ==, "alice");
-  g_assert_cmpstr (str (created, "locale"), ==, "fr-FR");
-  g_assert_cmpstr (str (created, "tz"), ==, "Europe/Paris");
+  g_assert_cmpstr (st_test_lookup_str (created, "name"), ==, "Ann Lee");
+  g_assert_cmpstr (st_test_lookup_str (created, "email"), ==,
+                   "ann@example.com");
+  g_assert_cmpstr (st_test_lookup_str (created, "phone"), ==,
+                   "+33 1 23 45 67 89");
+  g_assert_cmpstr (st_test_lookup_str (created, "ref"), ==, "crm-1");
+  g_assert_cmpstr (st_test_lookup_str (created, "owner"), ==, "alice");
+  g_assert_cmpstr (st_test_lookup_str (created, "locale"), ==, "fr-FR");
+  g_assert_cmpstr (st_test_lookup_str (created, "tz"), ==, "Europe/Paris");
   /* The first stage of the lifecycle; tags sorted and without duplicates. */
-  g_assert_cmpstr (str (created, "stage"), ==, "lead");
+  g_assert_cmpstr (st_test_lookup_str (created, "stage"), ==, "lead");
   assert_tags (created, "eu,vip");
   attrs = g_variant_lookup_value (created, "attrs", G_VARIANT_TYPE_VARDICT);
   g_assert_nonnull (attrs);
@@ -242,7 +158,7 @@ test_create_all_fields (void)
   created_at = time_of (created, "created_at");
   g_assert_cmpint (g_date_time_difference (now, created_at), <,
                    60 * G_TIME_SPAN_SECOND);
-  g_assert_nonnull (str (created, "stage_since"));
+  g_assert_nonnull (st_test_lookup_str (created, "stage_since"));
 
   /* The creation is the first entry of the stage history. */
   history = query (fx, "SELECT coalesce(from_stage, '-') || '>' || to_stage"
@@ -255,13 +171,13 @@ test_create_all_fields (void)
 static void
 test_create_minimal (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) created = create (
       fx, "{'name': <'  Bob  '>, 'email': <''>, 'ref': <''>}");
   g_autoptr (GVariant) attrs = NULL;
 
   /* Trimmed; empty optional fields are simply not set. */
-  g_assert_cmpstr (str (created, "name"), ==, "Bob");
+  g_assert_cmpstr (st_test_lookup_str (created, "name"), ==, "Bob");
   for (const char *const *k = (const char *const[]){ "email", "phone", "ref",
                                                      "owner", "locale", "tz",
                                                      NULL };
@@ -271,29 +187,32 @@ test_create_minimal (void)
   attrs = g_variant_lookup_value (created, "attrs", G_VARIANT_TYPE_VARDICT);
   g_assert_nonnull (attrs);
   g_assert_cmpuint (g_variant_n_children (attrs), ==, 0);
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM customers "
-                              "WHERE email IS NULL AND ref IS NULL"), ==, 1);
+  g_assert_cmpint (st_test_db_query_int (fx->db,
+                                         "SELECT count(*) FROM customers "
+                                         "WHERE email IS NULL AND ref IS NULL"),
+                   ==, 1);
 }
 
 static void
 test_create_in_stage (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) created = create (
       fx, "{'name': <'Imported'>, 'stage': <'active'>}");
-  g_autoptr (GVariant) fields = dict ("{'name': <'X'>, 'stage': <'vip'>}");
+  g_autoptr (GVariant) fields =
+      st_test_parsed ("{'name': <'X'>, 'stage': <'vip'>}");
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) refused = NULL;
   g_autofree char *before = snapshot (fx), *after = NULL;
 
-  g_assert_cmpstr (str (created, "stage"), ==, "active");
+  g_assert_cmpstr (st_test_lookup_str (created, "stage"), ==, "active");
 
   refused = st_customers_create (fx->store, fx->config, fields, "test",
                                  &error);
   g_assert_null (refused);
   g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
   g_assert_true (g_str_has_prefix (error->message, "stage:"));
-  assert_contains (error->message, "'vip'");
+  st_test_assert_contains (error->message, "'vip'");
   after = snapshot (fx);
   g_assert_cmpstr (after, ==, before);
 }
@@ -301,7 +220,7 @@ test_create_in_stage (void)
 static void
 test_get_by_id_and_ref (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) ann = create (fx, "{'name': <'Ann'>, 'ref': <'crm-1'>}");
   g_autoptr (GVariant) bob = create (fx, "{'name': <'Bob'>, 'ref': <'B-2'>}");
   g_autofree char *ann_id = id_text (ann), *bob_id = id_text (bob);
@@ -328,7 +247,7 @@ test_get_by_id_and_ref (void)
 static void
 test_get_ambiguous (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) first = create (fx, "{'name': <'First'>}");
   g_autofree char *first_id = id_text (first);
   g_autoptr (GVariant) second = create (fx, "{'name': <'Second'>, 'ref': <%s>}",
@@ -342,19 +261,19 @@ test_get_ambiguous (void)
   /* Refused rather than guessed, and the message shows both ways out. */
   g_assert_null (refused);
   g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
-  assert_contains (error->message, by_id);
-  assert_contains (error->message, by_ref);
+  st_test_assert_contains (error->message, by_id);
+  st_test_assert_contains (error->message, by_ref);
 
   one = get (fx, by_id);
-  g_assert_cmpstr (str (one, "name"), ==, "First");
+  g_assert_cmpstr (st_test_lookup_str (one, "name"), ==, "First");
   two = get (fx, by_ref);
-  g_assert_cmpstr (str (two, "name"), ==, "Second");
+  g_assert_cmpstr (st_test_lookup_str (two, "name"), ==, "Second");
 }
 
 static void
 test_get_not_found (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) only = create (fx, "{'name': <'Only'>, 'ref': <'r1'>}");
   static const char *const missing[] = { "999", "id:999", "ref:999",
                                          "nobody", "ref:nobody", "R1", NULL };
@@ -368,7 +287,7 @@ test_get_not_found (void)
                                                       &error);
       g_assert_null (record);
       g_assert_error (error, ST_ERROR, ST_ERROR_NOT_FOUND);
-      assert_contains (error->message, missing[i]);
+      st_test_assert_contains (error->message, missing[i]);
     }
   for (guint i = 0; malformed[i] != NULL; i++)
     {
@@ -414,11 +333,11 @@ static void
 test_validation_refusal (gconstpointer data)
 {
   const Refusal *r = data;
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) existing = create (fx, "{'name': <'Existing'>, "
                                               "'email': <'e@example.com'>, "
                                               "'tags': <['kept']>}");
-  g_autoptr (GVariant) fields = dict (r->fields);
+  g_autoptr (GVariant) fields = st_test_parsed (r->fields);
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) refused = NULL;
   g_autofree char *before = snapshot (fx), *after = NULL;
@@ -431,7 +350,7 @@ test_validation_refusal (gconstpointer data)
   if (!g_str_has_prefix (error->message, r->field))
     g_error ("expected the message to start with '%s': %s", r->field,
              error->message);
-  assert_contains (error->message, r->mention);
+  st_test_assert_contains (error->message, r->mention);
   after = snapshot (fx);
   g_assert_cmpstr (after, ==, before);
 
@@ -457,11 +376,12 @@ test_validation_refusal (gconstpointer data)
 static void
 test_email_unique_any_case (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) ann = create (fx, "{'name': <'Ann'>, "
                                          "'email': <'Ann@Example.com'>}");
-  g_autoptr (GVariant) fields = dict ("{'name': <'Impostor'>, "
-                                      "'email': <'ann@EXAMPLE.COM'>}");
+  g_autoptr (GVariant) fields =
+      st_test_parsed ("{'name': <'Impostor'>, "
+                      "'email': <'ann@EXAMPLE.COM'>}");
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) refused = NULL;
   g_autofree char *before = snapshot (fx), *after = NULL;
@@ -473,8 +393,8 @@ test_email_unique_any_case (void)
   g_assert_null (refused);
   g_assert_error (error, ST_ERROR, ST_ERROR_ALREADY_EXISTS);
   g_assert_true (g_str_has_prefix (error->message, "email:"));
-  assert_contains (error->message, "ann@EXAMPLE.COM");
-  assert_contains (error->message, holder);
+  st_test_assert_contains (error->message, "ann@EXAMPLE.COM");
+  st_test_assert_contains (error->message, holder);
   after = snapshot (fx);
   g_assert_cmpstr (after, ==, before);
 
@@ -489,9 +409,10 @@ test_email_unique_any_case (void)
 static void
 test_ref_unique (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) ann = create (fx, "{'name': <'Ann'>, 'ref': <'crm-1'>}");
-  g_autoptr (GVariant) fields = dict ("{'name': <'Bob'>, 'ref': <'crm-1'>}");
+  g_autoptr (GVariant) fields =
+      st_test_parsed ("{'name': <'Bob'>, 'ref': <'crm-1'>}");
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) refused = NULL;
   g_autofree char *before = snapshot (fx), *after = NULL;
@@ -503,8 +424,8 @@ test_ref_unique (void)
   g_assert_null (refused);
   g_assert_error (error, ST_ERROR, ST_ERROR_ALREADY_EXISTS);
   g_assert_true (g_str_has_prefix (error->message, "ref:"));
-  assert_contains (error->message, "'crm-1'");
-  assert_contains (error->message, holder);
+  st_test_assert_contains (error->message, "'crm-1'");
+  st_test_assert_contains (error->message, holder);
   after = snapshot (fx);
   g_assert_cmpstr (after, ==, before);
 }
@@ -512,13 +433,14 @@ test_ref_unique (void)
 static void
 test_update_conflict (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) ann = create (fx, "{'name': <'Ann'>, 'ref': <'A'>, "
                                          "'email': <'ann@example.com'>}");
   g_autoptr (GVariant) bob = create (fx, "{'name': <'Bob'>, 'ref': <'B'>}");
-  g_autoptr (GVariant) by_email = dict ("{'name': <'Bob B'>, "
-                                        "'email': <'ANN@example.com'>}");
-  g_autoptr (GVariant) by_ref = dict ("{'ref': <'A'>}");
+  g_autoptr (GVariant) by_email =
+      st_test_parsed ("{'name': <'Bob B'>, "
+                      "'email': <'ANN@example.com'>}");
+  g_autoptr (GVariant) by_ref = st_test_parsed ("{'ref': <'A'>}");
   g_autofree char *holder = g_strdup_printf ("customer %" G_GINT64_FORMAT,
                                              id_of (ann));
   g_autofree char *before = snapshot (fx), *after = NULL;
@@ -533,7 +455,7 @@ test_update_conflict (void)
       g_assert_error (error, ST_ERROR, ST_ERROR_ALREADY_EXISTS);
       g_assert_true (g_str_has_prefix (error->message,
                                        i == 0 ? "email:" : "ref:"));
-      assert_contains (error->message, holder);
+      st_test_assert_contains (error->message, holder);
     }
   after = snapshot (fx);
   g_assert_cmpstr (after, ==, before);
@@ -545,7 +467,7 @@ test_update_conflict (void)
 static void
 test_hostile_text (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   const char *name = "Robert'); DROP TABLE customers; --";
   const char *ref = "O'Brien\\\"x\"";
   g_autoptr (GVariant) created = create (
@@ -558,19 +480,20 @@ test_hostile_text (void)
       got, "attrs", G_VARIANT_TYPE_VARDICT);
   const char *note;
 
-  g_assert_cmpstr (str (got, "name"), ==, name);
-  g_assert_cmpstr (str (got, "ref"), ==, ref);
+  g_assert_cmpstr (st_test_lookup_str (got, "name"), ==, name);
+  g_assert_cmpstr (st_test_lookup_str (got, "ref"), ==, ref);
   g_assert_true (g_variant_lookup (attrs, "note", "&s", &note));
   g_assert_cmpstr (note, ==, name);
   g_assert_true (g_variant_equal (got, explicit));
   g_assert_true (g_variant_equal (got, created));
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM customers"), ==, 1);
+  g_assert_cmpint (
+      st_test_db_query_int (fx->db, "SELECT count(*) FROM customers"), ==, 1);
 }
 
 /* Update --------------------------------------------------------------- */
 
 static GVariant *
-update (Fixture *fx, const char *address, const char *format, ...)
+update (StTestStore *fx, const char *address, const char *format, ...)
 {
   va_list ap;
   g_autoptr (GVariant) fields = NULL;
@@ -589,7 +512,7 @@ update (Fixture *fx, const char *address, const char *format, ...)
 static void
 test_update_set_and_clear (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) ann = create (
       fx, "{'name': <'Ann'>, 'ref': <'A'>, 'email': <'ann@example.com'>,"
           " 'phone': <'0123 456'>, 'owner': <'alice'>, 'tz': <'UTC'>}");
@@ -599,16 +522,18 @@ test_update_set_and_clear (void)
 
   set = update (fx, "A", "{'email': <'  ann.lee@example.org '>,"
                          " 'owner': <'bob'>, 'locale': <'en-GB'>}");
-  g_assert_cmpstr (str (set, "email"), ==, "ann.lee@example.org");
-  g_assert_cmpstr (str (set, "owner"), ==, "bob");
-  g_assert_cmpstr (str (set, "locale"), ==, "en-GB");
+  g_assert_cmpstr (st_test_lookup_str (set, "email"), ==,
+                   "ann.lee@example.org");
+  g_assert_cmpstr (st_test_lookup_str (set, "owner"), ==, "bob");
+  g_assert_cmpstr (st_test_lookup_str (set, "locale"), ==, "en-GB");
   /* Fields not given are kept. */
-  g_assert_cmpstr (str (set, "name"), ==, "Ann");
-  g_assert_cmpstr (str (set, "phone"), ==, "0123 456");
-  g_assert_cmpstr (str (set, "tz"), ==, "UTC");
+  g_assert_cmpstr (st_test_lookup_str (set, "name"), ==, "Ann");
+  g_assert_cmpstr (st_test_lookup_str (set, "phone"), ==, "0123 456");
+  g_assert_cmpstr (st_test_lookup_str (set, "tz"), ==, "UTC");
   t1 = time_of (set, "updated_at");
   g_assert_cmpint (g_date_time_compare (t1, t0), >, 0);
-  g_assert_cmpstr (str (set, "created_at"), ==, str (ann, "created_at"));
+  g_assert_cmpstr (st_test_lookup_str (set, "created_at"), ==,
+                   st_test_lookup_str (ann, "created_at"));
 
   /* "" clears an optional field; the ref goes too, then a new one. */
   cleared = update (fx, "A", "{'phone': <''>, 'owner': <''>, 'ref': <''>,"
@@ -616,8 +541,9 @@ test_update_set_and_clear (void)
   g_assert_false (g_variant_lookup (cleared, "phone", "*", NULL));
   g_assert_false (g_variant_lookup (cleared, "owner", "*", NULL));
   g_assert_false (g_variant_lookup (cleared, "ref", "*", NULL));
-  g_assert_cmpstr (str (cleared, "name"), ==, "Ann Lee");
-  g_assert_cmpstr (str (cleared, "email"), ==, "ann.lee@example.org");
+  g_assert_cmpstr (st_test_lookup_str (cleared, "name"), ==, "Ann Lee");
+  g_assert_cmpstr (st_test_lookup_str (cleared, "email"), ==,
+                   "ann.lee@example.org");
   {
     g_autoptr (GError) error = NULL;
     g_autoptr (GVariant) gone = st_customers_get (fx->store, "A", &error);
@@ -627,16 +553,18 @@ test_update_set_and_clear (void)
     g_autofree char *address = id_text (ann);
     again = update (fx, address, "{'ref': <'A2'>}");
   }
-  g_assert_cmpstr (str (again, "ref"), ==, "A2");
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM customers WHERE "
-                              "phone IS NULL AND owner IS NULL AND ref = 'A2'"),
-                   ==, 1);
+  g_assert_cmpstr (st_test_lookup_str (again, "ref"), ==, "A2");
+  g_assert_cmpint (
+      st_test_db_query_int (fx->db,
+                            "SELECT count(*) FROM customers WHERE "
+                            "phone IS NULL AND owner IS NULL AND ref = 'A2'"),
+      ==, 1);
 }
 
 static void
 test_update_tags (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "{'name': <'T'>, 'ref': <'t'>, "
                                        "'tags': <['b', 'a']>}");
   g_autoptr (GVariant) added = NULL, removed = NULL, both = NULL;
@@ -653,13 +581,15 @@ test_update_tags (void)
   assert_tags (replaced, "y,z");
   emptied = update (fx, "t", "{'tags': <@as []>}");
   assert_tags (emptied, "");
-  g_assert_cmpint (count (fx, "SELECT cardinality(tags) FROM customers"), ==, 0);
+  g_assert_cmpint (
+      st_test_db_query_int (fx->db, "SELECT cardinality(tags) FROM customers"),
+      ==, 0);
 }
 
 static void
 test_update_attrs (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (
       fx, "{'name': <'A'>, 'ref': <'a'>,"
           " 'attrs': <{'plan': <'basic'>, 'seats': <@x 3>}>}");
@@ -685,17 +615,19 @@ test_update_attrs (void)
   g_assert_cmpuint (g_variant_n_children (attrs2), ==, 2);
   g_assert_false (g_variant_lookup (attrs2, "plan", "*", NULL));
   g_assert_true (g_variant_lookup (attrs2, "seats", "x", &x));
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM customers "
-                              "WHERE attrs ? 'plan'"), ==, 0);
+  g_assert_cmpint (st_test_db_query_int (fx->db,
+                                         "SELECT count(*) FROM customers "
+                                         "WHERE attrs ? 'plan'"),
+                   ==, 0);
 }
 
 static void
 test_update_refuses_stage (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "{'name': <'S'>, 'ref': <'s'>}");
-  g_autoptr (GVariant) fields = dict ("{'name': <'New name'>, "
-                                      "'stage': <'onboarding'>}");
+  g_autoptr (GVariant) fields = st_test_parsed ("{'name': <'New name'>, "
+                                                "'stage': <'onboarding'>}");
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) refused = NULL, unchanged = NULL;
   g_autofree char *before = snapshot (fx), *after = NULL;
@@ -704,32 +636,33 @@ test_update_refuses_stage (void)
   g_assert_null (refused);
   g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
   g_assert_true (g_str_has_prefix (error->message, "stage:"));
-  assert_contains (error->message, "SetStage");
+  st_test_assert_contains (error->message, "SetStage");
   after = snapshot (fx);
   g_assert_cmpstr (after, ==, before);
   unchanged = get (fx, "s");
-  g_assert_cmpstr (str (unchanged, "stage"), ==, "lead");
-  g_assert_cmpstr (str (unchanged, "name"), ==, "S");
+  g_assert_cmpstr (st_test_lookup_str (unchanged, "stage"), ==, "lead");
+  g_assert_cmpstr (st_test_lookup_str (unchanged, "name"), ==, "S");
 }
 
 static void
 test_update_not_found (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
-  g_autoptr (GVariant) fields = dict ("{'name': <'Nobody'>}");
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (GVariant) fields = st_test_parsed ("{'name': <'Nobody'>}");
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) refused = st_customers_update (fx->store, "42", fields,
                                                       &error);
 
   g_assert_null (refused);
   g_assert_error (error, ST_ERROR, ST_ERROR_NOT_FOUND);
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM customers"), ==, 0);
+  g_assert_cmpint (
+      st_test_db_query_int (fx->db, "SELECT count(*) FROM customers"), ==, 0);
 }
 
 /* Find ----------------------------------------------------------------- */
 
 static char *
-find_names (Fixture *fx, const char *format, ...)
+find_names (StTestStore *fx, const char *format, ...)
 {
   va_list ap;
   g_autoptr (GVariant) filter = NULL, list = NULL;
@@ -745,7 +678,8 @@ find_names (Fixture *fx, const char *format, ...)
   for (gsize i = 0; i < g_variant_n_children (list); i++)
     {
       g_autoptr (GVariant) row = g_variant_get_child_value (list, i);
-      g_string_append_printf (names, "%s%s", i ? "," : "", str (row, "name"));
+      g_string_append_printf (names, "%s%s", i ? "," : "",
+                              st_test_lookup_str (row, "name"));
     }
   return g_string_free (g_steal_pointer (&names), FALSE);
 }
@@ -759,7 +693,7 @@ find_names (Fixture *fx, const char *format, ...)
   G_STMT_END
 
 static void
-populate (Fixture *fx)
+populate (StTestStore *fx)
 {
   g_autoptr (GVariant) c1 = create (fx, "{'name': <'c1'>, 'owner': <'alice'>, "
                                         "'tags': <['vip']>}");
@@ -775,7 +709,7 @@ populate (Fixture *fx)
 static void
 test_find_filters (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
 
   populate (fx);
   ASSERT_FIND (fx, "c1,c2,c3,c4,c5", "@a{sv} {}");
@@ -793,7 +727,7 @@ test_find_filters (void)
 static void
 test_find_paging (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
 
   populate (fx);
   ASSERT_FIND (fx, "c1,c2", "{'limit': <@u 2>}");
@@ -808,7 +742,7 @@ test_find_paging (void)
 static void
 test_find_refusals (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   static const struct {
     const char *filter;
     const char *prefix;
@@ -824,21 +758,21 @@ test_find_refusals (void)
   populate (fx);
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr (GVariant) filter = dict (cases[i].filter);
+      g_autoptr (GVariant) filter = st_test_parsed (cases[i].filter);
       g_autoptr (GError) error = NULL;
       g_autoptr (GVariant) list = st_customers_find (fx->store, fx->config,
                                                      filter, &error);
       g_assert_null (list);
       g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
       g_assert_true (g_str_has_prefix (error->message, cases[i].prefix));
-      assert_contains (error->message, cases[i].mention);
+      st_test_assert_contains (error->message, cases[i].mention);
     }
 }
 
 /* Lifecycle ------------------------------------------------------------ */
 
 static GVariant *
-set_stage (Fixture *fx, const char *address, const char *stage,
+set_stage (StTestStore *fx, const char *address, const char *stage,
            const char *reason, const char *actor)
 {
   g_autoptr (GError) error = NULL;
@@ -851,7 +785,7 @@ set_stage (Fixture *fx, const char *address, const char *stage,
 }
 
 static char *
-last_history (Fixture *fx, GVariant *customer)
+last_history (StTestStore *fx, GVariant *customer)
 {
   return query (fx, "SELECT coalesce(from_stage, '-') || '>' || to_stage || '|'"
                     " || actor || '|' || coalesce(reason, '<null>')"
@@ -863,7 +797,7 @@ last_history (Fixture *fx, GVariant *customer)
 static void
 test_set_stage_legal (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "{'name': <'Life'>, 'ref': <'life'>}");
   static const struct {
     const char *to, *reason, *actor, *history;
@@ -886,7 +820,7 @@ test_set_stage_legal (void)
       g_autoptr (GDateTime) new_since = time_of (moved, "stage_since");
       g_autofree char *history = last_history (fx, c);
 
-      g_assert_cmpstr (str (moved, "stage"), ==, moves[i].to);
+      g_assert_cmpstr (st_test_lookup_str (moved, "stage"), ==, moves[i].to);
       g_assert_true (g_variant_equal (moved, got));
       g_assert_cmpstr (history, ==, moves[i].history);
       /* stage_since is the time of this move. */
@@ -894,12 +828,13 @@ test_set_stage_legal (void)
       g_date_time_unref (since);
       since = g_date_time_ref (new_since);
     }
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM stage_history"), ==,
-                   1 + G_N_ELEMENTS (moves));
+  g_assert_cmpint (
+      st_test_db_query_int (fx->db, "SELECT count(*) FROM stage_history"), ==,
+      1 + G_N_ELEMENTS (moves));
 }
 
 static void
-assert_refused_move (Fixture *fx, const char *address, const char *to,
+assert_refused_move (StTestStore *fx, const char *address, const char *to,
                      int code, const char *mention)
 {
   g_autofree char *before = snapshot (fx), *after = NULL;
@@ -909,7 +844,7 @@ assert_refused_move (Fixture *fx, const char *address, const char *to,
 
   g_assert_null (refused);
   g_assert_error (error, ST_ERROR, code);
-  assert_contains (error->message, mention);
+  st_test_assert_contains (error->message, mention);
   after = snapshot (fx);
   g_assert_cmpstr (after, ==, before);
 }
@@ -917,7 +852,7 @@ assert_refused_move (Fixture *fx, const char *address, const char *to,
 static void
 test_set_stage_illegal (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "{'name': <'L'>, 'ref': <'l'>}");
   g_autoptr (GVariant) r = create (fx, "{'name': <'R'>, 'ref': <'r'>, "
                                        "'stage': <'at_risk'>}");
@@ -933,14 +868,14 @@ test_set_stage_illegal (void)
   assert_refused_move (fx, "r", "onboarding", ST_ERROR_ILLEGAL_TRANSITION,
                        "cannot move from at_risk to onboarding");
   still = get (fx, "l");
-  g_assert_cmpstr (str (still, "stage"), ==, "lead");
+  g_assert_cmpstr (st_test_lookup_str (still, "stage"), ==, "lead");
   g_assert_true (g_variant_equal (still, c));
 }
 
 static void
 test_set_stage_same (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "{'name': <'Same'>, 'ref': <'same'>, "
                                        "'stage': <'active'>}");
 
@@ -951,7 +886,7 @@ test_set_stage_same (void)
 static void
 test_set_stage_unknown (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "{'name': <'U'>, 'ref': <'u'>}");
 
   assert_refused_move (fx, "u", "paying", ST_ERROR_INVALID_ARGUMENT,
@@ -965,7 +900,7 @@ test_set_stage_unknown (void)
 static void
 test_set_stage_reason_too_long (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "{'name': <'U'>, 'ref': <'u'>}");
   g_autofree char *reason = g_strnfill (1001, 'x');
   g_autofree char *before = snapshot (fx), *after = NULL;
@@ -983,7 +918,7 @@ test_set_stage_reason_too_long (void)
 static void
 test_custom_lifecycle (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GError) error = NULL;
   g_autoptr (StConfig) custom = st_config_load_from_data (
       "stages:\n"
@@ -992,7 +927,7 @@ test_custom_lifecycle (void)
       "  lost: []\n",
       -1, "custom.yaml", &error);
   g_autoptr (GVariant) c = NULL, paying = NULL, lost = NULL;
-  g_autoptr (GVariant) lead = dict ("{'stage': <'lead'>}");
+  g_autoptr (GVariant) lead = st_test_parsed ("{'stage': <'lead'>}");
   g_autoptr (GVariant) none = NULL;
 
   g_assert_no_error (error);
@@ -1001,9 +936,9 @@ test_custom_lifecycle (void)
 
   /* New customers start in the first stage of this lifecycle. */
   c = create (fx, "{'name': <'Custom'>, 'ref': <'cu'>}");
-  g_assert_cmpstr (str (c, "stage"), ==, "trial");
+  g_assert_cmpstr (st_test_lookup_str (c, "stage"), ==, "trial");
   paying = set_stage (fx, "cu", "paying", "card ok", "billing");
-  g_assert_cmpstr (str (paying, "stage"), ==, "paying");
+  g_assert_cmpstr (st_test_lookup_str (paying, "stage"), ==, "paying");
 
   assert_refused_move (fx, "cu", "trial", ST_ERROR_ILLEGAL_TRANSITION,
                        "allowed next stages from paying: lost");
@@ -1025,7 +960,7 @@ test_custom_lifecycle (void)
 /* Timeline ------------------------------------------------------------- */
 
 static void
-record_event (Fixture *fx, const char *address, const char *kind,
+record_event (StTestStore *fx, const char *address, const char *kind,
               const char *format, ...)
 {
   va_list ap;
@@ -1040,9 +975,9 @@ record_event (Fixture *fx, const char *address, const char *kind,
 }
 
 static char *
-timeline (Fixture *fx, const char *address, const char *options)
+timeline (StTestStore *fx, const char *address, const char *options)
 {
-  g_autoptr (GVariant) opts = dict (options);
+  g_autoptr (GVariant) opts = st_test_parsed (options);
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) list = st_customers_timeline (fx->store, address, opts,
                                                      &error);
@@ -1053,20 +988,20 @@ timeline (Fixture *fx, const char *address, const char *options)
   for (gsize i = 0; i < g_variant_n_children (list); i++)
     {
       g_autoptr (GVariant) row = g_variant_get_child_value (list, i);
-      const char *type = str (row, "type");
+      const char *type = st_test_lookup_str (row, "type");
 
-      g_assert_nonnull (str (row, "at"));
+      g_assert_nonnull (st_test_lookup_str (row, "at"));
       g_assert_true (g_variant_lookup (row, "id", "x", NULL));
       if (i > 0)
         g_string_append_c (out, ' ');
       if (g_strcmp0 (type, "event") == 0)
-        g_string_append_printf (out, "%s", str (row, "kind"));
+        g_string_append_printf (out, "%s", st_test_lookup_str (row, "kind"));
       else
         {
           g_assert_cmpstr (type, ==, "stage");
-          const char *from = str (row, "from");
+          const char *from = st_test_lookup_str (row, "from");
           g_string_append_printf (out, "%s>%s", from != NULL ? from : "-",
-                                  str (row, "to"));
+                                  st_test_lookup_str (row, "to"));
         }
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
@@ -1083,13 +1018,13 @@ timeline (Fixture *fx, const char *address, const char *options)
 static void
 test_timeline (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "{'name': <'Tim'>, 'ref': <'tim'>}");
   g_autoptr (GVariant) other = create (fx, "{'name': <'Other'>, "
                                            "'ref': <'other'>}");
   g_autoptr (GVariant) moved = NULL;
   g_autoptr (GVariant) full = NULL, first = NULL;
-  g_autoptr (GVariant) opts = dict ("@a{sv} {}");
+  g_autoptr (GVariant) opts = st_test_parsed ("@a{sv} {}");
   g_autoptr (GError) error = NULL;
   double amount;
   const char *s;
@@ -1130,14 +1065,14 @@ test_timeline (void)
     g_assert_true (g_variant_lookup (purchase, "key", "&s", &s));
     g_assert_cmpstr (s, ==, "o-1");
     g_assert_true (g_variant_lookup (purchase, "at", "&s", &s));
-    ASSERT_TIME (s, "2024-01-01T09:00:00Z");
+    ST_TEST_ASSERT_TIME (s, "2024-01-01T09:00:00Z");
   }
 }
 
 static void
 test_timeline_refusals (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "{'name': <'Tim'>, 'ref': <'tim'>}");
   static const struct {
     const char *address, *options;
@@ -1151,7 +1086,7 @@ test_timeline_refusals (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr (GVariant) opts = dict (cases[i].options);
+      g_autoptr (GVariant) opts = st_test_parsed (cases[i].options);
       g_autoptr (GError) error = NULL;
       g_autoptr (GVariant) list = st_customers_timeline (
           fx->store, cases[i].address, opts, &error);

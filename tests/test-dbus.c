@@ -4,9 +4,7 @@
 #include "st-test-util.h"
 
 #include <glib/gstdio.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include "st-build-config.h"
 #include "st-error.h"
@@ -37,8 +35,7 @@ assert_log_clean (const char *log_path)
 
   if (!g_file_get_contents (log_path, &log, NULL, NULL))
     return;
-  if (strstr (log, "Sanitizer") != NULL || strstr (log, "runtime error:") != NULL
-      || strstr (log, "CRITICAL") != NULL)
+  if (st_test_log_has_problem (log))
     g_test_fail_printf ("stewardd reported a problem in its log:\n%s", log);
 }
 
@@ -66,26 +63,13 @@ fixture_teardown (Fixture *f, gconstpointer data)
 
 /* Calls and records ------------------------------------------------------- */
 
-static char *
-print_value (GVariant *value)
-{
-  return value ? g_variant_print (value, TRUE) : g_strdup ("(null)");
-}
-
 /* The single value of a successful reply: a record, a list or a scalar. */
 static GVariant *
 call_ok (Fixture *f, const char *interface, const char *method,
          GVariant *params)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = st_test_daemon_call (f->daemon, interface,
-                                                    method, params, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (reply);
-  if (g_variant_n_children (reply) == 0)
-    return NULL;
-  return g_variant_get_child_value (reply, 0);
+  return st_test_bus_call_ok (f->daemon->connection, interface, method,
+                              params);
 }
 
 /* A method with no return value. */
@@ -96,13 +80,6 @@ call_void (Fixture *f, const char *interface, const char *method,
   g_autoptr (GVariant) value = call_ok (f, interface, method, params);
 
   g_assert_null (value);
-}
-
-static void
-assert_contains (const char *haystack, const char *needle)
-{
-  if (haystack == NULL || strstr (haystack, needle) == NULL)
-    g_error ("expected '%s' in: %s", needle, haystack ? haystack : "(null)");
 }
 
 /* @error is the remote error org.steward.Steward1.Error.@name, maps back to
@@ -130,7 +107,7 @@ assert_remote_error (const GError *error, const char *name, StError code,
     g_error ("expected a message starting with '%s', got: %s", prefix,
              plain->message);
   if (needle != NULL)
-    assert_contains (plain->message, needle);
+    st_test_assert_contains (plain->message, needle);
 }
 
 static void
@@ -144,61 +121,15 @@ call_fails (Fixture *f, const char *interface, const char *method,
 
   if (params != NULL)
     g_variant_ref_sink (params);
-  text = print_value (params);
+  text = st_test_print_value (params);
   reply = st_test_daemon_call (f->daemon, interface, method, params, &error);
   if (reply != NULL)
     {
-      g_autofree char *got = print_value (reply);
+      g_autofree char *got = st_test_print_value (reply);
       g_error ("%s%s succeeded, expected %s: %s", method, text, name, got);
     }
   assert_remote_error (error, name, code, prefix, needle);
   g_clear_pointer (&params, g_variant_unref);
-}
-
-static GVariant *
-lookup (GVariant *record, const char *key, const char *type)
-{
-  GVariant *value = g_variant_lookup_value (record, key, NULL);
-
-  if (value == NULL || !g_variant_is_of_type (value, G_VARIANT_TYPE (type)))
-    {
-      g_autofree char *text = print_value (record);
-      g_error ("expected '%s' of type %s in %s", key, type, text);
-    }
-  return value;
-}
-
-static const char *
-rec_str (GVariant *record, const char *key)
-{
-  g_autoptr (GVariant) value = lookup (record, key, "s");
-
-  /* The string lives in @record, which keeps the child. */
-  return g_variant_get_string (value, NULL);
-}
-
-static gint64
-rec_int64 (GVariant *record, const char *key)
-{
-  g_autoptr (GVariant) value = lookup (record, key, "x");
-
-  return g_variant_get_int64 (value);
-}
-
-static double
-rec_double (GVariant *record, const char *key)
-{
-  g_autoptr (GVariant) value = lookup (record, key, "d");
-
-  return g_variant_get_double (value);
-}
-
-static gboolean
-rec_bool (GVariant *record, const char *key)
-{
-  g_autoptr (GVariant) value = lookup (record, key, "b");
-
-  return g_variant_get_boolean (value);
 }
 
 static gboolean
@@ -213,7 +144,7 @@ rec_has (GVariant *record, const char *key)
 static GDateTime *
 rec_time (GVariant *record, const char *key)
 {
-  const char *text = rec_str (record, key);
+  const char *text = st_test_rec_str (record, key);
   GDateTime *time = g_date_time_new_from_iso8601 (text, NULL);
 
   if (time == NULL
@@ -265,7 +196,7 @@ create_id (Fixture *f, const char *fields)
 {
   g_autoptr (GVariant) record = create (f, fields);
 
-  return rec_int64 (record, "id");
+  return st_test_rec_int64 (record, "id");
 }
 
 static GVariant *
@@ -299,14 +230,6 @@ status (Fixture *f)
 }
 
 /* Running stewardd by hand ------------------------------------------------ */
-
-/* A stewardd we start ourselves dies with this test, whatever happens. */
-static void
-die_with_parent (gpointer data)
-{
-  (void) data;
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
 
 typedef struct {
   gboolean done;
@@ -361,8 +284,8 @@ run_stewardd (StTestDaemon *daemon, char **out, char **err,
                                     g_test_dbus_get_bus_address (daemon->bus),
                                     TRUE);
     }
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL,
-                                         NULL);
+  g_subprocess_launcher_set_child_setup (launcher, st_test_die_with_parent,
+                                         NULL, NULL);
   process = g_subprocess_launcher_spawnv (
       launcher, (const char *const *) args->pdata, &error);
   g_assert_no_error (error);
@@ -496,15 +419,17 @@ test_manager_status (Fixture *f, gconstpointer data)
   gint64 a, b;
 
   (void) data;
-  g_assert_cmpstr (rec_str (before, "database"), ==, "ok");
+  g_assert_cmpstr (st_test_rec_str (before, "database"), ==, "ok");
   g_assert_false (rec_has (before, "database_error"));
-  g_assert_cmpstr (rec_str (before, "version"), ==, ST_VERSION);
-  g_assert_cmpstr (rec_str (before, "bus"), ==, "session");
-  g_assert_cmpstr (rec_str (before, "config"), ==, f->daemon->config_path);
-  workers = lookup (before, "workers", "u");
+  g_assert_cmpstr (st_test_rec_str (before, "version"), ==, ST_VERSION);
+  g_assert_cmpstr (st_test_rec_str (before, "bus"), ==, "session");
+  g_assert_cmpstr (st_test_rec_str (before, "config"), ==,
+                   f->daemon->config_path);
+  workers = st_test_rec_lookup (before, "workers", "u");
   g_assert_cmpuint (g_variant_get_uint32 (workers), ==, 4);
   {
-    g_autoptr (GVariant) schema = lookup (before, "schema_version", "i");
+    g_autoptr (GVariant) schema =
+        st_test_rec_lookup (before, "schema_version", "i");
     g_assert_cmpint (g_variant_get_int32 (schema), ==,
                      st_store_known_schema_version ());
   }
@@ -512,9 +437,9 @@ test_manager_status (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_date_time_compare (started, now), <=, 0);
   g_assert_cmpint (g_date_time_difference (now, started), <,
                    60 * G_TIME_SPAN_SECOND);
-  g_assert_cmpint (rec_int64 (before, "uptime_seconds"), >=, 0);
-  g_assert_cmpint (rec_int64 (before, "customers"), ==, 0);
-  g_assert_cmpint (rec_int64 (before, "events"), ==, 0);
+  g_assert_cmpint (st_test_rec_int64 (before, "uptime_seconds"), >=, 0);
+  g_assert_cmpint (st_test_rec_int64 (before, "customers"), ==, 0);
+  g_assert_cmpint (st_test_rec_int64 (before, "events"), ==, 0);
 
   a = create_id (f, "{'name': <'Ada'>}");
   b = create_id (f, "{'name': <'Grace'>}");
@@ -523,11 +448,11 @@ test_manager_status (Fixture *f, gconstpointer data)
   g_variant_unref (record_event (f, b, "purchase", "{'amount': <5.0>}"));
 
   after = status (f);
-  g_assert_cmpint (rec_int64 (after, "customers"), ==, 2);
-  g_assert_cmpint (rec_int64 (after, "events"), ==, 3);
+  g_assert_cmpint (st_test_rec_int64 (after, "customers"), ==, 2);
+  g_assert_cmpint (st_test_rec_int64 (after, "events"), ==, 3);
   /* The start time is the daemon's, not the call's. */
-  g_assert_cmpstr (rec_str (after, "started_at"), ==,
-                   rec_str (before, "started_at"));
+  g_assert_cmpstr (st_test_rec_str (after, "started_at"), ==,
+                   st_test_rec_str (before, "started_at"));
 }
 
 /* Customers: round trip --------------------------------------------------- */
@@ -550,30 +475,30 @@ test_create_get (Fixture *f, gconstpointer data)
                        " 'locale': <'en-GB'>, 'tz': <'Europe/London'>,"
                        " 'tags': <['vip', 'beta', 'vip']>,"
                        " 'attrs': <{'plan': <'pro'>, 'seats': <int64 12>}>}");
-  id = rec_int64 (created, "id");
+  id = st_test_rec_int64 (created, "id");
   g_assert_cmpint (id, >, 0);
   /* Names are trimmed; the other fields come back as given. */
-  g_assert_cmpstr (rec_str (created, "name"), ==, "Ada Lovelace");
-  g_assert_cmpstr (rec_str (created, "email"), ==, "ada@example.org");
-  g_assert_cmpstr (rec_str (created, "phone"), ==, "+44 20 7946 0958");
-  g_assert_cmpstr (rec_str (created, "ref"), ==, "CRM-17");
-  g_assert_cmpstr (rec_str (created, "owner"), ==, "alice");
-  g_assert_cmpstr (rec_str (created, "locale"), ==, "en-GB");
-  g_assert_cmpstr (rec_str (created, "tz"), ==, "Europe/London");
+  g_assert_cmpstr (st_test_rec_str (created, "name"), ==, "Ada Lovelace");
+  g_assert_cmpstr (st_test_rec_str (created, "email"), ==, "ada@example.org");
+  g_assert_cmpstr (st_test_rec_str (created, "phone"), ==, "+44 20 7946 0958");
+  g_assert_cmpstr (st_test_rec_str (created, "ref"), ==, "CRM-17");
+  g_assert_cmpstr (st_test_rec_str (created, "owner"), ==, "alice");
+  g_assert_cmpstr (st_test_rec_str (created, "locale"), ==, "en-GB");
+  g_assert_cmpstr (st_test_rec_str (created, "tz"), ==, "Europe/London");
   /* The first stage of the lifecycle is the default. */
-  g_assert_cmpstr (rec_str (created, "stage"), ==, "lead");
+  g_assert_cmpstr (st_test_rec_str (created, "stage"), ==, "lead");
   /* Tags are a set. */
-  tags = lookup (created, "tags", "as");
+  tags = st_test_rec_lookup (created, "tags", "as");
   g_assert_cmpuint (g_variant_n_children (tags), ==, 2);
   {
     g_autofree const char **strv = g_variant_get_strv (tags, NULL);
     g_assert_true (g_strv_contains (strv, "vip"));
     g_assert_true (g_strv_contains (strv, "beta"));
   }
-  attrs = lookup (created, "attrs", "a{sv}");
+  attrs = st_test_rec_lookup (created, "attrs", "a{sv}");
   {
-    g_autoptr (GVariant) plan = lookup (attrs, "plan", "s");
-    g_autoptr (GVariant) seats = lookup (attrs, "seats", "x");
+    g_autoptr (GVariant) plan = st_test_rec_lookup (attrs, "plan", "s");
+    g_autoptr (GVariant) seats = st_test_rec_lookup (attrs, "seats", "x");
     g_assert_cmpstr (g_variant_get_string (plan, NULL), ==, "pro");
     g_assert_cmpint (g_variant_get_int64 (seats), ==, 12);
   }
@@ -582,9 +507,9 @@ test_create_get (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_date_time_compare (created_at, updated_at), <=, 0);
   stage_since = rec_time (created, "stage_since");
   g_assert_cmpint (g_date_time_compare (created_at, stage_since), ==, 0);
-  g_assert_cmpint (rec_int64 (created, "event_count"), ==, 0);
-  g_assert_cmpint (rec_int64 (created, "purchase_count"), ==, 0);
-  g_assert_cmpfloat (rec_double (created, "revenue"), ==, 0.0);
+  g_assert_cmpint (st_test_rec_int64 (created, "event_count"), ==, 0);
+  g_assert_cmpint (st_test_rec_int64 (created, "purchase_count"), ==, 0);
+  g_assert_cmpfloat (st_test_rec_double (created, "revenue"), ==, 0.0);
 
   /* Get answers the same record by id, "id:N", ref and "ref:R". */
   by_id = id_text (id);
@@ -596,7 +521,8 @@ test_create_get (Fixture *f, gconstpointer data)
         g_autoptr (GVariant) got = get (f, all[i]);
         if (!g_variant_equal (got, created))
           {
-            g_autofree char *a = print_value (got), *b = print_value (created);
+            g_autofree char *a = st_test_print_value (got),
+                            *b = st_test_print_value (created);
             g_error ("Get %s: %s\ndiffers from Create's %s", all[i], a, b);
           }
       }
@@ -604,7 +530,7 @@ test_create_get (Fixture *f, gconstpointer data)
 
   /* Absent values are left out rather than sent empty. */
   minimal = create (f, "{'name': <'Grace'>}");
-  g_assert_cmpint (rec_int64 (minimal, "id"), !=, id);
+  g_assert_cmpint (st_test_rec_int64 (minimal, "id"), !=, id);
   for (guint i = 0; i < 6; i++)
     {
       const char *optional[] = { "email", "phone", "ref", "owner", "locale",
@@ -613,8 +539,10 @@ test_create_get (Fixture *f, gconstpointer data)
         g_error ("'%s' was not given but is in the record", optional[i]);
     }
   {
-    g_autoptr (GVariant) empty_tags = lookup (minimal, "tags", "as");
-    g_autoptr (GVariant) empty_attrs = lookup (minimal, "attrs", "a{sv}");
+    g_autoptr (GVariant) empty_tags =
+        st_test_rec_lookup (minimal, "tags", "as");
+    g_autoptr (GVariant) empty_attrs =
+        st_test_rec_lookup (minimal, "attrs", "a{sv}");
     g_assert_cmpuint (g_variant_n_children (empty_tags), ==, 0);
     g_assert_cmpuint (g_variant_n_children (empty_attrs), ==, 0);
   }
@@ -627,7 +555,7 @@ test_create_in_stage (Fixture *f, gconstpointer data)
   g_autoptr (GVariant) found = NULL;
 
   (void) data;
-  g_assert_cmpstr (rec_str (created, "stage"), ==, "active");
+  g_assert_cmpstr (st_test_rec_str (created, "stage"), ==, "active");
   found = call_ok (f, CUSTOMERS, "Find",
                    g_variant_new_parsed ("({'stage': <'active'>},)"));
   g_assert_cmpuint (g_variant_n_children (found), ==, 1);
@@ -651,13 +579,13 @@ test_update (Fixture *f, gconstpointer data)
                   " 'owner': <'bob'>, 'add_tags': <['c']>,"
                   " 'remove_tags': <['a']>,"
                   " 'attrs': <{'plan': <''>, 'region': <'eu'>}>}")));
-  g_assert_cmpint (rec_int64 (updated, "id"), ==, id);
-  g_assert_cmpstr (rec_str (updated, "name"), ==, "Ada King");
+  g_assert_cmpint (st_test_rec_int64 (updated, "id"), ==, id);
+  g_assert_cmpstr (st_test_rec_str (updated, "name"), ==, "Ada King");
   /* "" clears an optional field; fields not named are kept. */
   g_assert_false (rec_has (updated, "email"));
-  g_assert_cmpstr (rec_str (updated, "phone"), ==, "+33 1 23 45 67 89");
-  g_assert_cmpstr (rec_str (updated, "owner"), ==, "bob");
-  tags = lookup (updated, "tags", "as");
+  g_assert_cmpstr (st_test_rec_str (updated, "phone"), ==, "+33 1 23 45 67 89");
+  g_assert_cmpstr (st_test_rec_str (updated, "owner"), ==, "bob");
+  tags = st_test_rec_lookup (updated, "tags", "as");
   {
     g_autofree const char **strv = g_variant_get_strv (tags, NULL);
     g_assert_cmpuint (g_strv_length ((char **) strv), ==, 2);
@@ -665,16 +593,16 @@ test_update (Fixture *f, gconstpointer data)
     g_assert_true (g_strv_contains (strv, "c"));
   }
   /* attrs are merged; a key set to "" is removed. */
-  attrs = lookup (updated, "attrs", "a{sv}");
+  attrs = st_test_rec_lookup (updated, "attrs", "a{sv}");
   g_assert_false (rec_has (attrs, "plan"));
-  g_assert_cmpstr (rec_str (attrs, "region"), ==, "eu");
-  g_assert_cmpint (rec_int64 (attrs, "seats"), ==, 5);
+  g_assert_cmpstr (st_test_rec_str (attrs, "region"), ==, "eu");
+  g_assert_cmpint (st_test_rec_int64 (attrs, "seats"), ==, 5);
 
   /* tags replaces the whole set. */
   again = call_ok (f, CUSTOMERS, "Update", g_variant_new (
       "(s@a{sv})", address, parse_dict ("{'tags': <['z']>}")));
   {
-    g_autoptr (GVariant) t = lookup (again, "tags", "as");
+    g_autoptr (GVariant) t = st_test_rec_lookup (again, "tags", "as");
     g_assert_cmpuint (g_variant_n_children (t), ==, 1);
   }
   /* And it is stored, not just echoed. */
@@ -700,22 +628,22 @@ test_find (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_variant_n_children (all), ==, 3);
   first = g_variant_get_child_value (all, 0);
   /* Whole records, in id order. */
-  g_assert_cmpint (rec_int64 (first, "id"), ==, a);
-  g_assert_cmpstr (rec_str (first, "name"), ==, "A");
-  g_assert_cmpstr (rec_str (first, "stage"), ==, "lead");
+  g_assert_cmpint (st_test_rec_int64 (first, "id"), ==, a);
+  g_assert_cmpstr (st_test_rec_str (first, "name"), ==, "A");
+  g_assert_cmpstr (st_test_rec_str (first, "stage"), ==, "lead");
 
   alice = call_ok (f, CUSTOMERS, "Find",
                    g_variant_new_parsed ("({'owner': <'alice'>},)"));
   g_assert_cmpuint (g_variant_n_children (alice), ==, 2);
   second = g_variant_get_child_value (alice, 1);
-  g_assert_cmpint (rec_int64 (second, "id"), ==, c);
+  g_assert_cmpint (st_test_rec_int64 (second, "id"), ==, c);
 
   vip = call_ok (f, CUSTOMERS, "Find",
                  g_variant_new_parsed ("({'tag': <'beta'>},)"));
   g_assert_cmpuint (g_variant_n_children (vip), ==, 1);
   {
     g_autoptr (GVariant) only = g_variant_get_child_value (vip, 0);
-    g_assert_cmpint (rec_int64 (only, "id"), ==, b);
+    g_assert_cmpint (st_test_rec_int64 (only, "id"), ==, b);
   }
 
   active = call_ok (f, CUSTOMERS, "Find", g_variant_new_parsed (
@@ -727,7 +655,7 @@ test_find (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_variant_n_children (page), ==, 1);
   {
     g_autoptr (GVariant) only = g_variant_get_child_value (page, 0);
-    g_assert_cmpint (rec_int64 (only, "id"), ==, b);
+    g_assert_cmpint (st_test_rec_int64 (only, "id"), ==, b);
   }
 
   none = call_ok (f, CUSTOMERS, "Find",
@@ -749,7 +677,7 @@ static void
 test_set_stage (Fixture *f, gconstpointer data)
 {
   g_autoptr (GVariant) created = create (f, "{'name': <'Ada'>}");
-  gint64 id = rec_int64 (created, "id");
+  gint64 id = st_test_rec_int64 (created, "id");
   g_autofree char *address = id_text (id);
   g_autoptr (GVariant) moved = NULL, entries = NULL, latest = NULL,
                        creation = NULL, again = NULL;
@@ -759,8 +687,8 @@ test_set_stage (Fixture *f, gconstpointer data)
   moved = call_ok (f, CUSTOMERS, "SetStage",
                    g_variant_new ("(sss)", address, "onboarding",
                                   "signed the contract"));
-  g_assert_cmpint (rec_int64 (moved, "id"), ==, id);
-  g_assert_cmpstr (rec_str (moved, "stage"), ==, "onboarding");
+  g_assert_cmpint (st_test_rec_int64 (moved, "id"), ==, id);
+  g_assert_cmpstr (st_test_rec_str (moved, "stage"), ==, "onboarding");
   before = rec_time (created, "stage_since");
   after = rec_time (moved, "stage_since");
   g_assert_cmpint (g_date_time_compare (after, before), >, 0);
@@ -769,24 +697,25 @@ test_set_stage (Fixture *f, gconstpointer data)
   entries = timeline (f, id, NULL);
   g_assert_cmpuint (g_variant_n_children (entries), ==, 2);
   latest = g_variant_get_child_value (entries, 0);
-  g_assert_cmpstr (rec_str (latest, "type"), ==, "stage");
-  g_assert_cmpstr (rec_str (latest, "from"), ==, "lead");
-  g_assert_cmpstr (rec_str (latest, "to"), ==, "onboarding");
-  g_assert_cmpstr (rec_str (latest, "reason"), ==, "signed the contract");
-  g_assert_cmpstr (rec_str (latest, "actor"), ==, g_get_user_name ());
+  g_assert_cmpstr (st_test_rec_str (latest, "type"), ==, "stage");
+  g_assert_cmpstr (st_test_rec_str (latest, "from"), ==, "lead");
+  g_assert_cmpstr (st_test_rec_str (latest, "to"), ==, "onboarding");
+  g_assert_cmpstr (st_test_rec_str (latest, "reason"), ==,
+                   "signed the contract");
+  g_assert_cmpstr (st_test_rec_str (latest, "actor"), ==, g_get_user_name ());
   creation = g_variant_get_child_value (entries, 1);
-  g_assert_cmpstr (rec_str (creation, "to"), ==, "lead");
+  g_assert_cmpstr (st_test_rec_str (creation, "to"), ==, "lead");
   g_assert_false (rec_has (creation, "from"));
-  g_assert_cmpstr (rec_str (creation, "actor"), ==, g_get_user_name ());
+  g_assert_cmpstr (st_test_rec_str (creation, "actor"), ==, g_get_user_name ());
 
   /* An empty reason is no reason; the way on is open. */
   again = call_ok (f, CUSTOMERS, "SetStage",
                    g_variant_new ("(sss)", address, "active", ""));
-  g_assert_cmpstr (rec_str (again, "stage"), ==, "active");
+  g_assert_cmpstr (st_test_rec_str (again, "stage"), ==, "active");
   {
     g_autoptr (GVariant) list = timeline (f, id, "{'limit': <uint32 1>}");
     g_autoptr (GVariant) top = g_variant_get_child_value (list, 0);
-    g_assert_cmpstr (rec_str (top, "to"), ==, "active");
+    g_assert_cmpstr (st_test_rec_str (top, "to"), ==, "active");
     g_assert_false (rec_has (top, "reason"));
   }
 }
@@ -817,16 +746,18 @@ test_timeline (Fixture *f, gconstpointer data)
   second = g_variant_get_child_value (entries, 1);
   third = g_variant_get_child_value (entries, 2);
   fourth = g_variant_get_child_value (entries, 3);
-  g_assert_cmpstr (rec_str (first, "type"), ==, "stage");
-  g_assert_cmpstr (rec_str (first, "to"), ==, "onboarding");
-  g_assert_cmpstr (rec_str (second, "type"), ==, "stage");
-  g_assert_cmpstr (rec_str (second, "to"), ==, "lead");
-  g_assert_cmpstr (rec_str (third, "type"), ==, "event");
-  g_assert_cmpstr (rec_str (third, "kind"), ==, "login");
-  g_assert_cmpstr (rec_str (third, "at"), ==, "2026-03-04T10:00:00.000000Z");
-  g_assert_cmpstr (rec_str (fourth, "kind"), ==, "purchase");
-  g_assert_cmpstr (rec_str (fourth, "at"), ==, "2026-01-02T10:00:00.000000Z");
-  g_assert_cmpfloat (rec_double (fourth, "amount"), ==, 12.5);
+  g_assert_cmpstr (st_test_rec_str (first, "type"), ==, "stage");
+  g_assert_cmpstr (st_test_rec_str (first, "to"), ==, "onboarding");
+  g_assert_cmpstr (st_test_rec_str (second, "type"), ==, "stage");
+  g_assert_cmpstr (st_test_rec_str (second, "to"), ==, "lead");
+  g_assert_cmpstr (st_test_rec_str (third, "type"), ==, "event");
+  g_assert_cmpstr (st_test_rec_str (third, "kind"), ==, "login");
+  g_assert_cmpstr (st_test_rec_str (third, "at"), ==,
+                   "2026-03-04T10:00:00.000000Z");
+  g_assert_cmpstr (st_test_rec_str (fourth, "kind"), ==, "purchase");
+  g_assert_cmpstr (st_test_rec_str (fourth, "at"), ==,
+                   "2026-01-02T10:00:00.000000Z");
+  g_assert_cmpfloat (st_test_rec_double (fourth, "amount"), ==, 12.5);
   for (guint i = 0; i < 4; i++)
     {
       g_autoptr (GVariant) entry = g_variant_get_child_value (entries, i);
@@ -856,17 +787,19 @@ test_record_event (Fixture *f, gconstpointer data)
       parse_dict ("{'at': <'2026-01-02T11:30:00+01:00'>,"
                   " 'amount': <19.99>,"
                   " 'data': <{'sku': <'B-42'>, 'qty': <int64 2>}>}")));
-  g_assert_cmpint (rec_int64 (event, "id"), >, 0);
-  g_assert_cmpint (rec_int64 (event, "customer_id"), ==, id);
-  g_assert_cmpstr (rec_str (event, "kind"), ==, "purchase");
+  g_assert_cmpint (st_test_rec_int64 (event, "id"), >, 0);
+  g_assert_cmpint (st_test_rec_int64 (event, "customer_id"), ==, id);
+  g_assert_cmpstr (st_test_rec_str (event, "kind"), ==, "purchase");
   /* Times come back in UTC. */
-  g_assert_cmpstr (rec_str (event, "occurred_at"), ==, "2026-01-02T10:30:00.000000Z");
+  g_assert_cmpstr (st_test_rec_str (event, "occurred_at"), ==,
+                   "2026-01-02T10:30:00.000000Z");
   recorded = rec_time (event, "recorded_at");
-  g_assert_cmpfloat_with_epsilon (rec_double (event, "amount"), 19.99, 1e-9);
-  payload = lookup (event, "data", "a{sv}");
-  g_assert_cmpstr (rec_str (payload, "sku"), ==, "B-42");
-  g_assert_cmpint (rec_int64 (payload, "qty"), ==, 2);
-  g_assert_false (rec_bool (event, "duplicate"));
+  g_assert_cmpfloat_with_epsilon (st_test_rec_double (event, "amount"), 19.99,
+                                  1e-9);
+  payload = st_test_rec_lookup (event, "data", "a{sv}");
+  g_assert_cmpstr (st_test_rec_str (payload, "sku"), ==, "B-42");
+  g_assert_cmpint (st_test_rec_int64 (payload, "qty"), ==, 2);
+  g_assert_false (st_test_rec_bool (event, "duplicate"));
   g_assert_false (rec_has (event, "key"));
 
   /* No "at": now. */
@@ -884,20 +817,21 @@ test_record_event (Fixture *f, gconstpointer data)
 
   /* The customer's aggregates moved in the same transaction. */
   customer = get_id (f, id);
-  g_assert_cmpint (rec_int64 (customer, "event_count"), ==, 3);
-  g_assert_cmpint (rec_int64 (customer, "purchase_count"), ==, 1);
-  g_assert_cmpfloat_with_epsilon (rec_double (customer, "revenue"), 19.99,
-                                  1e-9);
-  g_assert_cmpstr (rec_str (customer, "last_purchase_at"), ==,
+  g_assert_cmpint (st_test_rec_int64 (customer, "event_count"), ==, 3);
+  g_assert_cmpint (st_test_rec_int64 (customer, "purchase_count"), ==, 1);
+  g_assert_cmpfloat_with_epsilon (st_test_rec_double (customer, "revenue"),
+                                  19.99, 1e-9);
+  g_assert_cmpstr (st_test_rec_str (customer, "last_purchase_at"), ==,
                    "2026-01-02T10:30:00.000000Z");
-  g_assert_cmpstr (rec_str (customer, "first_purchase_at"), ==,
+  g_assert_cmpstr (st_test_rec_str (customer, "first_purchase_at"), ==,
                    "2026-01-02T10:30:00.000000Z");
   {
-    g_autoptr (GVariant) open = lookup (customer, "open_tickets", "i");
+    g_autoptr (GVariant) open =
+        st_test_rec_lookup (customer, "open_tickets", "i");
     g_assert_cmpint (g_variant_get_int32 (open), ==, 1);
   }
   {
-    g_autoptr (GVariant) nps = lookup (customer, "last_nps", "i");
+    g_autoptr (GVariant) nps = st_test_rec_lookup (customer, "last_nps", "i");
     g_assert_cmpint (g_variant_get_int32 (nps), ==, 9);
   }
 }
@@ -913,24 +847,26 @@ test_record_event_idempotent (Fixture *f, gconstpointer data)
   (void) data;
   first = record_event (f, a, "purchase",
                         "{'key': <'order-981'>, 'amount': <30.0>}");
-  g_assert_false (rec_bool (first, "duplicate"));
-  g_assert_cmpstr (rec_str (first, "key"), ==, "order-981");
+  g_assert_false (st_test_rec_bool (first, "duplicate"));
+  g_assert_cmpstr (st_test_rec_str (first, "key"), ==, "order-981");
   /* A retry (even with other values) answers the recorded event. */
   second = record_event (f, a, "purchase",
                          "{'key': <'order-981'>, 'amount': <99.0>}");
-  g_assert_true (rec_bool (second, "duplicate"));
-  g_assert_cmpint (rec_int64 (second, "id"), ==, rec_int64 (first, "id"));
-  g_assert_cmpfloat (rec_double (second, "amount"), ==, 30.0);
+  g_assert_true (st_test_rec_bool (second, "duplicate"));
+  g_assert_cmpint (st_test_rec_int64 (second, "id"), ==,
+                   st_test_rec_int64 (first, "id"));
+  g_assert_cmpfloat (st_test_rec_double (second, "amount"), ==, 30.0);
 
   customer = get_id (f, a);
-  g_assert_cmpint (rec_int64 (customer, "event_count"), ==, 1);
-  g_assert_cmpint (rec_int64 (customer, "purchase_count"), ==, 1);
-  g_assert_cmpfloat (rec_double (customer, "revenue"), ==, 30.0);
+  g_assert_cmpint (st_test_rec_int64 (customer, "event_count"), ==, 1);
+  g_assert_cmpint (st_test_rec_int64 (customer, "purchase_count"), ==, 1);
+  g_assert_cmpfloat (st_test_rec_double (customer, "revenue"), ==, 30.0);
 
   /* Keys are unique per customer. */
   other = record_event (f, b, "purchase", "{'key': <'order-981'>}");
-  g_assert_false (rec_bool (other, "duplicate"));
-  g_assert_cmpint (rec_int64 (other, "id"), !=, rec_int64 (first, "id"));
+  g_assert_false (st_test_rec_bool (other, "duplicate"));
+  g_assert_cmpint (st_test_rec_int64 (other, "id"), !=,
+                   st_test_rec_int64 (first, "id"));
 }
 
 static void
@@ -960,19 +896,19 @@ test_record_events (Fixture *f, gconstpointer data)
     g_autoptr (GVariant) r0 = g_variant_get_child_value (results, 0);
     g_autoptr (GVariant) r1 = g_variant_get_child_value (results, 1);
     g_autoptr (GVariant) r2 = g_variant_get_child_value (results, 2);
-    g_assert_cmpint (rec_int64 (r0, "customer_id"), ==, a);
-    g_assert_cmpstr (rec_str (r0, "kind"), ==, "login");
-    g_assert_cmpint (rec_int64 (r1, "customer_id"), ==, b);
-    g_assert_cmpstr (rec_str (r1, "key"), ==, "k1");
-    g_assert_false (rec_bool (r1, "duplicate"));
-    g_assert_cmpint (rec_int64 (r2, "customer_id"), ==, a);
-    g_assert_cmpfloat (rec_double (r2, "amount"), ==, 2.5);
+    g_assert_cmpint (st_test_rec_int64 (r0, "customer_id"), ==, a);
+    g_assert_cmpstr (st_test_rec_str (r0, "kind"), ==, "login");
+    g_assert_cmpint (st_test_rec_int64 (r1, "customer_id"), ==, b);
+    g_assert_cmpstr (st_test_rec_str (r1, "key"), ==, "k1");
+    g_assert_false (st_test_rec_bool (r1, "duplicate"));
+    g_assert_cmpint (st_test_rec_int64 (r2, "customer_id"), ==, a);
+    g_assert_cmpfloat (st_test_rec_double (r2, "amount"), ==, 2.5);
   }
   ca = get_id (f, a);
   cb = get_id (f, b);
-  g_assert_cmpint (rec_int64 (ca, "event_count"), ==, 2);
-  g_assert_cmpfloat (rec_double (ca, "revenue"), ==, 2.5);
-  g_assert_cmpint (rec_int64 (cb, "event_count"), ==, 1);
+  g_assert_cmpint (st_test_rec_int64 (ca, "event_count"), ==, 2);
+  g_assert_cmpfloat (st_test_rec_double (ca, "revenue"), ==, 2.5);
+  g_assert_cmpint (st_test_rec_int64 (cb, "event_count"), ==, 1);
 }
 
 /* All or nothing: one bad event and none is recorded. */
@@ -1001,13 +937,13 @@ test_record_events_atomic (Fixture *f, gconstpointer data)
               ST_ERROR_INVALID_ARGUMENT, "events:", NULL);
 
   customer = get_id (f, a);
-  g_assert_cmpint (rec_int64 (customer, "event_count"), ==, 0);
-  g_assert_cmpfloat (rec_double (customer, "revenue"), ==, 0.0);
+  g_assert_cmpint (st_test_rec_int64 (customer, "event_count"), ==, 0);
+  g_assert_cmpfloat (st_test_rec_double (customer, "revenue"), ==, 0.0);
   status_after = status (f);
-  g_assert_cmpint (rec_int64 (status_after, "events"), ==, 0);
+  g_assert_cmpint (st_test_rec_int64 (status_after, "events"), ==, 0);
   /* The key of the rolled-back event is free: it was never recorded. */
   retry = record_event (f, a, "purchase", "{'key': <'order-1'>}");
-  g_assert_false (rec_bool (retry, "duplicate"));
+  g_assert_false (st_test_rec_bool (retry, "duplicate"));
 }
 
 /* Errors ---------------------------------------------------------------- */
@@ -1081,9 +1017,9 @@ test_error_invalid_argument (Fixture *f, gconstpointer data)
     }
   /* Nothing of it reached the database. */
   customer = get (f, "1");
-  g_assert_cmpint (rec_int64 (customer, "event_count"), ==, 0);
-  g_assert_cmpstr (rec_str (customer, "stage"), ==, "lead");
-  g_assert_cmpstr (rec_str (customer, "name"), ==, "A");
+  g_assert_cmpint (st_test_rec_int64 (customer, "event_count"), ==, 0);
+  g_assert_cmpstr (st_test_rec_str (customer, "stage"), ==, "lead");
+  g_assert_cmpstr (st_test_rec_str (customer, "name"), ==, "A");
 }
 
 static void
@@ -1108,7 +1044,7 @@ test_error_illegal_transition (Fixture *f, gconstpointer data)
               "IllegalTransition", ST_ERROR_ILLEGAL_TRANSITION, NULL,
               "already in stage lead");
   after = get_id (f, id);
-  g_assert_cmpstr (rec_str (after, "stage"), ==, "lead");
+  g_assert_cmpstr (st_test_rec_str (after, "stage"), ==, "lead");
   entries = timeline (f, id, NULL);
   g_assert_cmpuint (g_variant_n_children (entries), ==, 1);
 }
@@ -1139,7 +1075,7 @@ test_error_already_exists (Fixture *f, gconstpointer data)
               "AlreadyExists", ST_ERROR_ALREADY_EXISTS, "ref:", owner);
 
   counts = status (f);
-  g_assert_cmpint (rec_int64 (counts, "customers"), ==, 2);
+  g_assert_cmpint (st_test_rec_int64 (counts, "customers"), ==, 2);
   unchanged = get_id (f, second);
   g_assert_false (rec_has (unchanged, "ref"));
 }
@@ -1164,8 +1100,8 @@ test_ambiguous_address (Fixture *f, gconstpointer data)
               by_id);
   a = get (f, by_id);
   b = get (f, by_ref);
-  g_assert_cmpint (rec_int64 (a, "id"), ==, first);
-  g_assert_cmpint (rec_int64 (b, "id"), ==, second);
+  g_assert_cmpint (st_test_rec_int64 (a, "id"), ==, first);
+  g_assert_cmpint (st_test_rec_int64 (b, "id"), ==, second);
 }
 
 /* Concurrency ------------------------------------------------------------- */
@@ -1232,7 +1168,7 @@ caller_thread (gpointer data)
         }
       {
         g_autoptr (GVariant) event = g_variant_get_child_value (reply, 0);
-        gint64 id = rec_int64 (event, "id");
+        gint64 id = st_test_rec_int64 (event, "id");
         g_mutex_lock (caller->lock);
         g_hash_table_add (caller->event_ids, g_memdup2 (&id, sizeof id));
         g_mutex_unlock (caller->lock);
@@ -1278,29 +1214,16 @@ test_concurrent_callers (Fixture *f, gconstpointer data)
     {
       g_autoptr (GVariant) customer = get_id (f, targets[i]);
       guint per_target = N_THREADS / N_TARGETS * N_CALLS;
-      g_assert_cmpint (rec_int64 (customer, "event_count"), ==, per_target);
-      g_assert_cmpint (rec_int64 (customer, "purchase_count"), ==, per_target);
-      g_assert_cmpfloat (rec_double (customer, "revenue"), ==,
+      g_assert_cmpint (st_test_rec_int64 (customer, "event_count"), ==,
+                       per_target);
+      g_assert_cmpint (st_test_rec_int64 (customer, "purchase_count"), ==,
+                       per_target);
+      g_assert_cmpfloat (st_test_rec_double (customer, "revenue"), ==,
                          1.25 * per_target);
     }
   counts = status (f);
-  g_assert_cmpint (rec_int64 (counts, "events"), ==, N_THREADS * N_CALLS);
-}
-
-typedef struct {
-  gboolean done;
-  GVariant *reply;
-  GError *error;
-} Pending;
-
-static void
-on_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Pending *pending = user_data;
-
-  pending->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
-                                                  result, &pending->error);
-  pending->done = TRUE;
+  g_assert_cmpint (st_test_rec_int64 (counts, "events"), ==,
+                   N_THREADS * N_CALLS);
 }
 
 static PGconn *
@@ -1321,19 +1244,6 @@ exec_ok (PGconn *conn, const char *sql)
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
     g_error ("%s: %s", sql, PQerrorMessage (conn));
   PQclear (res);
-}
-
-/* Sessions of the daemon waiting for a lock. */
-static int
-lock_waiters (StTestDaemon *daemon)
-{
-  g_autofree char *n = st_test_db_query (
-      daemon->db,
-      "SELECT count(*) FROM pg_stat_activity WHERE datname = "
-      "current_database() AND application_name = 'stewardd' AND "
-      "wait_event_type = 'Lock'");
-
-  return atoi (n);
 }
 
 static GVariant *
@@ -1358,7 +1268,7 @@ test_slow_call_does_not_stall (Fixture *f, gconstpointer data)
   g_autofree char *lock_sql = g_strdup_printf (
       "SELECT id FROM customers WHERE id = %s FOR UPDATE", stuck_text);
   PGconn *holder = connect_db (f->daemon);
-  Pending pending = { 0 };
+  StTestPending pending = { 0 };
   gint64 deadline;
   g_autoptr (GVariant) stuck_after = NULL;
 
@@ -1372,10 +1282,10 @@ test_slow_call_does_not_stall (Fixture *f, gconstpointer data)
                                                 "{'amount': <7.0>})",
                                                 stuck_text),
                           G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
-                          60000, NULL, on_call_done, &pending);
+                          60000, NULL, st_test_pending_done, &pending);
   /* Wait until the daemon really waits on the lock. */
   deadline = g_get_monotonic_time () + 15 * G_TIME_SPAN_SECOND;
-  while (lock_waiters (f->daemon) < 1)
+  while (st_test_lock_waiters (f->daemon->db->conninfo) < 1)
     {
       g_main_context_iteration (NULL, FALSE);
       g_assert_false (pending.done);
@@ -1414,7 +1324,7 @@ test_slow_call_does_not_stall (Fixture *f, gconstpointer data)
   for (guint i = 0; i < 10; i++)
     g_main_context_iteration (NULL, FALSE);
   g_assert_false (pending.done);
-  g_assert_cmpint (lock_waiters (f->daemon), ==, 1);
+  g_assert_cmpint (st_test_lock_waiters (f->daemon->db->conninfo), ==, 1);
 
   /* Let it go: the blocked call completes. */
   exec_ok (holder, "COMMIT");
@@ -1425,14 +1335,14 @@ test_slow_call_does_not_stall (Fixture *f, gconstpointer data)
   g_assert_no_error (pending.error);
   {
     g_autoptr (GVariant) event = g_variant_get_child_value (pending.reply, 0);
-    g_assert_cmpint (rec_int64 (event, "customer_id"), ==, stuck);
+    g_assert_cmpint (st_test_rec_int64 (event, "customer_id"), ==, stuck);
   }
   g_variant_unref (pending.reply);
   PQfinish (holder);
 
   stuck_after = get_id (f, stuck);
-  g_assert_cmpint (rec_int64 (stuck_after, "event_count"), ==, 1);
-  g_assert_cmpfloat (rec_double (stuck_after, "revenue"), ==, 7.0);
+  g_assert_cmpint (st_test_rec_int64 (stuck_after, "event_count"), ==, 1);
+  g_assert_cmpfloat (st_test_rec_double (stuck_after, "revenue"), ==, 7.0);
 }
 
 /* Reload ---------------------------------------------------------------- */
@@ -1470,12 +1380,13 @@ test_reload_good (Fixture *f, gconstpointer data)
 
   moved = call_ok (f, CUSTOMERS, "SetStage",
                    g_variant_new ("(sss)", address, "vip", "reload"));
-  g_assert_cmpstr (rec_str (moved, "stage"), ==, "vip");
+  g_assert_cmpstr (st_test_rec_str (moved, "stage"), ==, "vip");
   created = create (f, "{'name': <'Grace'>, 'stage': <'vip'>}");
-  g_assert_cmpstr (rec_str (created, "stage"), ==, "vip");
+  g_assert_cmpstr (st_test_rec_str (created, "stage"), ==, "vip");
   after = status (f);
-  g_assert_cmpstr (rec_str (after, "database"), ==, "ok");
-  g_assert_cmpstr (rec_str (after, "config"), ==, f->daemon->config_path);
+  g_assert_cmpstr (st_test_rec_str (after, "database"), ==, "ok");
+  g_assert_cmpstr (st_test_rec_str (after, "config"), ==,
+                   f->daemon->config_path);
 }
 
 static void
@@ -1501,13 +1412,13 @@ test_reload_bad (Fixture *f, gconstpointer data)
 
   /* The running lifecycle (trial → paid) is still the one in force. */
   created = create (f, "{'name': <'Ada'>}");
-  g_assert_cmpstr (rec_str (created, "stage"), ==, "trial");
-  created_id = id_text (rec_int64 (created, "id"));
+  g_assert_cmpstr (st_test_rec_str (created, "stage"), ==, "trial");
+  created_id = id_text (st_test_rec_int64 (created, "id"));
   moved = call_ok (f, CUSTOMERS, "SetStage",
                    g_variant_new ("(sss)", created_id, "paid", ""));
-  g_assert_cmpstr (rec_str (moved, "stage"), ==, "paid");
+  g_assert_cmpstr (st_test_rec_str (moved, "stage"), ==, "paid");
   after = status (f);
-  g_assert_cmpstr (rec_str (after, "database"), ==, "ok");
+  g_assert_cmpstr (st_test_rec_str (after, "database"), ==, "ok");
   /* Put a file back so that nothing else trips on its absence. */
   write_config (f, "bus: session\nworkers: 4\n" TRIAL_STAGES);
 }
@@ -1585,7 +1496,7 @@ test_check_config_bad (void)
       prefix = g_strconcat (path, cases[i].position, NULL);
       if (!g_str_has_prefix (err, prefix))
         g_error ("expected stderr to start with '%s', got: %s", prefix, err);
-      assert_contains (err, cases[i].needle);
+      st_test_assert_contains (err, cases[i].needle);
       remove_temp (path, dir);
     }
 
@@ -1623,8 +1534,8 @@ test_bad_option (void)
 
   /* Usage errors are status 2, with a hint. */
   g_assert_cmpint (status, ==, 2);
-  assert_contains (err, "frobnicate");
-  assert_contains (err, "--help");
+  st_test_assert_contains (err, "frobnicate");
+  st_test_assert_contains (err, "--help");
 }
 
 /* A database migrated by a newer stewardd is left alone. */
@@ -1648,8 +1559,8 @@ test_schema_newer (Fixture *f, gconstpointer data)
                          (const char *[]){ "--config", f->daemon->config_path,
                                            NULL });
   g_assert_cmpint (status, !=, 0);
-  assert_contains (err, "newer");
-  assert_contains (err, "9999");
+  st_test_assert_contains (err, "newer");
+  st_test_assert_contains (err, "9999");
   /* It did not touch the data. */
   still = st_test_db_query (f->daemon->db, "SELECT count(*) FROM customers");
   g_assert_cmpstr (still, ==, "1");
@@ -1667,8 +1578,8 @@ test_name_owned (Fixture *f, gconstpointer data)
                          (const char *[]){ "--config", f->daemon->config_path,
                                            NULL });
   g_assert_cmpint (status, ==, 1);
-  assert_contains (err, "org.steward.Steward1");
-  assert_contains (err, "already owned");
+  st_test_assert_contains (err, "org.steward.Steward1");
+  st_test_assert_contains (err, "already owned");
   /* The first one still serves. */
   version = call_ok (f, MANAGER, "Version", NULL);
   g_assert_cmpstr (g_variant_get_string (version, NULL), ==, ST_VERSION);
@@ -1700,7 +1611,7 @@ test_restart_keeps_data (Fixture *f, gconstpointer data)
   g_assert_cmpstr (migrations, ==, known);
   /* Idempotency keys survive too. */
   duplicate = record_event (f, id, "purchase", "{'key': <'once'>}");
-  g_assert_true (rec_bool (duplicate, "duplicate"));
+  g_assert_true (st_test_rec_bool (duplicate, "duplicate"));
 }
 
 int

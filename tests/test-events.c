@@ -9,66 +9,9 @@
 #include "st-events.h"
 #include "st-test-util.h"
 
-typedef struct {
-  StTestDb *db;
-  StStore *store;
-  StConfig *config;
-} Fixture;
-
-static Fixture *
-fixture_new (void)
-{
-  Fixture *fx = g_new0 (Fixture, 1);
-
-  fx->db = st_test_db_new ();
-  fx->store = st_test_db_store (fx->db);
-  fx->config = st_config_new_default ();
-  return fx;
-}
-
-static void
-fixture_free (Fixture *fx)
-{
-  st_config_free (fx->config);
-  st_store_free (fx->store);
-  st_test_db_free (fx->db);
-  g_free (fx);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Fixture, fixture_free)
-
-static GVariant *
-parsed (const char *format, ...)
-{
-  va_list ap;
-  GVariant *value;
-
-  va_start (ap, format);
-  value = g_variant_new_parsed_va (format, &ap);
-  va_end (ap);
-  return g_variant_ref_sink (value);
-}
-
-static gint64
-count (Fixture *fx, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static gint64
-count (Fixture *fx, const char *format, ...)
-{
-  va_list ap;
-  g_autofree char *sql = NULL, *value = NULL;
-
-  va_start (ap, format);
-  sql = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  value = st_test_db_query (fx->db, sql);
-  g_assert_nonnull (value);
-  return g_ascii_strtoll (value, NULL, 10);
-}
-
 /* Everything an event call may write. */
 static char *
-snapshot (Fixture *fx)
+snapshot (StTestStore *fx)
 {
   return st_test_db_query (
       fx->db,
@@ -80,67 +23,11 @@ snapshot (Fixture *fx)
       "     FROM customers c)");
 }
 
-static const char *
-str (GVariant *record, const char *key)
-{
-  const char *value = NULL;
-
-  if (!g_variant_lookup (record, key, "&s", &value))
-    return NULL;
-  return value;
-}
-
-/* Times travel as ISO-8601 in UTC ("...Z"); compared as instants so the
- * number of fractional digits does not matter. */
-#define ASSERT_TIME(got, expected) assert_time (G_STRLOC, got, expected)
-
-static void
-assert_time (const char *where, const char *got, const char *expected)
-{
-  g_autoptr (GDateTime) a = NULL, b = NULL;
-
-  if (got == NULL)
-    g_error ("%s: no time, expected %s", where, expected);
-  a = g_date_time_new_from_iso8601 (got, NULL);
-  b = g_date_time_new_from_iso8601 (expected, NULL);
-  g_assert_nonnull (b);
-  if (a == NULL || !g_str_has_suffix (got, "Z") || strchr (got, 'T') == NULL
-      || !g_date_time_equal (a, b))
-    g_error ("%s: got time '%s', expected '%s'", where, got, expected);
-}
-
-static gint64
-int64_of (GVariant *record, const char *key)
-{
-  gint64 value = 0;
-
-  if (!g_variant_lookup (record, key, "x", &value))
-    g_error ("no int64 '%s' in the record", key);
-  return value;
-}
-
-static double
-double_of (GVariant *record, const char *key)
-{
-  double value = 0;
-
-  if (!g_variant_lookup (record, key, "d", &value))
-    g_error ("no double '%s' in the record", key);
-  return value;
-}
-
-static void
-assert_contains (const char *haystack, const char *needle)
-{
-  if (strstr (haystack, needle) == NULL)
-    g_error ("expected '%s' in the message: %s", needle, haystack);
-}
-
 static GVariant *
-create (Fixture *fx, const char *name, const char *ref)
+create (StTestStore *fx, const char *name, const char *ref)
 {
-  g_autoptr (GVariant) fields = parsed ("{'name': <%s>, 'ref': <%s>}", name,
-                                        ref);
+  g_autoptr (GVariant) fields =
+      st_test_parsed ("{'name': <%s>, 'ref': <%s>}", name, ref);
   g_autoptr (GError) error = NULL;
   GVariant *record = st_customers_create (fx->store, fx->config, fields,
                                           "test", &error);
@@ -150,7 +37,7 @@ create (Fixture *fx, const char *name, const char *ref)
 }
 
 static GVariant *
-customer (Fixture *fx, const char *address)
+customer (StTestStore *fx, const char *address)
 {
   g_autoptr (GError) error = NULL;
   GVariant *record = st_customers_get (fx->store, address, &error);
@@ -160,7 +47,7 @@ customer (Fixture *fx, const char *address)
 }
 
 static GVariant *
-record (Fixture *fx, const char *address, const char *kind,
+record (StTestStore *fx, const char *address, const char *kind,
         const char *format, ...)
 {
   va_list ap;
@@ -180,10 +67,10 @@ record (Fixture *fx, const char *address, const char *kind,
 /* Records an event that must be refused with @code and a message that
  * starts with @prefix, and checks that nothing was written. */
 static void
-assert_refused (Fixture *fx, const char *address, const char *kind,
+assert_refused (StTestStore *fx, const char *address, const char *kind,
                 const char *data_text, int code, const char *prefix)
 {
-  g_autoptr (GVariant) data = parsed (data_text);
+  g_autoptr (GVariant) data = st_test_parsed (data_text);
   g_autoptr (GError) error = NULL;
   g_autofree char *before = snapshot (fx), *after = NULL;
   g_autoptr (GVariant) event = st_events_record (fx->store, address, kind,
@@ -204,7 +91,7 @@ assert_refused (Fixture *fx, const char *address, const char *kind,
 static void
 test_record_fields (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   g_autoptr (GVariant) event = record (
       fx, "ann", "purchase",
@@ -218,13 +105,15 @@ test_record_fields (void)
   gint64 qty;
   gboolean flag;
 
-  g_assert_cmpint (int64_of (event, "id"), >, 0);
-  g_assert_cmpint (int64_of (event, "customer_id"), ==, int64_of (c, "id"));
-  g_assert_cmpstr (str (event, "kind"), ==, "purchase");
+  g_assert_cmpint (st_test_rec_int64 (event, "id"), >, 0);
+  g_assert_cmpint (st_test_rec_int64 (event, "customer_id"), ==,
+                   st_test_rec_int64 (c, "id"));
+  g_assert_cmpstr (st_test_lookup_str (event, "kind"), ==, "purchase");
   /* The time as given, told in UTC. */
-  ASSERT_TIME (str (event, "occurred_at"), "2024-03-01T10:00:00Z");
-  g_assert_cmpfloat (double_of (event, "amount"), ==, 19.99);
-  g_assert_cmpstr (str (event, "key"), ==, "order-1");
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (event, "occurred_at"),
+                       "2024-03-01T10:00:00Z");
+  g_assert_cmpfloat (st_test_rec_double (event, "amount"), ==, 19.99);
+  g_assert_cmpstr (st_test_lookup_str (event, "key"), ==, "order-1");
   g_assert_true (g_variant_lookup (event, "duplicate", "b", &flag));
   g_assert_false (flag);
   data = g_variant_lookup_value (event, "data", G_VARIANT_TYPE_VARDICT);
@@ -235,25 +124,28 @@ test_record_fields (void)
   g_assert_cmpint (qty, ==, 2);
   g_assert_true (g_variant_lookup (data, "gift", "b", &flag));
   g_assert_true (flag);
-  recorded = g_date_time_new_from_iso8601 (str (event, "recorded_at"), NULL);
+  recorded = g_date_time_new_from_iso8601 (
+      st_test_lookup_str (event, "recorded_at"), NULL);
   g_assert_nonnull (recorded);
   g_assert_cmpint (g_date_time_difference (now, recorded), <,
                    60 * G_TIME_SPAN_SECOND);
 
   /* Stored exactly so. */
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM events WHERE kind = "
-                              "'purchase' AND amount = 19.99 AND idem_key = "
-                              "'order-1' AND data->>'sku' = 'A-1' AND "
-                              "occurred_at = '2024-03-01T10:00:00Z'"), ==, 1);
+  g_assert_cmpint (st_test_db_query_int (
+                       fx->db, "SELECT count(*) FROM events WHERE kind = "
+                               "'purchase' AND amount = 19.99 AND idem_key = "
+                               "'order-1' AND data->>'sku' = 'A-1' AND "
+                               "occurred_at = '2024-03-01T10:00:00Z'"),
+                   ==, 1);
 }
 
 static void
 test_record_defaults (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   g_autofree char *by_id = g_strdup_printf ("id:%" G_GINT64_FORMAT,
-                                            int64_of (c, "id"));
+                                            st_test_rec_int64 (c, "id"));
   g_autoptr (GVariant) now_event = record (fx, by_id, "login", "@a{sv} {}");
   g_autoptr (GVariant) by_ref = record (fx, "ref:ann", "message_in",
                                         "{'at': <'2024-01-01T00:00:00'>}");
@@ -262,7 +154,8 @@ test_record_defaults (void)
   g_autoptr (GDateTime) at = NULL;
 
   /* No time: now. No amount, no key: left out. No data: an empty one. */
-  at = g_date_time_new_from_iso8601 (str (now_event, "occurred_at"), NULL);
+  at = g_date_time_new_from_iso8601 (
+      st_test_lookup_str (now_event, "occurred_at"), NULL);
   g_assert_nonnull (at);
   g_assert_cmpint (ABS (g_date_time_difference (now, at)), <,
                    60 * G_TIME_SPAN_SECOND);
@@ -273,14 +166,16 @@ test_record_defaults (void)
   g_assert_cmpuint (g_variant_n_children (data), ==, 0);
 
   /* A time without an offset is taken as UTC. */
-  ASSERT_TIME (str (by_ref, "occurred_at"), "2024-01-01T00:00:00Z");
-  g_assert_cmpint (int64_of (by_ref, "customer_id"), ==, int64_of (c, "id"));
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (by_ref, "occurred_at"),
+                       "2024-01-01T00:00:00Z");
+  g_assert_cmpint (st_test_rec_int64 (by_ref, "customer_id"), ==,
+                   st_test_rec_int64 (c, "id"));
 }
 
 static void
 test_record_hostile_payload (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   const char *hostile = "'); DROP TABLE events; -- \\ \" \u00e9";
   g_autoptr (GVariant) event = record (
@@ -291,12 +186,13 @@ test_record_hostile_payload (void)
                                                       G_VARIANT_TYPE_VARDICT);
   const char *text;
 
-  g_assert_cmpstr (str (event, "key"), ==, hostile);
+  g_assert_cmpstr (st_test_lookup_str (event, "key"), ==, hostile);
   g_assert_true (g_variant_lookup (data, "text", "&s", &text));
   g_assert_cmpstr (text, ==, hostile);
   g_assert_true (g_variant_lookup (data, hostile, "&s", &text));
   g_assert_cmpstr (text, ==, "k");
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM events"), ==, 1);
+  g_assert_cmpint (st_test_db_query_int (fx->db, "SELECT count(*) FROM events"),
+                   ==, 1);
 }
 
 /* Aggregates ------------------------------------------------------------ */
@@ -304,7 +200,7 @@ test_record_hostile_payload (void)
 static void
 test_aggregates_purchases (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   g_autoptr (GVariant) e1 = record (fx, "ann", "purchase",
                                     "{'at': <'2024-01-10T10:00:00Z'>, "
@@ -319,22 +215,28 @@ test_aggregates_purchases (void)
                                     "{'at': <'2024-02-12T10:00:00Z'>}");
   g_autoptr (GVariant) got = customer (fx, "ann");
 
-  ASSERT_TIME (str (got, "first_purchase_at"), "2024-01-10T10:00:00Z");
-  ASSERT_TIME (str (got, "last_purchase_at"), "2024-02-10T10:00:00Z");
-  g_assert_cmpint (int64_of (got, "purchase_count"), ==, 2);
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (got, "first_purchase_at"),
+                       "2024-01-10T10:00:00Z");
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (got, "last_purchase_at"),
+                       "2024-02-10T10:00:00Z");
+  g_assert_cmpint (st_test_rec_int64 (got, "purchase_count"), ==, 2);
   /* 10 + 20.50 − 5.25 */
-  g_assert_cmpfloat (double_of (got, "revenue"), ==, 25.25);
-  ASSERT_TIME (str (got, "last_event_at"), "2024-02-12T10:00:00Z");
-  ASSERT_TIME (str (got, "last_contact_at"), "2024-02-12T10:00:00Z");
-  g_assert_cmpint (int64_of (got, "event_count"), ==, 4);
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM customers WHERE "
-                              "revenue = 25.25"), ==, 1);
+  g_assert_cmpfloat (st_test_rec_double (got, "revenue"), ==, 25.25);
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (got, "last_event_at"),
+                       "2024-02-12T10:00:00Z");
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (got, "last_contact_at"),
+                       "2024-02-12T10:00:00Z");
+  g_assert_cmpint (st_test_rec_int64 (got, "event_count"), ==, 4);
+  g_assert_cmpint (st_test_db_query_int (fx->db,
+                                         "SELECT count(*) FROM customers WHERE "
+                                         "revenue = 25.25"),
+                   ==, 1);
 }
 
 static void
 test_aggregates_out_of_order (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   static const char *const times[] = {
     "2024-05-01T00:00:00Z", "2024-01-01T00:00:00Z", "2024-09-01T00:00:00Z",
@@ -354,19 +256,24 @@ test_aggregates_out_of_order (void)
                                      "{'at': <'2020-01-01T00:00:00Z'>}");
   }
   got = customer (fx, "ann");
-  ASSERT_TIME (str (got, "first_purchase_at"), "2023-12-31T23:59:59Z");
-  ASSERT_TIME (str (got, "last_purchase_at"), "2024-09-01T00:00:00Z");
-  ASSERT_TIME (str (got, "last_event_at"), "2024-09-01T00:00:00Z");
-  g_assert_cmpint (int64_of (got, "purchase_count"), ==, 5);
-  g_assert_cmpint (int64_of (got, "event_count"), ==, 6);
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM customer_event_kinds "
-                              "WHERE kind = 'purchase' AND count = 5 AND "
-                              "first_at = '2023-12-31T23:59:59Z' AND "
-                              "last_at = '2024-09-01T00:00:00Z'"), ==, 1);
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (got, "first_purchase_at"),
+                       "2023-12-31T23:59:59Z");
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (got, "last_purchase_at"),
+                       "2024-09-01T00:00:00Z");
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (got, "last_event_at"),
+                       "2024-09-01T00:00:00Z");
+  g_assert_cmpint (st_test_rec_int64 (got, "purchase_count"), ==, 5);
+  g_assert_cmpint (st_test_rec_int64 (got, "event_count"), ==, 6);
+  g_assert_cmpint (
+      st_test_db_query_int (fx->db, "SELECT count(*) FROM customer_event_kinds "
+                                    "WHERE kind = 'purchase' AND count = 5 AND "
+                                    "first_at = '2023-12-31T23:59:59Z' AND "
+                                    "last_at = '2024-09-01T00:00:00Z'"),
+      ==, 1);
 }
 
 static gint32
-open_tickets (Fixture *fx)
+open_tickets (StTestStore *fx)
 {
   g_autoptr (GVariant) got = customer (fx, "ann");
   gint32 n = -1;
@@ -378,7 +285,7 @@ open_tickets (Fixture *fx)
 static void
 test_aggregates_tickets (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   static const struct {
     const char *kind;
@@ -400,7 +307,7 @@ test_aggregates_tickets (void)
 }
 
 static gint32
-last_nps (Fixture *fx)
+last_nps (StTestStore *fx)
 {
   g_autoptr (GVariant) got = customer (fx, "ann");
   gint32 n = -1;
@@ -413,7 +320,7 @@ last_nps (Fixture *fx)
 static void
 test_aggregates_nps (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   static const struct {
     const char *data;
@@ -445,7 +352,7 @@ test_aggregates_nps (void)
 static void
 test_event_kinds (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) ann = create (fx, "Ann", "ann");
   g_autoptr (GVariant) bob = create (fx, "Bob", "bob");
   static const char *const events[][3] = {
@@ -481,7 +388,7 @@ test_event_kinds (void)
 static void
 test_idempotent_same_key (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   g_autoptr (GVariant) first = record (fx, "ann", "purchase",
                                        "{'key': <'order-7'>, 'amount': <30.0>,"
@@ -501,22 +408,25 @@ test_idempotent_same_key (void)
                   " 'at': <'2024-06-01T00:00:00Z'>}");
   g_assert_true (g_variant_lookup (again, "duplicate", "b", &duplicate));
   g_assert_true (duplicate);
-  g_assert_cmpint (int64_of (again, "id"), ==, int64_of (first, "id"));
-  g_assert_cmpfloat (double_of (again, "amount"), ==, 30.0);
-  ASSERT_TIME (str (again, "occurred_at"), "2024-05-01T00:00:00Z");
+  g_assert_cmpint (st_test_rec_int64 (again, "id"), ==,
+                   st_test_rec_int64 (first, "id"));
+  g_assert_cmpfloat (st_test_rec_double (again, "amount"), ==, 30.0);
+  ST_TEST_ASSERT_TIME (st_test_lookup_str (again, "occurred_at"),
+                       "2024-05-01T00:00:00Z");
 
   after = snapshot (fx);
   g_assert_cmpstr (after, ==, before);
   after_again = customer (fx, "ann");
   g_assert_true (g_variant_equal (after_again, after_first));
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM events"), ==, 1);
-  g_assert_cmpfloat (double_of (after_again, "revenue"), ==, 30.0);
+  g_assert_cmpint (st_test_db_query_int (fx->db, "SELECT count(*) FROM events"),
+                   ==, 1);
+  g_assert_cmpfloat (st_test_rec_double (after_again, "revenue"), ==, 30.0);
 }
 
 static void
 test_idempotent_key_per_customer (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) ann = create (fx, "Ann", "ann");
   g_autoptr (GVariant) bob = create (fx, "Bob", "bob");
   g_autoptr (GVariant) a = record (fx, "ann", "purchase",
@@ -527,14 +437,17 @@ test_idempotent_key_per_customer (void)
   g_autoptr (GVariant) got_bob = customer (fx, "bob");
   gboolean duplicate = TRUE;
 
-  g_assert_cmpint (int64_of (a, "id"), !=, int64_of (b, "id"));
+  g_assert_cmpint (st_test_rec_int64 (a, "id"), !=,
+                   st_test_rec_int64 (b, "id"));
   g_assert_true (g_variant_lookup (b, "duplicate", "b", &duplicate));
   g_assert_false (duplicate);
-  g_assert_cmpint (int64_of (b, "customer_id"), ==, int64_of (bob, "id"));
-  g_assert_cmpfloat (double_of (got_ann, "revenue"), ==, 5.0);
-  g_assert_cmpfloat (double_of (got_bob, "revenue"), ==, 7.0);
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM events "
-                              "WHERE idem_key = 'order-1'"), ==, 2);
+  g_assert_cmpint (st_test_rec_int64 (b, "customer_id"), ==,
+                   st_test_rec_int64 (bob, "id"));
+  g_assert_cmpfloat (st_test_rec_double (got_ann, "revenue"), ==, 5.0);
+  g_assert_cmpfloat (st_test_rec_double (got_bob, "revenue"), ==, 7.0);
+  g_assert_cmpint (st_test_db_query_int (fx->db, "SELECT count(*) FROM events "
+                                                 "WHERE idem_key = 'order-1'"),
+                   ==, 2);
 }
 
 /* Refusals: INVALID_ARGUMENT (or NOT_FOUND) and nothing written --------- */
@@ -542,7 +455,7 @@ test_idempotent_key_per_customer (void)
 static void
 test_refuse_bad_kind (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   static const char *const kinds[] = { "", "Purchase", "1st_login",
                                        "has space", "drop;table", "_x",
@@ -559,7 +472,7 @@ test_refuse_bad_kind (void)
 static void
 test_refuse_bad_at (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autoptr (GDateTime) tomorrow = g_date_time_add_days (now, 1);
@@ -587,18 +500,18 @@ test_refuse_bad_at (void)
   assert_refused (fx, "ann", "login", future2, ST_ERROR_INVALID_ARGUMENT,
                   "at:");
   {
-    g_autoptr (GVariant) data = parsed (future1);
+    g_autoptr (GVariant) data = st_test_parsed (future1);
     g_autoptr (GError) error = NULL;
     g_autoptr (GVariant) event = st_events_record (fx->store, "ann", "login",
                                                    data, &error);
-    assert_contains (error->message, "future");
+    st_test_assert_contains (error->message, "future");
   }
 }
 
 static void
 test_refuse_bad_survey (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   static const char *const bad[] = {
     "{'data': <{'score': <@i 11>}>}",
@@ -629,7 +542,7 @@ test_refuse_bad_survey (void)
 static void
 test_refuse_bad_fields (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   g_autofree char *long_key = g_strnfill (201, 'k');
   g_autofree char *long_key_data = g_strdup_printf ("{'key': <'%s'>}",
@@ -659,7 +572,7 @@ test_refuse_bad_fields (void)
 /* RecordEvents ---------------------------------------------------------- */
 
 static GVariant *
-record_many (Fixture *fx, GVariant *events, GError **error)
+record_many (StTestStore *fx, GVariant *events, GError **error)
 {
   return st_events_record_many (fx->store, events, error);
 }
@@ -667,12 +580,12 @@ record_many (Fixture *fx, GVariant *events, GError **error)
 static void
 test_batch (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) ann = create (fx, "Ann", "ann");
   g_autoptr (GVariant) bob = create (fx, "Bob", "bob");
   g_autofree char *bob_id = g_strdup_printf ("%" G_GINT64_FORMAT,
-                                             int64_of (bob, "id"));
-  g_autoptr (GVariant) events = parsed (
+                                             st_test_rec_int64 (bob, "id"));
+  g_autoptr (GVariant) events = st_test_parsed (
       "[{'customer': <'ann'>, 'kind': <'purchase'>, 'amount': <10.0>,"
       "  'key': <'b-1'>, 'at': <'2024-01-01T00:00:00Z'>},"
       " {'customer': <%s>, 'kind': <'login'>},"
@@ -693,24 +606,27 @@ test_batch (void)
   r0 = g_variant_get_child_value (results, 0);
   r1 = g_variant_get_child_value (results, 1);
   r3 = g_variant_get_child_value (results, 3);
-  g_assert_cmpint (int64_of (r1, "customer_id"), ==, int64_of (bob, "id"));
+  g_assert_cmpint (st_test_rec_int64 (r1, "customer_id"), ==,
+                   st_test_rec_int64 (bob, "id"));
   /* The same key twice in one batch is one event. */
-  g_assert_cmpint (int64_of (r3, "id"), ==, int64_of (r0, "id"));
+  g_assert_cmpint (st_test_rec_int64 (r3, "id"), ==,
+                   st_test_rec_int64 (r0, "id"));
   g_assert_true (g_variant_lookup (r3, "duplicate", "b", &duplicate));
   g_assert_true (duplicate);
 
   got_ann = customer (fx, "ann");
   got_bob = customer (fx, "bob");
-  g_assert_cmpint (int64_of (got_ann, "purchase_count"), ==, 2);
-  g_assert_cmpfloat (double_of (got_ann, "revenue"), ==, 12.5);
-  g_assert_cmpint (int64_of (got_bob, "event_count"), ==, 1);
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM events"), ==, 3);
+  g_assert_cmpint (st_test_rec_int64 (got_ann, "purchase_count"), ==, 2);
+  g_assert_cmpfloat (st_test_rec_double (got_ann, "revenue"), ==, 12.5);
+  g_assert_cmpint (st_test_rec_int64 (got_bob, "event_count"), ==, 1);
+  g_assert_cmpint (st_test_db_query_int (fx->db, "SELECT count(*) FROM events"),
+                   ==, 3);
 }
 
 static void
 test_batch_all_or_nothing (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) ann = create (fx, "Ann", "ann");
   /* Refused while reading (bad kind), while resolving (no such customer,
    * after the first event was already inserted), and a bad score. */
@@ -739,7 +655,7 @@ test_batch_all_or_nothing (void)
           " %s,"
           " {'customer': <'ann'>, 'kind': <'login'>}]",
           cases[i].bad);
-      g_autoptr (GVariant) events = parsed (text);
+      g_autoptr (GVariant) events = st_test_parsed (text);
       g_autoptr (GError) error = NULL;
       g_autofree char *before = snapshot (fx), *after = NULL;
       g_autoptr (GVariant) results = record_many (fx, events, &error);
@@ -751,7 +667,8 @@ test_batch_all_or_nothing (void)
       after = snapshot (fx);
       g_assert_cmpstr (after, ==, before);
     }
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM events"), ==, 0);
+  g_assert_cmpint (st_test_db_query_int (fx->db, "SELECT count(*) FROM events"),
+                   ==, 0);
 
   /* The key of the rolled-back batch is free: it records a new event. */
   {
@@ -766,8 +683,8 @@ test_batch_all_or_nothing (void)
 static void
 test_batch_size (void)
 {
-  g_autoptr (Fixture) fx = fixture_new ();
-  g_autoptr (GVariant) empty = parsed ("@aa{sv} []");
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (GVariant) empty = st_test_parsed ("@aa{sv} []");
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) results = record_many (fx, empty, &error);
 
@@ -839,7 +756,7 @@ distinct_thread (gpointer data)
 }
 
 static void
-run_threads (Fixture *fx, GThreadFunc func, Job *jobs, int n, int n_events)
+run_threads (StTestStore *fx, GThreadFunc func, Job *jobs, int n, int n_events)
 {
   GThread *threads[16];
   gint ready = 0;
@@ -862,7 +779,7 @@ static void
 test_concurrent_same_key (void)
 {
   enum { N = 8 };
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   g_autoptr (GVariant) got = NULL;
   Job jobs[N];
@@ -877,18 +794,19 @@ test_concurrent_same_key (void)
     }
   /* Exactly one caller recorded it; the others were told it was a retry. */
   g_assert_cmpint (firsts, ==, 1);
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM events"), ==, 1);
+  g_assert_cmpint (st_test_db_query_int (fx->db, "SELECT count(*) FROM events"),
+                   ==, 1);
   got = customer (fx, "ann");
-  g_assert_cmpint (int64_of (got, "event_count"), ==, 1);
-  g_assert_cmpint (int64_of (got, "purchase_count"), ==, 1);
-  g_assert_cmpfloat (double_of (got, "revenue"), ==, 42.0);
+  g_assert_cmpint (st_test_rec_int64 (got, "event_count"), ==, 1);
+  g_assert_cmpint (st_test_rec_int64 (got, "purchase_count"), ==, 1);
+  g_assert_cmpfloat (st_test_rec_double (got, "revenue"), ==, 42.0);
 }
 
 static void
 test_concurrent_distinct (void)
 {
   enum { N = 8, PER_THREAD = 50 };
-  g_autoptr (Fixture) fx = fixture_new ();
+  g_autoptr (StTestStore) fx = st_test_store_new ();
   g_autoptr (GVariant) c = create (fx, "Ann", "ann");
   g_autoptr (GVariant) got = NULL;
   Job jobs[N];
@@ -896,17 +814,20 @@ test_concurrent_distinct (void)
 
   run_threads (fx, distinct_thread, jobs, N, PER_THREAD);
   got = customer (fx, "ann");
-  g_assert_cmpint (count (fx, "SELECT count(*) FROM events"), ==,
-                   N * PER_THREAD);
-  g_assert_cmpint (count (fx, "SELECT count(DISTINCT idem_key) FROM events"),
+  g_assert_cmpint (st_test_db_query_int (fx->db, "SELECT count(*) FROM events"),
                    ==, N * PER_THREAD);
-  g_assert_cmpint (int64_of (got, "event_count"), ==, N * PER_THREAD);
-  g_assert_cmpint (int64_of (got, "purchase_count"), ==, N * PER_THREAD / 2);
-  g_assert_cmpfloat (double_of (got, "revenue"), ==,
+  g_assert_cmpint (st_test_db_query_int (
+                       fx->db, "SELECT count(DISTINCT idem_key) FROM events"),
+                   ==, N * PER_THREAD);
+  g_assert_cmpint (st_test_rec_int64 (got, "event_count"), ==, N * PER_THREAD);
+  g_assert_cmpint (st_test_rec_int64 (got, "purchase_count"), ==,
+                   N * PER_THREAD / 2);
+  g_assert_cmpfloat (st_test_rec_double (got, "revenue"), ==,
                      1.25 * (N * PER_THREAD / 2));
   g_assert_true (g_variant_lookup (got, "open_tickets", "i", &open));
   g_assert_cmpint (open, ==, N * PER_THREAD / 2);
-  g_assert_cmpint (count (fx, "SELECT sum(count) FROM customer_event_kinds"),
+  g_assert_cmpint (st_test_db_query_int (
+                       fx->db, "SELECT sum(count) FROM customer_event_kinds"),
                    ==, N * PER_THREAD);
 }
 

@@ -13,7 +13,6 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include "st-error.h"
 #include "st-service.h"
@@ -74,51 +73,11 @@ typedef struct {
   GSubprocess *process;
 } Case;
 
-static void
-die_with_parent (gpointer data)
-{
-  (void) data;
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 static GSubprocess *
 spawn_stewardd (Case *c, GSubprocessFlags flags)
 {
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
-  g_autofree char *stewardd = st_test_build_path ("core/stewardd");
-  g_autoptr (GError) error = NULL;
-  GSubprocess *process;
-
-  g_subprocess_launcher_setenv (launcher, "STEWARD_DATABASE", c->conninfo,
-                                TRUE);
-  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS",
-                                g_test_dbus_get_bus_address (c->bus), TRUE);
-  if (!(flags & G_SUBPROCESS_FLAGS_STDERR_PIPE))
-    {
-      g_subprocess_launcher_set_stderr_file_path (launcher, c->log_path);
-      g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
-    }
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL,
-                                         NULL);
-  process = g_subprocess_launcher_spawn (launcher, &error, stewardd,
-                                         "--config", c->config_path, NULL);
-  g_assert_no_error (error);
-  return process;
-}
-
-static gboolean
-name_has_owner (Case *c)
-{
-  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-      c->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-      "org.freedesktop.DBus", "NameHasOwner",
-      g_variant_new ("(s)", ST_BUS_NAME), G_VARIANT_TYPE ("(b)"),
-      G_DBUS_CALL_FLAGS_NONE, 2000, NULL, NULL);
-  gboolean owned = FALSE;
-
-  if (reply != NULL)
-    g_variant_get (reply, "(b)", &owned);
-  return owned;
+  return st_test_spawn_stewardd (c->conninfo, c->bus, c->config_path,
+                                 c->log_path, flags, st_test_die_with_parent);
 }
 
 static gboolean
@@ -149,7 +108,6 @@ case_setup (Case *c)
   g_autofree char *sql = g_strdup_printf ("CREATE DATABASE %s", dbname);
   PGconn *admin;
   PGresult *res;
-  gint64 deadline;
 
   g_assert_no_error (error);
   admin = PQconnectdb (base);
@@ -172,24 +130,10 @@ case_setup (Case *c)
 
   c->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_test_dbus_up (c->bus);
-  c->connection = g_dbus_connection_new_for_address_sync (
-      g_test_dbus_get_bus_address (c->bus),
-      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-      NULL, NULL, &error);
-  g_assert_no_error (error);
+  c->connection = st_test_bus_connect (c->bus);
 
   c->process = spawn_stewardd (c, G_SUBPROCESS_FLAGS_NONE);
-  deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
-  while (!name_has_owner (c))
-    {
-      if (!daemon_alive (c) || g_get_monotonic_time () > deadline)
-        {
-          g_autofree char *log = read_log (c);
-          g_error ("stewardd did not come up; its log:\n%s", log);
-        }
-      g_usleep (20 * 1000);
-    }
+  st_test_wait_for_name (c->connection, c->process, c->log_path);
 }
 
 static void
@@ -206,9 +150,7 @@ case_teardown (Case *c)
   log = read_log (c);
   if (!g_subprocess_get_if_exited (c->process)
       || g_subprocess_get_exit_status (c->process) != 0
-      || strstr (log, "Sanitizer") != NULL
-      || strstr (log, "runtime error:") != NULL
-      || strstr (log, "CRITICAL") != NULL)
+      || st_test_log_has_problem (log))
     g_error ("stewardd did not stop cleanly; its log:\n%s", log);
 
   g_clear_object (&c->process);
@@ -230,24 +172,14 @@ static GVariant *
 call (Case *c, const char *interface, const char *method, GVariant *params,
       GError **error)
 {
-  g_autofree char *name = g_strconcat ("org.steward.Steward1.", interface,
-                                       NULL);
-
-  return g_dbus_connection_call_sync (c->connection, ST_BUS_NAME,
-                                      ST_OBJECT_PATH, name, method, params,
-                                      NULL, G_DBUS_CALL_FLAGS_NONE, 30000,
-                                      NULL, error);
+  return st_test_bus_call (c->connection, interface, method, params, error);
 }
 
 /* The single value of a successful reply. */
 static GVariant *
 call_ok (Case *c, const char *interface, const char *method, GVariant *params)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = call (c, interface, method, params, &error);
-
-  g_assert_no_error (error);
-  return g_variant_get_child_value (reply, 0);
+  return st_test_bus_call_ok (c->connection, interface, method, params);
 }
 
 static void
@@ -320,26 +252,6 @@ call_until_ok (Case *c, const char *interface, const char *method,
     }
 }
 
-static const char *
-rec_str (GVariant *record, const char *key)
-{
-  const char *value = NULL;
-
-  if (!g_variant_lookup (record, key, "&s", &value))
-    g_error ("no string '%s' in the record", key);
-  return value;
-}
-
-static gint64
-rec_int64 (GVariant *record, const char *key)
-{
-  gint64 value = 0;
-
-  if (!g_variant_lookup (record, key, "x", &value))
-    g_error ("no int64 '%s' in the record", key);
-  return value;
-}
-
 static char *
 create_customer (Case *c, const char *name, const char *ref)
 {
@@ -352,7 +264,8 @@ create_customer (Case *c, const char *name, const char *ref)
     g_variant_builder_add (&fields, "{sv}", "ref", g_variant_new_string (ref));
   record = call_ok (c, "Customers", "Create",
                     g_variant_new ("(a{sv})", &fields));
-  return g_strdup_printf ("%" G_GINT64_FORMAT, rec_int64 (record, "id"));
+  return g_strdup_printf ("%" G_GINT64_FORMAT,
+                          st_test_rec_int64 (record, "id"));
 }
 
 static GVariant *
@@ -445,7 +358,7 @@ test_fails_fast_while_down (Case *c)
   version = call_ok (c, "Manager", "Version", NULL);
   g_assert_cmpstr (g_variant_get_string (version, NULL), !=, "");
   g_assert_true (daemon_alive (c));
-  g_assert_true (name_has_owner (c));
+  g_assert_true (st_test_name_has_owner (c->connection));
 }
 
 static void
@@ -459,7 +372,7 @@ test_status_while_down (Case *c)
   gint64 start;
 
   up = call_ok (c, "Manager", "Status", NULL);
-  g_assert_cmpstr (rec_str (up, "database"), ==, "ok");
+  g_assert_cmpstr (st_test_rec_str (up, "database"), ==, "ok");
   pg_must ("stop");
 
   start = g_get_monotonic_time ();
@@ -468,13 +381,14 @@ test_status_while_down (Case *c)
   g_assert_cmpint (g_get_monotonic_time () - start, <,
                    PROMPT_SECONDS * G_TIME_SPAN_SECOND);
   down = g_variant_get_child_value (reply, 0);
-  g_assert_cmpstr (rec_str (down, "database"), ==, "unavailable");
+  g_assert_cmpstr (st_test_rec_str (down, "database"), ==, "unavailable");
   g_assert_true (g_variant_lookup (down, "database_error", "&s", &message));
   g_assert_cmpuint (strlen (message), >, 0);
   /* What does not come from the database is still there. */
-  g_assert_cmpstr (rec_str (down, "version"), ==, rec_str (up, "version"));
-  g_assert_cmpstr (rec_str (down, "started_at"), ==,
-                   rec_str (up, "started_at"));
+  g_assert_cmpstr (st_test_rec_str (down, "version"), ==,
+                   st_test_rec_str (up, "version"));
+  g_assert_cmpstr (st_test_rec_str (down, "started_at"), ==,
+                   st_test_rec_str (up, "started_at"));
   g_assert_false (g_variant_lookup (down, "customers", "x", NULL));
 
   pg_must ("start");
@@ -484,17 +398,17 @@ test_status_while_down (Case *c)
     for (;;)
       {
         back = call_ok (c, "Manager", "Status", NULL);
-        if (g_str_equal (rec_str (back, "database"), "ok"))
+        if (g_str_equal (st_test_rec_str (back, "database"), "ok"))
           break;
         g_assert_cmpint (g_get_monotonic_time (), <, deadline);
         g_clear_pointer (&back, g_variant_unref);
         g_usleep (200 * 1000);
       }
   }
-  g_assert_cmpint (rec_int64 (back, "customers"), ==, 1);
+  g_assert_cmpint (st_test_rec_int64 (back, "customers"), ==, 1);
   /* Same process: it was never restarted. */
-  g_assert_cmpstr (rec_str (back, "started_at"), ==,
-                   rec_str (up, "started_at"));
+  g_assert_cmpstr (st_test_rec_str (back, "started_at"), ==,
+                   st_test_rec_str (up, "started_at"));
 }
 
 /* Once PostgreSQL is back, the same daemon serves again, every one of its
@@ -535,7 +449,8 @@ test_heals_when_back (Case *c)
                        event_params (id, "purchase", "order-1"));
       g_assert_true (g_variant_lookup (again, "duplicate", "b", &duplicate));
       g_assert_true (duplicate);
-      g_assert_cmpint (rec_int64 (again, "id"), ==, rec_int64 (first, "id"));
+      g_assert_cmpint (st_test_rec_int64 (again, "id"), ==,
+                       st_test_rec_int64 (first, "id"));
       /* The event refused during the outage was not half-recorded. */
       fresh = call_ok (c, "Customers", "RecordEvent",
                        event_params (id, "purchase", key));
@@ -545,8 +460,8 @@ test_heals_when_back (Case *c)
   {
     g_autoptr (GVariant) customer = call_ok (c, "Customers", "Get",
                                              g_variant_new ("(s)", id));
-    g_assert_cmpint (rec_int64 (customer, "event_count"), ==, 3);
-    g_assert_cmpint (rec_int64 (customer, "purchase_count"), ==, 3);
+    g_assert_cmpint (st_test_rec_int64 (customer, "event_count"), ==, 3);
+    g_assert_cmpint (st_test_rec_int64 (customer, "purchase_count"), ==, 3);
   }
 }
 
@@ -568,40 +483,6 @@ test_schema_version_when_back (Case *c)
                    g_variant_get_int32 (before));
 }
 
-typedef struct {
-  gboolean done;
-  GVariant *reply;
-  GError *error;
-} Pending;
-
-static void
-on_call_done (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Pending *pending = user_data;
-
-  pending->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
-                                                  result, &pending->error);
-  pending->done = TRUE;
-}
-
-static int
-lock_waiters (Case *c)
-{
-  PGconn *conn = PQconnectdb (c->conninfo);
-  PGresult *res;
-  int n;
-
-  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
-  res = PQexec (conn, "SELECT count(*) FROM pg_stat_activity WHERE "
-                      "datname = current_database() AND application_name = "
-                      "'stewardd' AND wait_event_type = 'Lock'");
-  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
-  n = atoi (PQgetvalue (res, 0, 0));
-  PQclear (res);
-  PQfinish (conn);
-  return n;
-}
-
 /* A call in the middle of its transaction when the server goes away gets
  * an answer (not a hang), and nothing of it was recorded. */
 static void
@@ -612,7 +493,7 @@ test_call_in_flight (Case *c)
       "SELECT id FROM customers WHERE id = %s FOR UPDATE", id);
   PGconn *holder = PQconnectdb (c->conninfo);
   PGresult *res;
-  Pending pending = { 0 };
+  StTestPending pending = { 0 };
   gint64 deadline;
   g_autoptr (GVariant) retried = NULL, customer = NULL;
   gboolean duplicate = TRUE;
@@ -629,9 +510,9 @@ test_call_in_flight (Case *c)
                           "org.steward.Steward1.Customers", "RecordEvent",
                           event_params (id, "purchase", "in-flight"),
                           G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
-                          30000, NULL, on_call_done, &pending);
+                          30000, NULL, st_test_pending_done, &pending);
   deadline = g_get_monotonic_time () + 15 * G_TIME_SPAN_SECOND;
-  while (lock_waiters (c) < 1)
+  while (st_test_lock_waiters (c->conninfo) < 1)
     {
       g_main_context_iteration (NULL, FALSE);
       g_assert_false (pending.done);
@@ -656,7 +537,7 @@ test_call_in_flight (Case *c)
   g_assert_true (g_variant_lookup (retried, "duplicate", "b", &duplicate));
   g_assert_false (duplicate);
   customer = call_ok (c, "Customers", "Get", g_variant_new ("(s)", id));
-  g_assert_cmpint (rec_int64 (customer, "event_count"), ==, 1);
+  g_assert_cmpint (st_test_rec_int64 (customer, "event_count"), ==, 1);
 }
 
 /* A daemon started while PostgreSQL is down says why and exits, promptly. */

@@ -27,34 +27,6 @@ ST_STATEMENT_DEFINE (test_sql_insert_customer, 3,
 ST_STATEMENT_DEFINE (test_sql_name_of, 1,
   "SELECT name, ref FROM customers WHERE id = $1::bigint");
 
-static gint64
-query_int (StTestDb *db, const char *sql)
-{
-  g_autofree char *value = st_test_db_query (db, sql);
-
-  g_assert_nonnull (value);
-  return g_ascii_strtoll (value, NULL, 10);
-}
-
-/* Times travel as ISO-8601 in UTC ("...Z"); compared as instants so the
- * number of fractional digits does not matter. */
-#define ASSERT_TIME(got, expected) assert_time (G_STRLOC, got, expected)
-
-static void
-assert_time (const char *where, const char *got, const char *expected)
-{
-  g_autoptr (GDateTime) a = NULL, b = NULL;
-
-  if (got == NULL)
-    g_error ("%s: no time, expected %s", where, expected);
-  a = g_date_time_new_from_iso8601 (got, NULL);
-  b = g_date_time_new_from_iso8601 (expected, NULL);
-  g_assert_nonnull (b);
-  if (a == NULL || !g_str_has_suffix (got, "Z") || strchr (got, 'T') == NULL
-      || !g_date_time_equal (a, b))
-    g_error ("%s: got time '%s', expected '%s'", where, got, expected);
-}
-
 /* Runs @sql (no parameters) on @store and returns its first row as a{sv}. */
 static GVariant *
 row_of (StStore *store, const char *sql)
@@ -91,12 +63,16 @@ test_migrate_applied (void)
   g_assert_no_error (error);
 
   /* One row per migration, with its file name and when it was applied. */
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM st_schema_migrations"),
+  g_assert_cmpint (
+      st_test_db_query_int (db, "SELECT count(*) FROM st_schema_migrations"),
+      ==, known);
+  g_assert_cmpint (st_test_db_query_int (
+                       db, "SELECT max(version) FROM st_schema_migrations"),
                    ==, known);
-  g_assert_cmpint (query_int (db, "SELECT max(version) FROM st_schema_migrations"),
-                   ==, known);
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM st_schema_migrations "
-                                  "WHERE applied_at IS NULL"), ==, 0);
+  g_assert_cmpint (
+      st_test_db_query_int (db, "SELECT count(*) FROM st_schema_migrations "
+                                "WHERE applied_at IS NULL"),
+      ==, 0);
   first = st_test_db_query (db, "SELECT name FROM st_schema_migrations "
                                 "WHERE version = 1");
   g_assert_cmpstr (first, ==, "0001-foundation.sql");
@@ -145,7 +121,8 @@ test_migrate_again_is_noop (void)
       db, "SELECT string_agg(version || '@' || applied_at, ',' ORDER BY version)"
           " FROM st_schema_migrations");
   g_assert_cmpstr (applied_after, ==, applied_before);
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM customers"), ==, 1);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, 1);
 }
 
 static void
@@ -173,8 +150,9 @@ test_migrate_refuses_newer_schema (void)
 
   /* Nothing was applied or recorded, and the migration lock was released:
    * another instance can take it at once. */
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM st_schema_migrations"),
-                   ==, known + 1);
+  g_assert_cmpint (
+      st_test_db_query_int (db, "SELECT count(*) FROM st_schema_migrations"),
+      ==, known + 1);
   locked = st_test_db_query (db, "SELECT pg_try_advisory_lock("
                                  MIGRATION_LOCK_KEY ")");
   g_assert_cmpstr (locked, ==, "t");
@@ -226,10 +204,12 @@ test_migrate_concurrently (void)
       g_assert_cmpint (jobs[i].version, ==, known);
     }
   /* One set of migrations, one set of tables. */
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM st_schema_migrations"),
-                   ==, known);
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM pg_tables "
-                                  "WHERE tablename = 'customers'"), ==, 1);
+  g_assert_cmpint (
+      st_test_db_query_int (db, "SELECT count(*) FROM st_schema_migrations"),
+      ==, known);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM pg_tables "
+                                             "WHERE tablename = 'customers'"),
+                   ==, 1);
 }
 
 /* Connection and statements ------------------------------------------- */
@@ -281,7 +261,8 @@ test_unique_violation (void)
   g_assert_error (error, ST_ERROR, ST_ERROR_ALREADY_EXISTS);
   g_assert_cmpstr (st_store_last_constraint (store), ==, "customers_email_key");
 
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM customers"), ==, 2);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, 2);
 }
 
 static void
@@ -333,7 +314,8 @@ test_transactions (void)
     g_assert_no_error (error);
   }
   st_store_rollback (store);
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM customers"), ==, 0);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, 0);
 
   /* A failed statement aborts the transaction; after the rollback the store
    * works again and the earlier insert of that transaction is gone. */
@@ -347,7 +329,8 @@ test_transactions (void)
   g_assert_nonnull (error);
   g_clear_error (&error);
   st_store_rollback (store);
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM customers"), ==, 0);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, 0);
 
   /* Committed: it stays, and is visible to another connection. */
   params[0] = "Committed";
@@ -357,11 +340,13 @@ test_transactions (void)
                                               params, &error);
     g_assert_no_error (error);
   }
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM customers"), ==, 0);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, 0);
   g_assert_true (st_store_commit (store, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM customers "
-                                  "WHERE name = 'Committed'"), ==, 1);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers "
+                                             "WHERE name = 'Committed'"),
+                   ==, 1);
 
   /* Rolling back with no transaction open is harmless. */
   st_store_rollback (store);
@@ -414,8 +399,8 @@ test_hostile_parameters (void)
       g_assert_no_error (error);
       g_assert_cmpstr (PQgetvalue (found, 0, 0), ==, "1");
     }
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM customers"), ==,
-                   g_strv_length ((GStrv) hostile_texts));
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, g_strv_length ((GStrv) hostile_texts));
 }
 
 static void
@@ -459,7 +444,8 @@ test_lost_connection (void)
       g_assert_true (st_store_commit (store, &error));
       g_assert_true (st_store_is_connected (store));
     }
-  g_assert_cmpint (query_int (db, "SELECT count(*) FROM customers"), ==, 2);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, 2);
 }
 
 /* Records --------------------------------------------------------------- */
@@ -476,7 +462,7 @@ test_record_time_from_pg (void)
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autofree char *out = st_record_time_from_pg (cases[i][0]);
-      ASSERT_TIME (out, cases[i][1]);
+      ST_TEST_ASSERT_TIME (out, cases[i][1]);
       /* Seconds and their fraction are kept as they were. */
       g_assert_cmpint (strncmp (out, cases[i][1], 19), ==, 0);
     }
@@ -510,9 +496,9 @@ test_record_from_row_types (void)
   gboolean flag;
 
   g_assert_true (g_variant_lookup (row, "t", "&s", &s));
-  ASSERT_TIME (s, "2026-11-24T21:13:19.5Z");
+  ST_TEST_ASSERT_TIME (s, "2026-11-24T21:13:19.5Z");
   g_assert_true (g_variant_lookup (row, "t_offset", "&s", &s));
-  ASSERT_TIME (s, "2026-06-01T10:00:00Z");
+  ST_TEST_ASSERT_TIME (s, "2026-06-01T10:00:00Z");
   g_assert_true (g_variant_lookup (row, "n", "d", &n));
   g_assert_cmpfloat (n, ==, 12.5);
   g_assert_true (g_variant_lookup (row, "f", "d", &n));
