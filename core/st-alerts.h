@@ -1,0 +1,31 @@
+#pragma once
+
+#include <glib.h>
+
+#include "st-store.h"
+
+G_BEGIN_DECLS
+
+/* Alerts: what an account manager must look at. One open alert per
+ * (customer, kind): raising it again updates it (message, data, count,
+ * last_raised_at) instead of piling up. Customer 0 is "no customer"
+ * (system alerts such as a broken script). */
+
+/* Raise inside the caller's transaction. @severity: info, warning or
+ * critical; @data_json may be NULL; @source: "script:<name>" or "core".
+ * Returns the alert record (a{sv}). */
+GVariant *st_alerts_raise (StStore *store, gint64 customer_id,
+                           const char *kind, const char *severity,
+                           const char *message, const char *data_json,
+                           const char *source, GError **error);
+
+/* filter: open (b), customer_id (x), kind (s), limit (u, default 100),
+ * offset (u). Newest first. Own transaction. */
+GVariant *st_alerts_list (StStore *store, GVariant *filter, GError **error);
+
+/* Acknowledge alert @id with a note; NOT_FOUND when there is none,
+ * INVALID_ARGUMENT when it was acknowledged already. Own transaction. */
+GVariant *st_alerts_acknowledge (StStore *store, gint64 id, const char *note,
+                                 const char *actor, GError **error);
+
+G_END_DECLS
