@@ -17,6 +17,23 @@ typedef struct {
   GStrv next;          /* stages it may move to (NULL-terminated, may be empty) */
 } StStage;
 
+/* One entry of `channels`: a channel name and the plugin delivering it. */
+typedef struct {
+  char *name;           /* channel name, or "*" for any channel without its own entry */
+  char *plugin;         /* plugin name, [a-z][a-z0-9_-]{0,62} */
+  GHashTable *settings; /* the entry's other keys: char* → char* (plugin excluded) */
+} StChannelConfig;
+
+/* One entry of `caps`: at most @max messages sent to one customer on one
+ * channel within any @per_seconds. */
+typedef struct {
+  char *channel;        /* channel name, or "*" for each channel */
+  guint max;            /* 1..1000000 */
+  gint64 per_seconds;   /* > 0 */
+  char *per;            /* the window as written ("7d"), for messages */
+  gboolean suppress;    /* TRUE: suppress the message; FALSE: defer it */
+} StCapConfig;
+
 typedef struct {
   char *path;          /* the file it was read from, or NULL for defaults */
   char *database;      /* libpq conninfo; NULL: STEWARD_DATABASE or the PG* variables */
@@ -24,11 +41,40 @@ typedef struct {
   guint workers;       /* D-Bus worker threads, each with its own connection; 1..256 */
   GStrv scripts;       /* script folders (issue 3 reads them) */
   GPtrArray *stages;   /* of StStage*, in file order; the first is the initial stage */
+
+  /* lua: limits per script call */
+  guint64 lua_instructions; /* VM instructions; default 10000000 */
+  guint lua_timeout_ms;     /* wall clock; default 2000 */
+  gsize lua_memory;         /* bytes per Lua state; default 32 MiB */
+
+  guint care_workers;       /* threads running scripts, 1..64; default 2 */
+
+  /* delivery: the outbox workers */
+  guint delivery_workers;           /* 1..64; default 2 */
+  guint delivery_max_attempts;      /* 1..1000; default 8 */
+  guint64 delivery_backoff_ms;      /* first retry delay; default 30 s */
+  guint64 delivery_max_backoff_ms;  /* >= backoff; default 6 h */
+
+  char *plugin_dir;    /* NULL: $STEWARD_PLUGIN_DIR, else the compiled-in folder */
+  GPtrArray *channels; /* of StChannelConfig*, in file order; empty by default */
+
+  /* quiet_hours, in each customer's own zone: [start, end) in minutes after
+   * local midnight; start > end spans midnight. */
+  gboolean quiet_hours;
+  guint quiet_start;   /* 0..1439 */
+  guint quiet_end;     /* 0..1439, != quiet_start */
+  GStrv quiet_channels; /* the channels it holds; NULL: all */
+
+  char *default_tz;    /* zone of customers without one; default "UTC" */
+  GPtrArray *caps;     /* of StCapConfig*, in file order; empty by default */
 } StConfig;
 
 /* Defaults: no database (environment), session bus, 4 workers, no script
  * folders, and the default lifecycle of DESIGN.md:
- * lead → onboarding → active ⇄ at_risk → churned → active. */
+ * lead → onboarding → active ⇄ at_risk → churned → active; Lua limits
+ * 10M instructions, 2 s, 32 MiB; 2 care workers; 2 delivery workers, 8
+ * attempts, backoff 30 s up to 6 h; the default plugin folder; no channels,
+ * no quiet hours, default_tz UTC, no caps. */
 StConfig *st_config_new_default (void);
 
 /* Parse @path; relative `scripts` folders are resolved against the folder
@@ -55,6 +101,20 @@ const char *st_config_initial_stage (const StConfig *config);
 gboolean st_config_transition_allowed (const StConfig *config,
                                        const char *from, const char *to);
 
+/* The channel entry for @name: its own entry, else the "*" entry, else
+ * NULL (no channel of that name is configured). */
+const StChannelConfig *st_config_find_channel (const StConfig *config,
+                                               const char *name);
+
+/* Durations as the file writes them: @ms in the largest unit that divides
+ * it exactly ("7d", "90s", "1500ms"; "0s" for 0). */
+char *st_config_format_duration (guint64 ms);
+
+void st_channel_config_free (StChannelConfig *channel);
+void st_cap_config_free (StCapConfig *cap);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StConfig, st_config_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StChannelConfig, st_channel_config_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StCapConfig, st_cap_config_free)
 
 G_END_DECLS

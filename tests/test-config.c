@@ -38,6 +38,21 @@ assert_defaults (const StConfig *config)
   g_assert_nonnull (config->scripts);
   g_assert_cmpuint (g_strv_length (config->scripts), ==, 0);
   assert_default_lifecycle (config);
+  g_assert_cmpuint (config->lua_instructions, ==, 10000000);
+  g_assert_cmpuint (config->lua_timeout_ms, ==, 2000);
+  g_assert_cmpuint (config->lua_memory, ==, 32 * 1024 * 1024);
+  g_assert_cmpuint (config->care_workers, ==, 2);
+  g_assert_cmpuint (config->delivery_workers, ==, 2);
+  g_assert_cmpuint (config->delivery_max_attempts, ==, 8);
+  g_assert_cmpuint (config->delivery_backoff_ms, ==, 30000);
+  g_assert_cmpuint (config->delivery_max_backoff_ms, ==, 6 * 3600 * 1000);
+  g_assert_null (config->plugin_dir);
+  g_assert_cmpuint (config->channels->len, ==, 0);
+  g_assert_false (config->quiet_hours);
+  g_assert_null (config->quiet_channels);
+  g_assert_cmpstr (config->default_tz, ==, "UTC");
+  g_assert_cmpuint (config->caps->len, ==, 0);
+  g_assert_null (st_config_find_channel (config, "email"));
 }
 
 static void
@@ -231,6 +246,176 @@ test_stage_name_valid (void)
   g_assert_false (st_config_stage_name_valid ("étape"));
 }
 
+/* The care and delivery sections, as data/steward.yaml documents them. */
+static const char care_yaml[] =
+    "lua:\n"
+    "  instructions: 5000000\n"
+    "  timeout: 500ms\n"
+    "  memory: 64M\n"
+    "care:\n"
+    "  workers: 3\n"
+    "delivery:\n"
+    "  workers: 4\n"
+    "  max_attempts: 5\n"
+    "  backoff: 1m\n"
+    "  max_backoff: 2h\n"
+    "plugin_dir: /opt/steward/plugins\n"
+    "channels:\n"
+    "  email: { plugin: log, path: /var/lib/steward/messages.jsonl }\n"
+    "  sms:\n"
+    "    plugin: flaky\n"
+    "    result: retry\n"
+    "    port: 25\n"
+    "  \"*\": { plugin: log, path: other.jsonl, fsync: true }\n"
+    "quiet_hours:\n"
+    "  start: \"21:30\"\n"
+    "  end: 8:00\n"
+    "  channels: [email, sms]\n"
+    "default_tz: Europe/Paris\n"
+    "caps:\n"
+    "  - { channel: email, max: 3, per: 7d, action: defer }\n"
+    "  - channel: \"*\"\n"
+    "    max: 10\n"
+    "    per: 1d\n"
+    "    action: suppress\n"
+    "  - { channel: sms, max: 1, per: 90s }\n";
+
+static void
+test_care (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StConfig) config =
+      st_config_load_from_data (care_yaml, -1, "care.yaml", &error);
+  const StChannelConfig *email, *sms, *any;
+  const StCapConfig *cap;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (config->lua_instructions, ==, 5000000);
+  g_assert_cmpuint (config->lua_timeout_ms, ==, 500);
+  g_assert_cmpuint (config->lua_memory, ==, 64 * 1024 * 1024);
+  g_assert_cmpuint (config->care_workers, ==, 3);
+  g_assert_cmpuint (config->delivery_workers, ==, 4);
+  g_assert_cmpuint (config->delivery_max_attempts, ==, 5);
+  g_assert_cmpuint (config->delivery_backoff_ms, ==, 60000);
+  g_assert_cmpuint (config->delivery_max_backoff_ms, ==, 2 * 3600 * 1000);
+  g_assert_cmpstr (config->plugin_dir, ==, "/opt/steward/plugins");
+
+  g_assert_cmpuint (config->channels->len, ==, 3);
+  email = st_config_find_channel (config, "email");
+  g_assert_nonnull (email);
+  g_assert_cmpstr (email->name, ==, "email");
+  g_assert_cmpstr (email->plugin, ==, "log");
+  g_assert_cmpuint (g_hash_table_size (email->settings), ==, 1);
+  g_assert_cmpstr (g_hash_table_lookup (email->settings, "path"), ==,
+                   "/var/lib/steward/messages.jsonl");
+  sms = st_config_find_channel (config, "sms");
+  g_assert_cmpstr (sms->plugin, ==, "flaky");
+  g_assert_cmpstr (g_hash_table_lookup (sms->settings, "result"), ==, "retry");
+  g_assert_cmpstr (g_hash_table_lookup (sms->settings, "port"), ==, "25");
+  g_assert_null (g_hash_table_lookup (sms->settings, "plugin"));
+  any = st_config_find_channel (config, "push");
+  g_assert_nonnull (any);
+  g_assert_cmpstr (any->name, ==, "*");
+  g_assert_cmpstr (g_hash_table_lookup (any->settings, "fsync"), ==, "true");
+  g_assert_true (st_config_find_channel (config, "*") == any);
+  g_assert_null (st_config_find_channel (config, NULL));
+
+  g_assert_true (config->quiet_hours);
+  g_assert_cmpuint (config->quiet_start, ==, 21 * 60 + 30);
+  g_assert_cmpuint (config->quiet_end, ==, 8 * 60);
+  g_assert_cmpuint (g_strv_length (config->quiet_channels), ==, 2);
+  g_assert_cmpstr (config->quiet_channels[1], ==, "sms");
+  g_assert_cmpstr (config->default_tz, ==, "Europe/Paris");
+
+  g_assert_cmpuint (config->caps->len, ==, 3);
+  cap = g_ptr_array_index (config->caps, 0);
+  g_assert_cmpstr (cap->channel, ==, "email");
+  g_assert_cmpuint (cap->max, ==, 3);
+  g_assert_cmpint (cap->per_seconds, ==, 7 * 86400);
+  g_assert_cmpstr (cap->per, ==, "7d"); /* as written, not "1w" */
+  g_assert_false (cap->suppress);
+  cap = g_ptr_array_index (config->caps, 1);
+  g_assert_cmpstr (cap->channel, ==, "*");
+  g_assert_cmpuint (cap->max, ==, 10);
+  g_assert_cmpint (cap->per_seconds, ==, 86400);
+  g_assert_true (cap->suppress);
+  cap = g_ptr_array_index (config->caps, 2);
+  g_assert_cmpint (cap->per_seconds, ==, 90);
+  g_assert_false (cap->suppress); /* defer is the default */
+}
+
+/* Units, bounds and the forms each value may take. */
+static void
+test_care_values (void)
+{
+  static const struct {
+    const char *yaml;
+    guint64 timeout_ms, memory, backoff_ms, max_backoff_ms;
+  } cases[] = {
+    { "lua: {timeout: 10ms}\n", 10, 32 << 20, 30000, 21600000 },
+    { "lua: {timeout: 1h, memory: 1048576}\n", 3600000, 1 << 20, 30000,
+      21600000 },
+    { "lua: {memory: 1024K}\n", 2000, 1 << 20, 30000, 21600000 },
+    { "lua: {memory: \"2G\"}\n", 2000, (guint64) 2 << 30, 30000, 21600000 },
+    { "delivery: {backoff: 100ms, max_backoff: 100ms}\n", 2000, 32 << 20, 100,
+      100 },
+    { "delivery: {backoff: 2w, max_backoff: 30d}\n", 2000, 32 << 20,
+      14 * 86400000ull, 30 * 86400000ull },
+    { "delivery: {max_backoff: 30s}\n", 2000, 32 << 20, 30000, 30000 },
+    { "delivery: {backoff: 5m}\n", 2000, 32 << 20, 300000, 21600000 },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (StConfig) config =
+          st_config_load_from_data (cases[i].yaml, -1, "v.yaml", &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpuint (config->lua_timeout_ms, ==, cases[i].timeout_ms);
+      g_assert_cmpuint (config->lua_memory, ==, cases[i].memory);
+      g_assert_cmpuint (config->delivery_backoff_ms, ==, cases[i].backoff_ms);
+      g_assert_cmpuint (config->delivery_max_backoff_ms, ==,
+                        cases[i].max_backoff_ms);
+    }
+}
+
+/* A quiet window may span midnight or not, and stands without channels. */
+static void
+test_quiet_hours (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StConfig) config = st_config_load_from_data (
+      "quiet_hours: {start: \"00:00\", end: \"23:59\"}\n", -1, "q.yaml",
+      &error);
+
+  g_assert_no_error (error);
+  g_assert_true (config->quiet_hours);
+  g_assert_cmpuint (config->quiet_start, ==, 0);
+  g_assert_cmpuint (config->quiet_end, ==, 23 * 60 + 59);
+  g_assert_null (config->quiet_channels);
+}
+
+static void
+test_format_duration (void)
+{
+  static const struct {
+    guint64 ms;
+    const char *text;
+  } cases[] = {
+    { 0, "0s" }, { 1, "1ms" }, { 1500, "1500ms" }, { 2000, "2s" },
+    { 90000, "90s" }, { 300000, "5m" }, { 7200000, "2h" },
+    { 86400000, "1d" }, { 604800000, "1w" }, { 8 * 86400000ull, "8d" },
+    { 14 * 86400000ull, "2w" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = st_config_format_duration (cases[i].ms);
+      g_assert_cmpstr (text, ==, cases[i].text);
+    }
+}
+
 /* Bad input: the message must start with exactly @prefix and contain each
  * of @needles (the key or value it names, and what to do). */
 typedef struct {
@@ -355,6 +540,172 @@ static const BadCase bad_cases[] = {
     { "tags", "!folders" } },
   { "/config/bad/two-documents", "bus: session\n---\nbus: system\n",
     "t.yaml:2:1: ", { "second YAML document", "remove this '---'" } },
+  /* lua */
+  { "/config/bad/lua/type", "lua: 2s\n", "t.yaml:1:6: ",
+    { "lua must be a mapping", "not '2s'" } },
+  { "/config/bad/lua/unknown", "lua:\n  timeout: 2s\n  memroy: 32M\n",
+    "t.yaml:3:3: ", { "unknown key 'memroy' in 'lua'",
+                      "known keys: instructions, timeout, memory" } },
+  { "/config/bad/lua/instructions-low", "lua: {instructions: 999}\n",
+    "t.yaml:1:21: ", { "'instructions' must be a whole number from 1000",
+                       "not '999'" } },
+  { "/config/bad/lua/instructions-suffix", "lua: {instructions: 10M}\n",
+    "t.yaml:1:21: ", { "'instructions'", "not '10M'" } },
+  { "/config/bad/lua/timeout-unit", "lua:\n  timeout: 2\n", "t.yaml:2:12: ",
+    { "'timeout' must be a duration", "500ms or 2s", "not '2'" } },
+  { "/config/bad/lua/timeout-fraction", "lua: {timeout: 1.5s}\n",
+    "t.yaml:1:16: ", { "'timeout' must be a duration", "not '1.5s'" } },
+  { "/config/bad/lua/timeout-space", "lua: {timeout: 2 s}\n", "t.yaml:1:16: ",
+    { "'timeout'", "not '2 s'" } },
+  { "/config/bad/lua/timeout-unknown-unit", "lua: {timeout: 2sec}\n",
+    "t.yaml:1:16: ", { "'timeout'", "not '2sec'" } },
+  { "/config/bad/lua/timeout-too-long", "lua: {timeout: 2h}\n",
+    "t.yaml:1:16: ", { "from 10ms to 1h", "not '2h'" } },
+  { "/config/bad/lua/timeout-too-short", "lua: {timeout: 5ms}\n",
+    "t.yaml:1:16: ", { "'timeout'", "not '5ms'" } },
+  { "/config/bad/lua/timeout-overflow",
+    "lua: {timeout: 999999999999999w}\n", "t.yaml:1:16: ",
+    { "'timeout'", "not '999999999999999w'" } },
+  { "/config/bad/lua/memory-suffix", "lua: {memory: 32MB}\n", "t.yaml:1:15: ",
+    { "'memory' must be a size", "K, M or G", "not '32MB'" } },
+  { "/config/bad/lua/memory-lower", "lua: {memory: 32m}\n", "t.yaml:1:15: ",
+    { "'memory'", "not '32m'" } },
+  { "/config/bad/lua/memory-small", "lua: {memory: 512K}\n", "t.yaml:1:15: ",
+    { "from 1M to 64G", "not '512K'" } },
+  { "/config/bad/lua/memory-large", "lua: {memory: 65G}\n", "t.yaml:1:15: ",
+    { "'memory'", "not '65G'" } },
+  { "/config/bad/lua/memory-negative", "lua: {memory: -1M}\n",
+    "t.yaml:1:15: ", { "'memory'", "not '-1M'" } },
+  { "/config/bad/lua/no-value", "lua:\n  timeout:\n", "t.yaml:2:3: ",
+    { "'timeout' has no value", "remove the key" } },
+  /* care */
+  { "/config/bad/care/workers", "care: {workers: 65}\n", "t.yaml:1:17: ",
+    { "'workers' must be a whole number from 1 to 64", "not '65'" } },
+  { "/config/bad/care/unknown", "care: {threads: 2}\n", "t.yaml:1:8: ",
+    { "unknown key 'threads' in 'care'", "known keys: workers" } },
+  /* delivery */
+  { "/config/bad/delivery/workers", "delivery: {workers: 0}\n",
+    "t.yaml:1:21: ", { "'workers' must be a whole number from 1 to 64",
+                       "not '0'" } },
+  { "/config/bad/delivery/max-attempts", "delivery: {max_attempts: \"8\"}\n",
+    "t.yaml:1:26: ", { "'max_attempts'", "without quotes" } },
+  { "/config/bad/delivery/backoff", "delivery: {backoff: 10}\n",
+    "t.yaml:1:21: ", { "'backoff' must be a duration", "not '10'" } },
+  { "/config/bad/delivery/backoff-too-long", "delivery: {backoff: 31d}\n",
+    "t.yaml:1:21: ", { "from 100ms to 30d", "not '31d'" } },
+  { "/config/bad/delivery/max-below-backoff",
+    "delivery:\n  backoff: 1h\n  max_backoff: 30m\n", "t.yaml:3:16: ",
+    { "'max_backoff' (30m) is shorter than 'backoff' (1h)",
+      "at least as long" } },
+  { "/config/bad/delivery/backoff-above-default-max",
+    "delivery:\n  workers: 2\n  backoff: 7h\n", "t.yaml:3:12: ",
+    { "'max_backoff' (6h) is shorter than 'backoff' (7h)" } },
+  { "/config/bad/delivery/type", "delivery: [2]\n", "t.yaml:1:11: ",
+    { "delivery must be a mapping", "not a list" } },
+  /* plugin_dir */
+  { "/config/bad/plugin-dir/type", "plugin_dir: [a]\n", "t.yaml:1:13: ",
+    { "'plugin_dir' must be a folder path", "not a list" } },
+  { "/config/bad/plugin-dir/empty", "plugin_dir: \"\"\n", "t.yaml:1:13: ",
+    { "'plugin_dir' must be a folder path", "not ''" } },
+  /* channels */
+  { "/config/bad/channels/type", "channels: [email]\n", "t.yaml:1:11: ",
+    { "'channels' must be a mapping", "not a list" } },
+  { "/config/bad/channels/name", "channels:\n  E-mail: {plugin: log}\n",
+    "t.yaml:2:3: ", { "a channel name must be '*' or a lower-case letter",
+                      "not 'E-mail'" } },
+  { "/config/bad/channels/entry-type", "channels:\n  email: log\n",
+    "t.yaml:2:10: ", { "channel 'email' must be a mapping", "not 'log'" } },
+  { "/config/bad/channels/no-plugin",
+    "channels:\n  email: {path: /tmp/x}\n", "t.yaml:2:3: ",
+    { "channel 'email' names no plugin", "plugin: log" } },
+  { "/config/bad/channels/plugin-name",
+    "channels:\n  email: {plugin: ../evil}\n", "t.yaml:2:19: ",
+    { "the plugin of channel 'email' must be a plugin name",
+      "not '../evil'" } },
+  { "/config/bad/channels/setting-type",
+    "channels:\n  email:\n    plugin: log\n    path: [a, b]\n",
+    "t.yaml:4:11: ", { "'path' in channel 'email' must be a text value",
+                       "not a list" } },
+  { "/config/bad/channels/setting-empty",
+    "channels:\n  email:\n    plugin: log\n    path:\n", "t.yaml:4:5: ",
+    { "'path' in channel 'email' has no value" } },
+  { "/config/bad/channels/duplicate-setting",
+    "channels:\n  email: {plugin: log, path: a, path: b}\n", "t.yaml:2:33: ",
+    { "'path' appears twice in channel 'email'" } },
+  { "/config/bad/channels/duplicate",
+    "channels:\n  email: {plugin: log}\n  email: {plugin: log}\n",
+    "t.yaml:3:3: ", { "'email' appears twice in 'channels'" } },
+  { "/config/bad/channels/no-value", "channels:\n  email:\n",
+    "t.yaml:2:9: ", { "channel 'email' must be a mapping",
+                       "an empty value" } },
+  /* quiet_hours */
+  { "/config/bad/quiet/type", "quiet_hours: 21:00-08:00\n", "t.yaml:1:14: ",
+    { "quiet_hours must be a mapping", "not '21:00-08:00'" } },
+  { "/config/bad/quiet/no-end", "quiet_hours:\n  start: \"21:00\"\n",
+    "t.yaml:2:3: ", { "'quiet_hours' needs both 'start' and 'end'",
+                      "no 'end'" } },
+  { "/config/bad/quiet/no-start", "quiet_hours: {end: \"08:00\"}\n",
+    "t.yaml:1:14: ", { "needs both", "no 'start'" } },
+  { "/config/bad/quiet/hour", "quiet_hours: {start: \"24:00\", end: 8:00}\n",
+    "t.yaml:1:22: ", { "'start' must be a time of day", "not '24:00'" } },
+  { "/config/bad/quiet/minute", "quiet_hours: {start: \"21:60\", end: 8:00}\n",
+    "t.yaml:1:22: ", { "'start'", "not '21:60'" } },
+  { "/config/bad/quiet/format", "quiet_hours: {start: 9pm, end: 8:00}\n",
+    "t.yaml:1:22: ", { "'start'", "not '9pm'" } },
+  { "/config/bad/quiet/seconds",
+    "quiet_hours: {start: \"21:00:00\", end: 8:00}\n", "t.yaml:1:22: ",
+    { "'start'", "not '21:00:00'" } },
+  { "/config/bad/quiet/same", "quiet_hours:\n  start: \"21:00\"\n"
+    "  end: \"21:00\"\n", "t.yaml:3:8: ",
+    { "'end' is the same time as 'start' (21:00)", "empty window" } },
+  { "/config/bad/quiet/channels-type",
+    "quiet_hours: {start: \"21:00\", end: \"08:00\", channels: email}\n",
+    "t.yaml:1:55: ", { "'channels' must be a list", "not 'email'" } },
+  { "/config/bad/quiet/channels-empty",
+    "quiet_hours: {start: \"21:00\", end: \"08:00\", channels: []}\n",
+    "t.yaml:1:55: ", { "'channels' lists no channel", "remove the key" } },
+  { "/config/bad/quiet/channels-star",
+    "quiet_hours: {start: \"21:00\", end: \"08:00\", channels: [\"*\"]}\n",
+    "t.yaml:1:56: ", { "each entry of 'channels' must be a channel name",
+                       "not '*'" } },
+  { "/config/bad/quiet/unknown",
+    "quiet_hours: {start: \"21:00\", end: \"08:00\", zone: UTC}\n",
+    "t.yaml:1:45: ", { "unknown key 'zone' in 'quiet_hours'",
+                       "known keys: start, end, channels" } },
+  /* default_tz */
+  { "/config/bad/default-tz/unknown", "default_tz: Mars/Olympus\n",
+    "t.yaml:1:13: ", { "'default_tz' is not usable", "'Mars/Olympus'" } },
+  { "/config/bad/default-tz/posix", "default_tz: CET-1CEST\n",
+    "t.yaml:1:13: ", { "'default_tz' is not usable", "POSIX" } },
+  { "/config/bad/default-tz/type", "default_tz: [UTC]\n", "t.yaml:1:13: ",
+    { "'default_tz' must be a time zone name", "not a list" } },
+  /* caps */
+  { "/config/bad/caps/type", "caps: {channel: email}\n", "t.yaml:1:7: ",
+    { "'caps' must be a list", "not a mapping" } },
+  { "/config/bad/caps/entry-type", "caps: [email]\n", "t.yaml:1:8: ",
+    { "each entry of 'caps' must be a mapping", "not 'email'" } },
+  { "/config/bad/caps/missing-per", "caps:\n  - {channel: email, max: 3}\n",
+    "t.yaml:2:5: ", { "this entry of 'caps' has no 'per'",
+                      "channel, max and per" } },
+  { "/config/bad/caps/missing-channel", "caps:\n  - {max: 3, per: 1d}\n",
+    "t.yaml:2:5: ", { "has no 'channel'" } },
+  { "/config/bad/caps/max-zero", "caps: [{channel: email, max: 0, per: 1d}]\n",
+    "t.yaml:1:30: ", { "'max' must be a whole number from 1", "not '0'" } },
+  { "/config/bad/caps/per-ms",
+    "caps: [{channel: email, max: 1, per: 1500ms}]\n", "t.yaml:1:38: ",
+    { "'per' must be a whole number of seconds", "not '1500ms'" } },
+  { "/config/bad/caps/per-unit", "caps: [{channel: email, max: 1, per: 7}]\n",
+    "t.yaml:1:38: ", { "'per'", "not '7'" } },
+  { "/config/bad/caps/action",
+    "caps:\n  - {channel: email, max: 1, per: 1d, action: drop}\n",
+    "t.yaml:2:47: ", { "'action' must be defer or suppress", "not 'drop'" } },
+  { "/config/bad/caps/channel", "caps: [{channel: Email, max: 1, per: 1d}]\n",
+    "t.yaml:1:18: ", { "'channel' must be a channel name or '*'",
+                       "not 'Email'" } },
+  { "/config/bad/caps/unknown",
+    "caps: [{channel: email, max: 1, per: 1d, window: 2}]\n", "t.yaml:1:42: ",
+    { "unknown key 'window' in 'caps'",
+      "known keys: channel, max, per, action" } },
 };
 
 static void
@@ -421,6 +772,26 @@ test_file_good (void)
   g_assert_cmpstr (config->scripts[0], ==, "/srv/steward/scripts");
   g_assert_cmpstr (config->scripts[1], ==, local); /* next to the file */
   assert_good_stages (config);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* A relative plugin_dir is next to the file, like scripts. */
+static void
+test_file_plugin_dir (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("steward-config-XXXXXX", &error);
+  g_autofree char *path = write_temp (dir, "steward.yaml",
+                                      "plugin_dir: plugins\n");
+  g_autofree char *plugins = g_build_filename (dir, "plugins", NULL);
+  g_autoptr (StConfig) config = st_config_load (path, &error);
+  g_autoptr (StConfig) as_written = st_config_load_from_data (
+      "plugin_dir: plugins\n", -1, "d.yaml", &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->plugin_dir, ==, plugins);
+  g_assert_cmpstr (as_written->plugin_dir, ==, "plugins");
   g_unlink (path);
   g_rmdir (dir);
 }
@@ -506,6 +877,10 @@ test_example (void)
   g_assert_cmpstr (config->path, ==, path);
   g_assert_cmpuint (config->workers, >=, 1);
   assert_default_lifecycle (config);
+  /* Every channel goes somewhere. */
+  g_assert_nonnull (st_config_find_channel (config, "email"));
+  g_assert_cmpstr (st_config_find_channel (config, "email")->plugin, ==,
+                   "log");
 }
 
 int
@@ -521,10 +896,15 @@ main (int argc, char **argv)
   g_test_add_func ("/config/good/stages", test_good_stages);
   g_test_add_func ("/config/lookups", test_lookups);
   g_test_add_func ("/config/stage-name-valid", test_stage_name_valid);
+  g_test_add_func ("/config/care", test_care);
+  g_test_add_func ("/config/care/values", test_care_values);
+  g_test_add_func ("/config/quiet-hours", test_quiet_hours);
+  g_test_add_func ("/config/format-duration", test_format_duration);
   for (gsize i = 0; i < G_N_ELEMENTS (bad_cases); i++)
     g_test_add_data_func (bad_cases[i].path, &bad_cases[i], test_bad);
   g_test_add_func ("/config/bad/nesting", test_bad_nesting);
   g_test_add_func ("/config/file/good", test_file_good);
+  g_test_add_func ("/config/file/plugin-dir", test_file_plugin_dir);
   g_test_add_func ("/config/file/empty", test_file_empty);
   g_test_add_func ("/config/file/bad", test_file_bad);
   g_test_add_func ("/config/file/missing", test_file_missing);

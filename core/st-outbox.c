@@ -1,0 +1,893 @@
+/* The outbox and its delivery workers.
+ *
+ * One message is one transaction: claim the oldest due row (FOR UPDATE SKIP
+ * LOCKED, so workers and daemons never take the same one), decide (quiet
+ * hours, caps), call the channel's plugin with the row still locked, record
+ * the outcome, commit. A crash before the commit leaves the row as it was:
+ * it is delivered again with the same key (at least once to the wire). */
+
+#include "st-outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+
+#include "st-alerts.h"
+#include "st-error.h"
+#include "st-plugins.h"
+
+#define ST_OUTBOX_CHANNEL "steward_outbox"
+/* Idle workers look for due messages at least this often, notification or
+ * not (a lost LISTEN connection, a retry coming due). */
+#define ST_FALLBACK_POLL_MS 1000
+
+/* Times travel as microseconds since the epoch, converted in SQL, so no
+ * time zone or format ever gets in the way. */
+#define ST_TS(n) "('epoch'::timestamptz + $" #n "::bigint * interval '1 microsecond')"
+#define ST_USEC(expr) "(extract(epoch FROM " expr ") * 1000000)::bigint"
+#define ST_NOW(n) "COALESCE(" ST_TS (n) ", now())"
+
+ST_STATEMENT_DEFINE (st_sql_outbox_enqueue, 11,
+  "WITH ins AS ("
+  "  INSERT INTO messages (customer_id, key, channel, script, template,"
+  "    locale, recipient, subject, body, data, due_at)"
+  "  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, ''),"
+  "    COALESCE($10::jsonb, '{}'), now() + $11::bigint * interval '1 second')"
+  "  ON CONFLICT (customer_id, key) DO NOTHING RETURNING id)"
+  " SELECT id, pg_notify('" ST_OUTBOX_CHANNEL "', '') FROM ins");
+
+/* $1: the test clock or NULL. The customer travels along as JSON for the
+ * plugin, and its zone for quiet hours. */
+ST_STATEMENT_DEFINE (st_sql_outbox_claim, 1,
+  "SELECT m.customer_id, m.id, m.key, m.channel, m.script, m.template,"
+  "  m.locale, m.recipient, m.subject, m.body, m.data::text, m.attempts,"
+  "  json_build_object('id', c.id, 'name', c.name, 'email', c.email,"
+  "    'phone', c.phone, 'locale', c.locale, 'tz', c.tz)::text, c.tz,"
+  "  " ST_USEC (ST_NOW (1))
+  " FROM messages m JOIN customers c ON c.id = m.customer_id"
+  " WHERE m.state IN ('pending', 'retry') AND m.due_at <= " ST_NOW (1)
+  " ORDER BY m.due_at LIMIT 1 FOR UPDATE OF m SKIP LOCKED");
+
+enum {
+  COL_CUSTOMER, COL_ID, COL_KEY, COL_CHANNEL, COL_SCRIPT, COL_TEMPLATE,
+  COL_LOCALE, COL_RECIPIENT, COL_SUBJECT, COL_BODY, COL_DATA, COL_ATTEMPTS,
+  COL_CUSTOMER_JSON, COL_TZ, COL_NOW,
+};
+
+/* Messages due now are being delivered (or just arrived, and notified): an
+ * idle worker only needs the next one due later. */
+ST_STATEMENT_DEFINE (st_sql_outbox_next_due, 1,
+  "SELECT " ST_USEC ("min(due_at) - " ST_NOW (1)) " / 1000 FROM messages"
+  " WHERE state IN ('pending', 'retry') AND due_at > " ST_NOW (1));
+
+/* One delivery at a time per customer and channel while a cap is counted,
+ * so two workers cannot both take the last place. */
+ST_STATEMENT_DEFINE (st_sql_outbox_cap_lock, 2,
+  "SELECT pg_advisory_xact_lock(hashtextextended("
+  "  'steward-cap:' || $1 || '/' || $2, 0))");
+
+/* The @max-th newest message sent within the window: the cap is reached
+ * when it exists, and lifts when it leaves the window. */
+ST_STATEMENT_DEFINE (st_sql_outbox_cap_count, 5,
+  "SELECT " ST_USEC ("sent_at") " FROM messages"
+  " WHERE customer_id = $1 AND channel = $2 AND state = 'sent'"
+  "   AND sent_at > " ST_TS (3) " - $4::bigint * interval '1 second'"
+  "   AND sent_at <= " ST_TS (3)
+  " ORDER BY sent_at DESC OFFSET $5::bigint - 1 LIMIT 1");
+
+ST_STATEMENT_DEFINE (st_sql_outbox_hold, 4,
+  "UPDATE messages SET due_at = " ST_TS (3) ", held_reason = $4"
+  " WHERE customer_id = $1 AND id = $2");
+
+ST_STATEMENT_DEFINE (st_sql_outbox_suppress, 3,
+  "UPDATE messages SET state = 'suppressed', held_reason = $3"
+  " WHERE customer_id = $1 AND id = $2");
+
+/* sent_at is when the plugin returned (the test clock if set). */
+ST_STATEMENT_DEFINE (st_sql_outbox_sent, 4,
+  "UPDATE messages SET state = 'sent', attempts = $3,"
+  "  sent_at = COALESCE(" ST_TS (4) ", clock_timestamp())"
+  " WHERE customer_id = $1 AND id = $2");
+
+ST_STATEMENT_DEFINE (st_sql_outbox_retry, 5,
+  "UPDATE messages SET state = 'retry', attempts = $3, due_at = " ST_TS (4)
+  ", last_error = $5 WHERE customer_id = $1 AND id = $2");
+
+ST_STATEMENT_DEFINE (st_sql_outbox_dead, 4,
+  "UPDATE messages SET state = 'dead', attempts = $3, last_error = $4"
+  " WHERE customer_id = $1 AND id = $2");
+
+/* Enqueue */
+
+gboolean
+st_outbox_enqueue (StStore *store, const StOutboxMessage *message,
+                   gboolean *created, GError **error)
+{
+  g_autofree char *customer = NULL, *delay = NULL;
+  g_autoptr (PGresult) res = NULL;
+
+  g_return_val_if_fail (store != NULL && message != NULL, FALSE);
+
+  if (message->customer_id <= 0 || message->key == NULL
+      || *message->key == '\0' || message->channel == NULL
+      || *message->channel == '\0' || message->delay_seconds < 0)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "a message needs a customer, a key and a channel, and a "
+                   "delay of 0 or more seconds");
+      return FALSE;
+    }
+  customer = g_strdup_printf ("%" G_GINT64_FORMAT, message->customer_id);
+  delay = g_strdup_printf ("%" G_GINT64_FORMAT, message->delay_seconds);
+  res = st_store_exec (store, &st_sql_outbox_enqueue,
+                       (const char *[]){ customer, message->key,
+                                         message->channel, message->script,
+                                         message->template_name,
+                                         message->locale, message->recipient,
+                                         message->subject, message->body,
+                                         message->data_json, delay },
+                       error);
+  if (res == NULL)
+    return FALSE;
+  if (created != NULL)
+    *created = PQntuples (res) == 1;
+  return TRUE;
+}
+
+/* Quiet hours */
+
+static GDateTime *
+date_time_from_usec (gint64 usec, GTimeZone *tz)
+{
+  g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (
+      usec / G_USEC_PER_SEC);
+
+  return g_date_time_to_timezone (utc, tz);
+}
+
+gint64
+st_quiet_hours_end (guint start_minute, guint end_minute, GTimeZone *tz,
+                    gint64 now_usec)
+{
+  g_autoptr (GDateTime) local = date_time_from_usec (now_usec, tz);
+  g_autoptr (GDateTime) end = NULL;
+  guint minute = g_date_time_get_hour (local) * 60
+                 + g_date_time_get_minute (local);
+  gboolean inside = start_minute < end_minute
+                        ? minute >= start_minute && minute < end_minute
+                        : minute >= start_minute || minute < end_minute;
+  GDate date;
+  gint64 end_usec;
+
+  if (!inside || start_minute == end_minute)
+    return 0;
+  /* The end is today, or tomorrow when the window spans midnight and we are
+   * before it: calendar days, then the wall-clock time in the zone. */
+  g_date_clear (&date, 1);
+  g_date_set_dmy (&date, g_date_time_get_day_of_month (local),
+                  g_date_time_get_month (local), g_date_time_get_year (local));
+  if (minute >= end_minute)
+    g_date_add_days (&date, 1);
+  end = g_date_time_new (tz, g_date_get_year (&date), g_date_get_month (&date),
+                         g_date_get_day (&date), end_minute / 60,
+                         end_minute % 60, 0);
+  end_usec = g_date_time_to_unix (end) * G_USEC_PER_SEC;
+  /* A wall-clock time repeated by a DST change may resolve to its first
+   * occurrence, already past: the window is then over. */
+  return end_usec > now_usec ? end_usec : 0;
+}
+
+/* The delivery */
+
+struct _StDelivery {
+  char *conninfo;
+  StAlertSink sink;
+  gpointer sink_data;
+
+  /* Copied from the configuration; read-only once built. */
+  guint workers;
+  guint max_attempts;
+  guint64 backoff_ms, max_backoff_ms;
+  gboolean quiet_hours;
+  guint quiet_start, quiet_end;
+  GStrv quiet_channels;
+  GTimeZone *default_tz;
+  GPtrArray *caps;      /* of StCapConfig* */
+  StPlugins *plugins;
+  GHashTable *channels; /* name ("*" included) → StChannel* */
+
+  StStore *once_store; /* st_delivery_run_once's, in its caller's thread */
+
+  GMutex lock; /* guards what follows */
+  GCond wake;
+  guint64 wake_seq;
+  gboolean stopping;
+  gint64 clock_usec;
+  GPtrArray *threads;
+  int stop_pipe[2];
+};
+
+/* One claimed row; the strings point into its PGresult. */
+typedef struct {
+  PGresult *res;
+  gint64 customer_id, id, now;
+  const char *customer_text, *id_text;
+  StChannelMessage message;
+  guint attempts;
+  const char *tz;
+} StClaimed;
+
+static const char *
+column (PGresult *res, int col)
+{
+  return PQgetisnull (res, 0, col) ? NULL : PQgetvalue (res, 0, col);
+}
+
+static void
+claimed_init (StClaimed *c, PGresult *res)
+{
+  c->res = res;
+  c->customer_text = PQgetvalue (res, 0, COL_CUSTOMER);
+  c->id_text = PQgetvalue (res, 0, COL_ID);
+  c->customer_id = g_ascii_strtoll (c->customer_text, NULL, 10);
+  c->id = g_ascii_strtoll (c->id_text, NULL, 10);
+  c->attempts = (guint) g_ascii_strtoull (column (res, COL_ATTEMPTS), NULL, 10);
+  c->now = g_ascii_strtoll (column (res, COL_NOW), NULL, 10);
+  c->tz = column (res, COL_TZ);
+  c->message = (StChannelMessage){
+    .id = c->id,
+    .customer_id = c->customer_id,
+    .key = column (res, COL_KEY),
+    .channel = column (res, COL_CHANNEL),
+    .script = column (res, COL_SCRIPT),
+    .template_name = column (res, COL_TEMPLATE),
+    .locale = column (res, COL_LOCALE),
+    .recipient = column (res, COL_RECIPIENT),
+    .subject = column (res, COL_SUBJECT),
+    .body = column (res, COL_BODY),
+    .data_json = column (res, COL_DATA),
+    .attempt = c->attempts + 1,
+    .customer_json = column (res, COL_CUSTOMER_JSON),
+  };
+}
+
+static char *
+usec_text (gint64 usec)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT, usec);
+}
+
+static char *
+clock_param (StDelivery *d)
+{
+  gint64 clock;
+
+  g_mutex_lock (&d->lock);
+  clock = d->clock_usec;
+  g_mutex_unlock (&d->lock);
+  return clock != 0 ? usec_text (clock) : NULL;
+}
+
+static gboolean
+exec_update (StStore *store, const StStatement *stmt,
+             const char *const *params, GError **error)
+{
+  g_autoptr (PGresult) res = st_store_exec (store, stmt, params, error);
+  return res != NULL;
+}
+
+static StChannel *
+find_channel (StDelivery *d, const char *name)
+{
+  StChannel *channel = g_hash_table_lookup (d->channels, name);
+
+  return channel != NULL ? channel : g_hash_table_lookup (d->channels, "*");
+}
+
+static gboolean
+hold (StStore *store, const StClaimed *c, gint64 until, const char *reason,
+      GError **error)
+{
+  g_autofree char *until_text = usec_text (until);
+
+  g_debug ("message %" G_GINT64_FORMAT " held: %s", c->id, reason);
+  return exec_update (store, &st_sql_outbox_hold,
+                      (const char *[]){ c->customer_text, c->id_text,
+                                        until_text, reason },
+                      error);
+}
+
+/* TRUE with *held when quiet hours deferred the message. */
+static gboolean
+apply_quiet_hours (StDelivery *d, StStore *store, const StClaimed *c,
+                   gboolean *held, GError **error)
+{
+  g_autoptr (GTimeZone) customer_tz = NULL;
+  g_autoptr (GDateTime) local_end = NULL;
+  g_autofree char *when = NULL, *reason = NULL;
+  GTimeZone *tz = d->default_tz;
+  gint64 end;
+
+  *held = FALSE;
+  if (!d->quiet_hours
+      || (d->quiet_channels != NULL
+          && !g_strv_contains ((const char *const *) d->quiet_channels,
+                               c->message.channel)))
+    return TRUE;
+  /* A zone the tz database does not know (older data) falls back. */
+  if (c->tz != NULL && *c->tz != '\0')
+    customer_tz = g_time_zone_new_identifier (c->tz);
+  if (customer_tz != NULL)
+    tz = customer_tz;
+  end = st_quiet_hours_end (d->quiet_start, d->quiet_end, tz, c->now);
+  if (end == 0)
+    return TRUE;
+  local_end = date_time_from_usec (end, tz);
+  when = g_date_time_format (local_end, "%Y-%m-%d %H:%M");
+  reason = g_strdup_printf ("quiet hours until %s %s", when,
+                            g_time_zone_get_identifier (tz));
+  *held = TRUE;
+  return hold (store, c, end, reason, error);
+}
+
+/* TRUE with *held when a cap deferred or suppressed the message. */
+static gboolean
+apply_caps (StDelivery *d, StStore *store, const StClaimed *c, gboolean *held,
+            GError **error)
+{
+  const StCapConfig *hit = NULL;
+  gboolean locked = FALSE, suppress = FALSE;
+  gint64 release = 0;
+  g_autofree char *now_text = usec_text (c->now), *reason = NULL;
+
+  *held = FALSE;
+  for (guint i = 0; i < d->caps->len && !suppress; i++)
+    {
+      const StCapConfig *cap = g_ptr_array_index (d->caps, i);
+      g_autofree char *per_text = NULL, *max_text = NULL;
+      g_autoptr (PGresult) res = NULL;
+      gint64 until;
+
+      if (!g_str_equal (cap->channel, "*")
+          && !g_str_equal (cap->channel, c->message.channel))
+        continue;
+      if (!locked)
+        {
+          g_autoptr (PGresult) lock = st_store_exec (
+              store, &st_sql_outbox_cap_lock,
+              (const char *[]){ c->customer_text, c->message.channel }, error);
+          if (lock == NULL)
+            return FALSE;
+          locked = TRUE;
+        }
+      per_text = g_strdup_printf ("%" G_GINT64_FORMAT, cap->per_seconds);
+      max_text = g_strdup_printf ("%u", cap->max);
+      res = st_store_exec (store, &st_sql_outbox_cap_count,
+                           (const char *[]){ c->customer_text,
+                                             c->message.channel, now_text,
+                                             per_text, max_text },
+                           error);
+      if (res == NULL)
+        return FALSE;
+      if (PQntuples (res) == 0)
+        continue;
+      until = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10)
+              + cap->per_seconds * G_USEC_PER_SEC;
+      if (cap->suppress)
+        suppress = TRUE, hit = cap;
+      else if (until > release)
+        release = until, hit = cap;
+    }
+  if (hit == NULL)
+    return TRUE;
+  *held = TRUE;
+  reason = g_strdup_printf ("frequency cap %u per %s on %s", hit->max,
+                            hit->per, c->message.channel);
+  if (!suppress)
+    return hold (store, c, release, reason, error);
+  g_debug ("message %" G_GINT64_FORMAT " suppressed: %s", c->id, reason);
+  return exec_update (store, &st_sql_outbox_suppress,
+                      (const char *[]){ c->customer_text, c->id_text, reason },
+                      error);
+}
+
+static char *
+alert_data (const StClaimed *c, guint attempts, const char *detail)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "message_id");
+  json_builder_add_int_value (builder, c->id);
+  json_builder_set_member_name (builder, "key");
+  json_builder_add_string_value (builder, c->message.key);
+  json_builder_set_member_name (builder, "channel");
+  json_builder_add_string_value (builder, c->message.channel);
+  json_builder_set_member_name (builder, "attempts");
+  json_builder_add_int_value (builder, attempts);
+  json_builder_set_member_name (builder, "error");
+  json_builder_add_string_value (builder, detail);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
+}
+
+static gboolean
+mark_dead (StStore *store, const StClaimed *c, guint attempts,
+           const char *detail, GPtrArray *alerts, GError **error)
+{
+  g_autofree char *attempts_text = g_strdup_printf ("%u", attempts);
+  g_autofree char *message = NULL, *data = NULL;
+  GVariant *alert;
+
+  g_message ("%s message %s of customer %" G_GINT64_FORMAT " is dead: %s",
+             c->message.channel, c->message.key, c->customer_id, detail);
+  if (!exec_update (store, &st_sql_outbox_dead,
+                    (const char *[]){ c->customer_text, c->id_text,
+                                      attempts_text, detail },
+                    error))
+    return FALSE;
+  message = g_strdup_printf ("%s message %s could not be delivered: %s",
+                             c->message.channel, c->message.key, detail);
+  data = alert_data (c, attempts, detail);
+  alert = st_alerts_raise (store, c->customer_id, "delivery_failed",
+                           "warning", message, data, "core", error);
+  if (alert == NULL)
+    return FALSE;
+  g_ptr_array_add (alerts, alert);
+  return TRUE;
+}
+
+/* min(max_backoff, backoff · 2^(attempts-1)), ± 20 % so that messages that
+ * failed together do not all come back together. */
+static gint64
+backoff_usec (StDelivery *d, guint attempts)
+{
+  guint64 ms = d->backoff_ms;
+
+  for (guint i = 1; i < attempts && ms < d->max_backoff_ms; i++)
+    ms *= 2;
+  ms = MIN (ms, d->max_backoff_ms);
+  return (gint64) ((double) ms * 1000.0 * g_random_double_range (0.8, 1.2));
+}
+
+static gboolean
+deliver (StDelivery *d, StStore *store, StChannel *channel,
+         const StClaimed *c, GPtrArray *alerts, GError **error)
+{
+  g_autofree char *detail = NULL, *attempts_text = NULL, *when = NULL;
+  g_autofree char *last = NULL, *clock = NULL;
+  guint attempts = c->attempts + 1;
+  StDeliveryResult result;
+
+  result = st_channel_deliver (channel, &c->message, &detail);
+  attempts_text = g_strdup_printf ("%u", attempts);
+  if (result == ST_DELIVERY_SENT)
+    {
+      clock = clock_param (d);
+      return exec_update (store, &st_sql_outbox_sent,
+                          (const char *[]){ c->customer_text, c->id_text,
+                                            attempts_text, clock },
+                          error);
+    }
+  if (detail == NULL || *detail == '\0')
+    {
+      g_free (detail);
+      detail = g_strdup_printf ("plugin %s gave no reason",
+                                st_channel_get_plugin_name (channel));
+    }
+  if (result == ST_DELIVERY_FAILED)
+    return mark_dead (store, c, attempts, detail, alerts, error);
+  if (attempts >= d->max_attempts)
+    {
+      last = g_strdup_printf ("%s (gave up after %u attempts)", detail,
+                              attempts);
+      return mark_dead (store, c, attempts, last, alerts, error);
+    }
+  when = usec_text (c->now + backoff_usec (d, attempts));
+  return exec_update (store, &st_sql_outbox_retry,
+                      (const char *[]){ c->customer_text, c->id_text,
+                                        attempts_text, when, detail },
+                      error);
+}
+
+/* Everything about one claimed message, inside its transaction. */
+static gboolean
+handle (StDelivery *d, StStore *store, const StClaimed *c, GPtrArray *alerts,
+        GError **error)
+{
+  StChannel *channel = find_channel (d, c->message.channel);
+  gboolean held = FALSE;
+
+  if (channel == NULL)
+    {
+      g_autofree char *detail = g_strdup_printf (
+          "no channel %s is configured; add it (or \"*\") under channels in "
+          "the configuration, then retry the message", c->message.channel);
+      return mark_dead (store, c, c->attempts, detail, alerts, error);
+    }
+  if (!apply_quiet_hours (d, store, c, &held, error))
+    return FALSE;
+  if (!held && !apply_caps (d, store, c, &held, error))
+    return FALSE;
+  if (held)
+    return TRUE;
+  return deliver (d, store, channel, c, alerts, error);
+}
+
+typedef enum {
+  ST_CLAIM_NONE,
+  ST_CLAIM_HANDLED,
+  ST_CLAIM_ERROR,
+} StClaimResult;
+
+static StClaimResult
+deliver_next (StDelivery *d, StStore *store, GError **error)
+{
+  g_autofree char *clock = clock_param (d);
+  g_autoptr (PGresult) res = NULL;
+  g_autoptr (GPtrArray) alerts =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  StClaimed claimed;
+
+  if (!st_store_begin (store, error))
+    return ST_CLAIM_ERROR;
+  res = st_store_exec (store, &st_sql_outbox_claim,
+                       (const char *[]){ clock }, error);
+  if (res == NULL || PQntuples (res) == 0)
+    {
+      st_store_rollback (store);
+      return res == NULL ? ST_CLAIM_ERROR : ST_CLAIM_NONE;
+    }
+  claimed_init (&claimed, res);
+  if (!handle (d, store, &claimed, alerts, error))
+    {
+      st_store_rollback (store);
+      return ST_CLAIM_ERROR;
+    }
+  if (!st_store_commit (store, error))
+    {
+      g_prefix_error (error, "the outcome of %s message %s was not recorded "
+                      "(it will be delivered again): ",
+                      claimed.message.channel, claimed.message.key);
+      return ST_CLAIM_ERROR;
+    }
+  for (guint i = 0; d->sink != NULL && i < alerts->len; i++)
+    d->sink (g_ptr_array_index (alerts, i), d->sink_data);
+  return ST_CLAIM_HANDLED;
+}
+
+guint
+st_delivery_run_once (StDelivery *delivery, GError **error)
+{
+  guint handled = 0;
+  StClaimResult result;
+
+  g_return_val_if_fail (delivery != NULL, 0);
+
+  if (delivery->once_store == NULL)
+    {
+      delivery->once_store = st_store_new (delivery->conninfo, error);
+      if (delivery->once_store == NULL)
+        return 0;
+    }
+  while ((result = deliver_next (delivery, delivery->once_store, error))
+         == ST_CLAIM_HANDLED)
+    handled++;
+  return handled;
+}
+
+void
+st_delivery_set_clock (StDelivery *delivery, gint64 unix_usec)
+{
+  g_mutex_lock (&delivery->lock);
+  delivery->clock_usec = unix_usec;
+  g_mutex_unlock (&delivery->lock);
+}
+
+/* Threads */
+
+static gboolean
+stopping (StDelivery *d)
+{
+  gboolean stop;
+
+  g_mutex_lock (&d->lock);
+  stop = d->stopping;
+  g_mutex_unlock (&d->lock);
+  return stop;
+}
+
+static guint64
+wake_seq (StDelivery *d)
+{
+  guint64 seq;
+
+  g_mutex_lock (&d->lock);
+  seq = d->wake_seq;
+  g_mutex_unlock (&d->lock);
+  return seq;
+}
+
+static void
+wake_workers (StDelivery *d)
+{
+  g_mutex_lock (&d->lock);
+  d->wake_seq++;
+  g_cond_broadcast (&d->wake);
+  g_mutex_unlock (&d->lock);
+}
+
+/* Sleep until woken after @seen, @ms pass, or stop. */
+static void
+wait_for_work (StDelivery *d, guint64 seen, gint64 ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
+
+  g_mutex_lock (&d->lock);
+  while (!d->stopping && d->wake_seq == seen)
+    if (!g_cond_wait_until (&d->wake, &d->lock, end))
+      break;
+  g_mutex_unlock (&d->lock);
+}
+
+/* How long an idle worker may sleep: until the next message comes due,
+ * but no longer than the fallback poll. */
+static gint64
+idle_ms (StDelivery *d, StStore *store)
+{
+  g_autofree char *clock = clock_param (d);
+  g_autoptr (PGresult) res = NULL;
+  gint64 ms = ST_FALLBACK_POLL_MS;
+
+  if (!st_store_begin (store, NULL))
+    return ms;
+  res = st_store_exec (store, &st_sql_outbox_next_due,
+                       (const char *[]){ clock }, NULL);
+  if (res != NULL && !PQgetisnull (res, 0, 0))
+    ms = CLAMP (g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10), 1,
+                ST_FALLBACK_POLL_MS);
+  st_store_rollback (store);
+  return ms;
+}
+
+static gpointer
+worker_main (gpointer data)
+{
+  StDelivery *d = data;
+  g_autoptr (StStore) store = NULL;
+  gboolean failing = FALSE;
+
+  while (!stopping (d))
+    {
+      g_autoptr (GError) error = NULL;
+      guint64 seen = wake_seq (d);
+      StClaimResult result = ST_CLAIM_ERROR;
+      gint64 ms = ST_FALLBACK_POLL_MS;
+
+      if (store == NULL)
+        store = st_store_new (d->conninfo, &error);
+      if (store != NULL)
+        while ((result = deliver_next (d, store, &error)) == ST_CLAIM_HANDLED
+               && !stopping (d))
+          ;
+      if (result == ST_CLAIM_ERROR && error != NULL)
+        {
+          /* Once per outage, not once per second. */
+          if (!failing)
+            g_warning ("delivery: %s", error->message);
+          failing = TRUE;
+        }
+      else if (result == ST_CLAIM_NONE)
+        {
+          if (failing)
+            g_message ("delivery: working again");
+          failing = FALSE;
+          ms = idle_ms (d, store);
+        }
+      if (result != ST_CLAIM_HANDLED)
+        wait_for_work (d, seen, ms);
+    }
+  return NULL;
+}
+
+static PGconn *
+listen_connect (StDelivery *d)
+{
+  const char *keys[] = { "dbname", "connect_timeout", "application_name",
+                         "keepalives_idle", NULL };
+  const char *values[] = { d->conninfo, "5", "stewardd-outbox", "30", NULL };
+  gboolean expand = d->conninfo != NULL && d->conninfo[0] != '\0';
+  PGconn *conn = PQconnectdbParams (expand ? keys : keys + 1,
+                                    expand ? values : values + 1, expand);
+  PGresult *res;
+
+  if (PQstatus (conn) == CONNECTION_OK)
+    {
+      res = PQexec (conn, "LISTEN " ST_OUTBOX_CHANNEL);
+      if (PQresultStatus (res) == PGRES_COMMAND_OK)
+        {
+          PQclear (res);
+          return conn;
+        }
+      PQclear (res);
+    }
+  PQfinish (conn);
+  return NULL;
+}
+
+/* Turns NOTIFY steward_outbox into a wake-up of the workers. Without a
+ * connection the workers still poll every second. */
+static gpointer
+listener_main (gpointer data)
+{
+  StDelivery *d = data;
+  PGconn *conn = NULL;
+
+  while (!stopping (d))
+    {
+      struct pollfd fds[2] = { { .fd = d->stop_pipe[0], .events = POLLIN },
+                               { .fd = -1, .events = POLLIN } };
+      gboolean notified = FALSE;
+      PGnotify *notify;
+
+      if (conn == NULL && (conn = listen_connect (d)) != NULL)
+        wake_workers (d); /* what was notified while away */
+      if (conn != NULL)
+        fds[1].fd = PQsocket (conn);
+      if (poll (fds, 2, conn != NULL ? 10000 : ST_FALLBACK_POLL_MS) < 0
+          && errno != EINTR)
+        g_usleep (G_USEC_PER_SEC / 10);
+      if (fds[0].revents != 0 || conn == NULL || fds[1].revents == 0)
+        continue;
+      if (!PQconsumeInput (conn) || PQstatus (conn) != CONNECTION_OK)
+        {
+          g_debug ("delivery: the LISTEN connection was lost: %s",
+                   PQerrorMessage (conn));
+          g_clear_pointer (&conn, PQfinish);
+          continue;
+        }
+      while ((notify = PQnotifies (conn)) != NULL)
+        {
+          notified = TRUE;
+          PQfreemem (notify);
+        }
+      if (notified)
+        wake_workers (d);
+    }
+  g_clear_pointer (&conn, PQfinish);
+  return NULL;
+}
+
+void
+st_delivery_start (StDelivery *delivery)
+{
+  g_return_if_fail (delivery != NULL && delivery->threads == NULL);
+
+  delivery->threads = g_ptr_array_new ();
+  g_ptr_array_add (delivery->threads,
+                   g_thread_new ("st-outbox-listen", listener_main, delivery));
+  for (guint i = 0; i < delivery->workers; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("st-deliver-%u", i);
+      g_ptr_array_add (delivery->threads,
+                       g_thread_new (name, worker_main, delivery));
+    }
+}
+
+static void
+st_delivery_stop (StDelivery *d)
+{
+  if (d->threads == NULL)
+    return;
+  g_mutex_lock (&d->lock);
+  d->stopping = TRUE;
+  g_cond_broadcast (&d->wake);
+  g_mutex_unlock (&d->lock);
+  if (write (d->stop_pipe[1], "x", 1) < 0)
+    g_debug ("delivery: cannot wake the listener: %s", g_strerror (errno));
+  for (guint i = 0; i < d->threads->len; i++)
+    g_thread_join (g_ptr_array_index (d->threads, i));
+  g_clear_pointer (&d->threads, g_ptr_array_unref);
+}
+
+void
+st_delivery_free (StDelivery *delivery)
+{
+  if (delivery == NULL)
+    return;
+  st_delivery_stop (delivery);
+  /* Instances before the modules that hold their code. */
+  g_clear_pointer (&delivery->channels, g_hash_table_unref);
+  g_clear_pointer (&delivery->plugins, st_plugins_free);
+  g_clear_pointer (&delivery->once_store, st_store_free);
+  g_clear_pointer (&delivery->caps, g_ptr_array_unref);
+  g_clear_pointer (&delivery->default_tz, g_time_zone_unref);
+  g_strfreev (delivery->quiet_channels);
+  for (guint i = 0; i < 2; i++)
+    if (delivery->stop_pipe[i] >= 0)
+      close (delivery->stop_pipe[i]);
+  g_mutex_clear (&delivery->lock);
+  g_cond_clear (&delivery->wake);
+  g_free (delivery->conninfo);
+  g_free (delivery);
+}
+
+static GPtrArray *
+copy_caps (GPtrArray *caps)
+{
+  GPtrArray *copy =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) st_cap_config_free);
+
+  for (guint i = 0; i < caps->len; i++)
+    {
+      const StCapConfig *cap = g_ptr_array_index (caps, i);
+      StCapConfig *dup = g_new0 (StCapConfig, 1);
+
+      *dup = *cap;
+      dup->channel = g_strdup (cap->channel);
+      dup->per = cap->per != NULL
+                     ? g_strdup (cap->per)
+                     : st_config_format_duration ((guint64) cap->per_seconds
+                                                  * 1000);
+      g_ptr_array_add (copy, dup);
+    }
+  return copy;
+}
+
+StDelivery *
+st_delivery_new (const char *conninfo, const StConfig *config,
+                 StAlertSink alert_sink, gpointer sink_data, GError **error)
+{
+  g_autoptr (StDelivery) d = g_new0 (StDelivery, 1);
+  g_autoptr (GError) local = NULL;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  g_mutex_init (&d->lock);
+  g_cond_init (&d->wake);
+  d->stop_pipe[0] = d->stop_pipe[1] = -1;
+  d->conninfo = g_strdup (conninfo);
+  d->sink = alert_sink;
+  d->sink_data = sink_data;
+  d->workers = MAX (config->delivery_workers, 1);
+  d->max_attempts = MAX (config->delivery_max_attempts, 1);
+  d->backoff_ms = MAX (config->delivery_backoff_ms, 1);
+  d->max_backoff_ms = MAX (config->delivery_max_backoff_ms, d->backoff_ms);
+  d->quiet_hours = config->quiet_hours;
+  d->quiet_start = config->quiet_start;
+  d->quiet_end = config->quiet_end;
+  d->quiet_channels = g_strdupv (config->quiet_channels);
+  d->default_tz = g_time_zone_new_identifier (
+      config->default_tz != NULL ? config->default_tz : "UTC");
+  if (d->default_tz == NULL)
+    d->default_tz = g_time_zone_new_utc ();
+  d->caps = copy_caps (config->caps);
+  d->channels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) st_channel_close);
+  d->plugins = st_plugins_new (config->plugin_dir != NULL
+                                   ? config->plugin_dir
+                                   : st_plugins_default_dir ());
+  for (guint i = 0; i < config->channels->len; i++)
+    {
+      const StChannelConfig *entry = g_ptr_array_index (config->channels, i);
+      StChannel *channel = st_channel_open (d->plugins, entry, error);
+
+      if (channel == NULL)
+        return NULL;
+      g_hash_table_replace (d->channels, g_strdup (entry->name), channel);
+    }
+  if (!g_unix_open_pipe (d->stop_pipe, FD_CLOEXEC, &local))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_FAILED,
+                   "cannot start the delivery: %s", local->message);
+      return NULL;
+    }
+  return g_steal_pointer (&d);
+}

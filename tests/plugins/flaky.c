@@ -1,0 +1,124 @@
+/* A TEST FIXTURE, not a channel: a plugin whose deliver() answers what the
+ * test asks for, to drive the outbox's retry, backoff and dead paths.
+ *
+ * Settings:
+ *   result  sent (default), retry, failed or bogus (an out-of-range value)
+ *   detail  the text returned with retry/failed (default "flaky says <result>")
+ *   open    "fail": open() refuses, with the message "asked to fail"
+ * A message's template overrides `result` when it is one of those words, so
+ * one channel can serve several outcomes in one test.
+ *
+ * It does not set ST_CHANNEL_PLUGIN_THREAD_SAFE, so the daemon serialises
+ * its calls; every call is counted in a file when `count` names one. */
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "steward/channel.h"
+
+#ifndef FLAKY_ABI_SHIFT
+#define FLAKY_ABI_SHIFT 0
+#endif
+
+#define FLAKY_ERROR (g_quark_from_static_string ("flaky-test-plugin"))
+
+typedef struct {
+  char *result;
+  char *detail;
+  char *count;
+  gboolean inside; /* catches a concurrent call, which must not happen */
+} Flaky;
+
+static gboolean
+result_valid (const char *result)
+{
+  static const char *const known[] = { "sent", "retry", "failed", "bogus",
+                                       NULL };
+
+  return result != NULL && g_strv_contains (known, result);
+}
+
+/* Unused in the nosym build, which exports none of them. */
+G_GNUC_UNUSED static gpointer
+flaky_open (GHashTable *settings, GError **error)
+{
+  const char *result = g_hash_table_lookup (settings, "result");
+  Flaky *flaky;
+
+  if (g_strcmp0 (g_hash_table_lookup (settings, "open"), "fail") == 0)
+    {
+      g_set_error_literal (error, FLAKY_ERROR, 0, "asked to fail");
+      return NULL;
+    }
+  if (result != NULL && !result_valid (result))
+    {
+      g_set_error (error, FLAKY_ERROR, 0, "'result' must be sent, retry, "
+                   "failed or bogus, not '%s'", result);
+      return NULL;
+    }
+  flaky = g_new0 (Flaky, 1);
+  flaky->result = g_strdup (result != NULL ? result : "sent");
+  flaky->detail = g_strdup (g_hash_table_lookup (settings, "detail"));
+  flaky->count = g_strdup (g_hash_table_lookup (settings, "count"));
+  return flaky;
+}
+
+G_GNUC_UNUSED static StDeliveryResult
+flaky_deliver (gpointer instance, const StChannelMessage *message,
+               char **detail)
+{
+  Flaky *flaky = instance;
+  const char *result = result_valid (message->template_name)
+                           ? message->template_name
+                           : flaky->result;
+
+  g_assert_false (flaky->inside);
+  flaky->inside = TRUE;
+  if (flaky->count != NULL)
+    {
+      g_autofree char *line = g_strdup_printf ("%s %u\n", message->key,
+                                               message->attempt);
+      int fd = g_open (flaky->count, O_WRONLY | O_APPEND | O_CREAT, 0644);
+      g_assert_cmpint (fd, >=, 0);
+      g_assert_cmpint (write (fd, line, strlen (line)), ==, strlen (line));
+      g_close (fd, NULL);
+    }
+  g_usleep (1000); /* widen the window for an overlapping call */
+  flaky->inside = FALSE;
+  if (g_str_equal (result, "sent"))
+    return ST_DELIVERY_SENT;
+  *detail = flaky->detail != NULL ? g_strdup (flaky->detail)
+                                  : g_strdup_printf ("flaky says %s", result);
+  if (g_str_equal (result, "bogus"))
+    return (StDeliveryResult) 42;
+  return g_str_equal (result, "retry") ? ST_DELIVERY_RETRY
+                                       : ST_DELIVERY_FAILED;
+}
+
+G_GNUC_UNUSED static void
+flaky_close (gpointer instance)
+{
+  Flaky *flaky = instance;
+
+  g_free (flaky->result);
+  g_free (flaky->detail);
+  g_free (flaky->count);
+  g_free (flaky);
+}
+
+#ifndef FLAKY_NO_SYMBOL
+ST_CHANNEL_PLUGIN_EXPORT const StChannelPlugin steward_channel_plugin = {
+  .abi_version = ST_CHANNEL_ABI_VERSION + FLAKY_ABI_SHIFT,
+  .name = "flaky",
+  .open = flaky_open,
+  .deliver = flaky_deliver,
+  .close = flaky_close,
+};
+#else
+/* Something exported, so the module is otherwise a normal one. */
+ST_CHANNEL_PLUGIN_EXPORT const int steward_not_a_plugin = 1;
+#endif
