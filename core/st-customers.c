@@ -4,13 +4,15 @@
 
 #include "st-error.h"
 #include "st-record.h"
+#include "st-triggers.h"
 #include "st-validate.h"
 
 #define CUSTOMER_COLUMNS                                                     \
   "id, ref, name, email, phone, locale, tz, owner, to_json(tags) AS tags, "  \
   "attrs, stage, stage_since, created_at, updated_at, first_purchase_at, "   \
   "last_purchase_at, purchase_count, revenue, last_contact_at, "             \
-  "last_event_at, event_count, open_tickets, last_nps"
+  "last_event_at, event_count, open_tickets, last_nps, health_score, "      \
+  "health_factors, risk_level, health_updated_at"
 
 /* Tags travel to SQL as a JSON array: no array-literal quoting to get wrong. */
 #define TAGS_FROM_JSON(param) \
@@ -36,7 +38,7 @@ ST_STATEMENT_DEFINE (st_sql_customer_insert, 11,
   "          COALESCE($9::jsonb, '{}'), $10)"
   "  RETURNING id, stage)"
   "INSERT INTO stage_history (customer_id, from_stage, to_stage, actor, reason)"
-  " SELECT id, NULL, stage, $11, 'created' FROM c RETURNING customer_id");
+  " SELECT id, NULL, stage, $11, 'created' FROM c RETURNING customer_id, id");
 
 ST_STATEMENT_DEFINE (st_sql_customer_update, 12,
   "UPDATE customers SET"
@@ -60,14 +62,14 @@ ST_STATEMENT_DEFINE (st_sql_customer_update, 12,
   " WHERE id = $1");
 
 ST_STATEMENT_DEFINE (st_sql_customer_stage, 1,
-  "SELECT stage FROM customers WHERE id = $1");
+  "SELECT stage FROM customers WHERE id = $1 FOR UPDATE");
 
 ST_STATEMENT_DEFINE (st_sql_customer_set_stage, 5,
   "WITH c AS ("
   "  UPDATE customers SET stage = $2, stage_since = now(), updated_at = now()"
   "   WHERE id = $1 RETURNING id)"
   "INSERT INTO stage_history (customer_id, from_stage, to_stage, actor, reason)"
-  " SELECT id, $3, $2, $4, NULLIF($5, '') FROM c RETURNING customer_id");
+  " SELECT id, $3, $2, $4, NULLIF($5, '') FROM c RETURNING customer_id, id");
 
 ST_STATEMENT_DEFINE (st_sql_customer_owner_of_ref, 1,
   "SELECT id FROM customers WHERE ref = $1");
@@ -383,6 +385,22 @@ explain_conflict (StStore *store, const Fields *f, GError **error)
                field);
 }
 
+/* Entering a stage is a trigger ("stage:<name>") for the scripts. */
+static gboolean
+fire_stage_entry (StStore *store, PGresult *history, const char *stage,
+                  GError **error)
+{
+  g_autofree char *trigger = g_strconcat ("stage:", stage, NULL);
+
+  return st_triggers_fire (st_store_get_triggers (store), store,
+                           g_ascii_strtoll (PQgetvalue (history, 0, 0), NULL,
+                                            10),
+                           trigger, "stage",
+                           g_ascii_strtoll (PQgetvalue (history, 0, 1), NULL,
+                                            10),
+                           error);
+}
+
 static GVariant *
 commit_record (StStore *store, gint64 id, GError **error)
 {
@@ -439,6 +457,11 @@ st_customers_create (StStore *store, const StConfig *config, GVariant *fields,
         explain_conflict (store, &f, &local_error);
       st_store_rollback (store);
       g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (!fire_stage_entry (store, res, stage, error))
+    {
+      st_store_rollback (store);
       return NULL;
     }
   return commit_record (store, g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL,
@@ -592,46 +615,91 @@ check_transition (const StConfig *config, gint64 id, const char *from,
   return FALSE;
 }
 
+gboolean
+st_customers_move (StStore *store, const StConfig *config, gint64 id,
+                   const char *stage, const char *reason, const char *actor,
+                   GError **error)
+{
+  g_autofree char *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  g_autofree char *from = NULL;
+  g_autoptr (PGresult) current = NULL, res = NULL;
+
+  if (!check_stage_name (config, stage, error))
+    return FALSE;
+  if (reason != NULL && strlen (reason) > 1000)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "reason: at most 1000 characters");
+      return FALSE;
+    }
+  current = st_store_exec (store, &st_sql_customer_stage,
+                           (const char *[]){ id_text }, error);
+  if (current == NULL)
+    return FALSE;
+  if (PQntuples (current) == 0)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
+                   "no customer with id %" G_GINT64_FORMAT, id);
+      return FALSE;
+    }
+  from = g_strdup (PQgetvalue (current, 0, 0));
+  if (!check_transition (config, id, from, stage, error))
+    return FALSE;
+  res = st_store_exec (store, &st_sql_customer_set_stage,
+                       (const char *[]){ id_text, stage, from, actor,
+                                         reason ? reason : "" },
+                       error);
+  return res != NULL && fire_stage_entry (store, res, stage, error);
+}
+
 GVariant *
 st_customers_set_stage (StStore *store, const StConfig *config,
                         const char *address, const char *stage,
                         const char *reason, const char *actor, GError **error)
 {
   gint64 id;
-  g_autofree char *id_text = NULL, *from = NULL;
-  g_autoptr (PGresult) current = NULL, res = NULL;
 
+  /* Checked before the lookup so a bad stage name reads as such. */
   if (!check_stage_name (config, stage, error))
     return NULL;
-  if (reason != NULL && strlen (reason) > 1000)
-    {
-      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "reason: at most 1000 characters");
-      return NULL;
-    }
   if (!st_store_begin (store, error))
     return NULL;
-  if (!st_customers_resolve (store, address, TRUE, &id, error))
-    goto fail;
-  id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
-  current = st_store_exec (store, &st_sql_customer_stage,
-                           (const char *[]){ id_text }, error);
-  if (current == NULL)
-    goto fail;
-  from = g_strdup (PQgetvalue (current, 0, 0));
-  if (!check_transition (config, id, from, stage, error))
-    goto fail;
-  res = st_store_exec (store, &st_sql_customer_set_stage,
-                       (const char *[]){ id_text, stage, from, actor,
-                                         reason ? reason : "" },
+  if (!st_customers_resolve (store, address, TRUE, &id, error)
+      || !st_customers_move (store, config, id, stage, reason, actor, error))
+    {
+      st_store_rollback (store);
+      return NULL;
+    }
+  return commit_record (store, id, error);
+}
+
+ST_STATEMENT_DEFINE (st_sql_customer_tag, 3,
+  "UPDATE customers SET updated_at = now(), tags = ARRAY("
+  "  SELECT DISTINCT t FROM unnest(tags || ARRAY[$2]) AS t"
+  "   WHERE $3 OR t <> $2 ORDER BY t)"
+  " WHERE id = $1");
+
+gboolean
+st_customers_tag (StStore *store, gint64 id, const char *tag, gboolean add,
+                  GError **error)
+{
+  g_autofree char *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  g_autoptr (PGresult) res = NULL;
+
+  if (!st_validate_tag (tag, error))
+    return FALSE;
+  res = st_store_exec (store, &st_sql_customer_tag,
+                       (const char *[]){ id_text, tag, add ? "t" : "f" },
                        error);
   if (res == NULL)
-    goto fail;
-  return commit_record (store, id, error);
-
-fail:
-  st_store_rollback (store);
-  return NULL;
+    return FALSE;
+  if (g_str_equal (PQcmdTuples (res), "0"))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
+                   "no customer with id %" G_GINT64_FORMAT, id);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 GVariant *

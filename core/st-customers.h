@@ -34,6 +34,16 @@ GVariant *st_customers_set_stage (StStore *store, const StConfig *config,
                                   const char *address, const char *stage,
                                   const char *reason, const char *actor,
                                   GError **error);
+/* Inside the caller's transaction: move customer @id to @stage if the
+ * lifecycle allows it, record the history row and fire "stage:<stage>". */
+gboolean st_customers_move (StStore *store, const StConfig *config, gint64 id,
+                            const char *stage, const char *reason,
+                            const char *actor, GError **error);
+
+/* Inside the caller's transaction: add or remove one tag. */
+gboolean st_customers_tag (StStore *store, gint64 id, const char *tag,
+                           gboolean add, GError **error);
+
 GVariant *st_customers_timeline (StStore *store, const char *address,
                                  GVariant *options, GError **error);
 

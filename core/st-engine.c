@@ -1,6 +1,9 @@
 #include "st-engine.h"
 
+#include "st-alerts.h"
+#include "st-care.h"
 #include "st-error.h"
+#include "st-triggers.h"
 
 struct _StEngine {
   GMutex lock;
@@ -13,7 +16,53 @@ struct _StEngine {
   guint max_stores;
   int schema_version;
   GDateTime *started_at;
+  StScriptSet *scripts;
+  StTriggers triggers;
+  StEngineAlertFunc alert_func;
+  gpointer alert_data;
 };
+
+static void raise_broken_alerts (StEngine *engine, StStore *store);
+
+static gboolean
+engine_fire (gpointer data, StStore *store, gint64 customer_id,
+             const char *trigger, const char *source, gint64 source_id,
+             GError **error)
+{
+  g_autoptr (StScriptSet) scripts = st_engine_get_scripts (data);
+
+  return st_care_enqueue (store, scripts, customer_id, trigger, source,
+                          source_id, error);
+}
+
+StLuaLimits
+st_engine_lua_limits (StEngine *engine)
+{
+  const StConfig *config = st_engine_get_config (engine);
+  StLuaLimits limits = { config->lua_instructions, config->lua_timeout_ms,
+                         config->lua_memory };
+
+  return limits;
+}
+
+static StScriptSet *
+load_scripts (const StConfig *config)
+{
+  StLuaLimits limits = { config->lua_instructions, config->lua_timeout_ms,
+                         config->lua_memory };
+  StScriptSet *set = st_script_set_load (
+      (const char *const *) config->scripts, &limits);
+  g_autoptr (GPtrArray) list = st_script_set_list (set);
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      const StScript *script = g_ptr_array_index (list, i);
+      if (script->error != NULL)
+        g_warning ("script %s is broken and skipped: %s", script->path,
+                   script->error);
+    }
+  return set;
+}
 
 StEngine *
 st_engine_new (StConfig *config, GError **error)
@@ -31,16 +80,20 @@ st_engine_new (StConfig *config, GError **error)
       (GDestroyNotify) st_store_free);
   engine->max_stores = MAX (config->workers, 1);
   engine->started_at = g_date_time_new_now_utc ();
+  engine->triggers.fire = engine_fire;
+  engine->triggers.data = engine;
+  engine->scripts = load_scripts (config);
   engine->conninfo = g_strdup (config->database != NULL ? config->database
                                : env != NULL           ? env
                                                        : "");
 
-  store = st_store_new (engine->conninfo, error);
+  store = st_engine_new_store (engine, error);
   if (store == NULL)
     return NULL;
   engine->schema_version = st_store_migrate (store, error);
   if (engine->schema_version < 0)
     return NULL;
+  raise_broken_alerts (engine, store);
   g_ptr_array_add (engine->idle_stores, g_steal_pointer (&store));
   engine->n_stores = 1;
   return g_steal_pointer (&engine);
@@ -54,6 +107,7 @@ st_engine_free (StEngine *engine)
   g_ptr_array_unref (engine->idle_stores);
   g_ptr_array_unref (engine->retired_configs);
   st_config_free (engine->config);
+  g_clear_pointer (&engine->scripts, st_script_set_unref);
   g_free (engine->conninfo);
   g_clear_pointer (&engine->started_at, g_date_time_unref);
   g_mutex_clear (&engine->lock);
@@ -72,6 +126,40 @@ st_engine_get_config (StEngine *engine)
   return config;
 }
 
+/* Swap in @fresh (taken) and the scripts of its folders. */
+static gboolean
+st_engine_reload_scripts_with (StEngine *engine, StConfig *fresh)
+{
+  StScriptSet *scripts = load_scripts (fresh);
+  StScriptSet *old;
+
+  g_mutex_lock (&engine->lock);
+  if (fresh != engine->config)
+    {
+      g_ptr_array_add (engine->retired_configs, engine->config);
+      engine->config = fresh;
+    }
+  old = engine->scripts;
+  engine->scripts = scripts;
+  g_mutex_unlock (&engine->lock);
+  st_script_set_unref (old);
+  return TRUE;
+}
+
+void
+st_engine_reload_scripts (StEngine *engine)
+{
+  g_autoptr (GError) error = NULL;
+  StStore *store;
+
+  st_engine_reload_scripts_with (engine, engine->config);
+  store = st_engine_acquire_store (engine, &error);
+  if (store == NULL)
+    return;
+  raise_broken_alerts (engine, store);
+  st_engine_release_store (engine, store);
+}
+
 gboolean
 st_engine_reload (StEngine *engine, GError **error)
 {
@@ -83,10 +171,16 @@ st_engine_reload (StEngine *engine, GError **error)
   fresh = st_config_load (path, error);
   if (fresh == NULL)
     return FALSE;
-  g_mutex_lock (&engine->lock);
-  g_ptr_array_add (engine->retired_configs, engine->config);
-  engine->config = fresh;
-  g_mutex_unlock (&engine->lock);
+  st_engine_reload_scripts_with (engine, fresh);
+  {
+    g_autoptr (GError) store_error = NULL;
+    StStore *store = st_engine_acquire_store (engine, &store_error);
+    if (store != NULL)
+      {
+        raise_broken_alerts (engine, store);
+        st_engine_release_store (engine, store);
+      }
+  }
   return TRUE;
 }
 
@@ -108,7 +202,7 @@ st_engine_acquire_store (StEngine *engine, GError **error)
   if (store == NULL)
     {
       /* Connect outside the lock: a slow server must not block the others. */
-      store = st_store_new (engine->conninfo, error);
+      store = st_engine_new_store (engine, error);
       if (store == NULL)
         {
           g_mutex_lock (&engine->lock);
@@ -140,4 +234,88 @@ GDateTime *
 st_engine_started_at (StEngine *engine)
 {
   return engine->started_at;
+}
+
+/* A broken script is an alert for a person, not just a log line: one open
+ * alert per file, raised again (counted) at each load while it stays
+ * broken. */
+static void
+raise_broken_alerts (StEngine *engine, StStore *store)
+{
+  g_autoptr (StScriptSet) scripts = st_engine_get_scripts (engine);
+  g_autoptr (GPtrArray) list = st_script_set_list (scripts);
+  g_autoptr (GPtrArray) raised = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) g_variant_unref);
+  g_autoptr (GError) error = NULL;
+
+  if (!st_store_begin (store, &error))
+    return;
+  for (guint i = 0; i < list->len; i++)
+    {
+      const StScript *script = g_ptr_array_index (list, i);
+      g_autofree char *base = NULL, *kind = NULL, *message = NULL;
+      GVariant *alert;
+
+      if (script->error == NULL)
+        continue;
+      base = g_path_get_basename (script->path);
+      kind = g_strdup_printf ("script_broken:%.48s", base);
+      message = g_strdup_printf ("script %s is broken and skipped: %s",
+                                 script->path, script->error);
+      alert = st_alerts_raise (store, 0, kind, "critical", message, NULL,
+                               "core", &error);
+      if (alert == NULL)
+        break;
+      g_ptr_array_add (raised, alert);
+    }
+  if (error != NULL || !st_store_commit (store, &error))
+    {
+      g_warning ("cannot raise the broken-script alerts: %s", error->message);
+      st_store_rollback (store);
+      return;
+    }
+  for (guint i = 0; i < raised->len; i++)
+    st_engine_alert_raised (engine, g_ptr_array_index (raised, i));
+}
+
+StStore *
+st_engine_new_store (StEngine *engine, GError **error)
+{
+  StStore *store = st_store_new (engine->conninfo, error);
+
+  if (store != NULL)
+    st_store_set_triggers (store, &engine->triggers);
+  return store;
+}
+
+StScriptSet *
+st_engine_get_scripts (StEngine *engine)
+{
+  StScriptSet *scripts;
+
+  g_mutex_lock (&engine->lock);
+  scripts = st_script_set_ref (engine->scripts);
+  g_mutex_unlock (&engine->lock);
+  return scripts;
+}
+
+void
+st_engine_set_alert_sink (StEngine *engine, StEngineAlertFunc func,
+                          gpointer user_data)
+{
+  engine->alert_func = func;
+  engine->alert_data = user_data;
+}
+
+void
+st_engine_alert_raised (StEngine *engine, GVariant *alert)
+{
+  if (engine->alert_func != NULL)
+    engine->alert_func (alert, engine->alert_data);
+}
+
+const char *
+st_engine_conninfo (StEngine *engine)
+{
+  return engine->conninfo;
 }

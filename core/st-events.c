@@ -6,6 +6,7 @@
 #include "st-customers.h"
 #include "st-error.h"
 #include "st-record.h"
+#include "st-triggers.h"
 
 /* Kinds with a meaning for the aggregates; any other well-formed kind is
  * recorded and counted too. */
@@ -252,7 +253,14 @@ record_one (StStore *store, const char *customer, const EventInput *in,
                        error);
   if (res == NULL)
     return NULL;
-  if (PQntuples (res) == 0)
+  if (PQntuples (res) > 0)
+    {
+      gint64 event_id = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+      if (!st_triggers_fire (st_store_get_triggers (store), store, id,
+                             in->kind, "event", event_id, error))
+        return NULL;
+    }
+  else
     {
       /* The key was recorded before: answer with that event. */
       g_clear_pointer (&res, PQclear);

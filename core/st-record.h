@@ -21,8 +21,8 @@ char *st_record_time_from_pg (const char *value);
 /* A JSON text for a GVariant (a{sv} → object), for jsonb parameters. */
 char *st_record_to_json (GVariant *value);
 
-/* A JSON text → GVariant: objects a{sv}, arrays of strings as, other arrays
- * av, integers x, other numbers d. */
+/* A JSON text → GVariant (floating): objects a{sv}, arrays of strings as,
+ * other arrays av, integers x, other numbers d. */
 GVariant *st_record_from_json (const char *json, GError **error);
 
 /* Typed lookups in an a{sv} that fail with ST_ERROR_INVALID_ARGUMENT naming

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "st-build-config.h"
+#include "st-alerts.h"
 #include "st-customers.h"
 #include "st-dbus-generated.h"
 #include "st-error.h"
@@ -15,7 +16,7 @@ struct _StService {
   StEngine *engine;
   GThreadPool *workers;
   GDBusConnection *connection;
-  guint registrations[2];
+  guint registrations[4];
 };
 
 /* One method call on its way through a worker thread. */
@@ -295,6 +296,145 @@ handle_record_events (StCall *call, GVariant *params, GError **error)
   return reply_list (st_events_record_many (store, events, error));
 }
 
+/* Alerts ----------------------------------------------------------------- */
+
+static GVariant *
+handle_alert_list (StCall *call, GVariant *params, GError **error)
+{
+  g_autoptr (GVariant) filter = g_variant_get_child_value (params, 0);
+  g_autoptr (GVariant) customer = g_variant_lookup_value (
+      filter, "customer", G_VARIANT_TYPE_STRING);
+  StStore *store = call_store (call, error);
+  GVariantDict dict;
+  g_autoptr (GVariant) resolved = NULL;
+
+  if (store == NULL)
+    return NULL;
+  /* Clients name customers as everywhere else; the store wants the id. */
+  g_variant_dict_init (&dict, filter);
+  if (customer != NULL)
+    {
+      gint64 id;
+      gboolean found;
+      if (!st_store_begin (store, error))
+        return NULL;
+      found = st_customers_resolve (store, g_variant_get_string (customer,
+                                                                 NULL),
+                                    FALSE, &id, error);
+      st_store_rollback (store);
+      if (!found)
+        return NULL;
+      g_variant_dict_remove (&dict, "customer");
+      g_variant_dict_insert (&dict, "customer_id", "x", id);
+    }
+  resolved = g_variant_ref_sink (g_variant_dict_end (&dict));
+  return reply_list (st_alerts_list (store, resolved, error));
+}
+
+static GVariant *
+handle_alert_acknowledge (StCall *call, GVariant *params, GError **error)
+{
+  gint64 id;
+  const char *note;
+  g_autofree char *actor = call_actor (call);
+  StStore *store = call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  g_variant_get (params, "(x&s)", &id, &note);
+  return reply_record (st_alerts_acknowledge (store, id, note, actor, error));
+}
+
+static void
+emit_alert_raised (GVariant *alert, gpointer user_data)
+{
+  StService *service = user_data;
+
+  if (service->connection == NULL)
+    return;
+  g_dbus_connection_emit_signal (service->connection, NULL, ST_OBJECT_PATH,
+                                 "org.steward.Steward1.Alerts", "AlertRaised",
+                                 g_variant_new ("(@a{sv})", alert), NULL);
+}
+
+/* Scripts ---------------------------------------------------------------- */
+
+static GVariant *
+script_entry (const StScript *script)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "name", "s", script->name ? script->name : "");
+  if (script->description != NULL)
+    g_variant_dict_insert (&dict, "description", "s", script->description);
+  g_variant_dict_insert (&dict, "path", "s", script->path);
+  g_variant_dict_insert_value (&dict, "on", g_variant_new_strv (
+      (const char *const *) script->on, script->on ? -1 : 0));
+  g_variant_dict_insert (&dict, "delay", "x", script->delay);
+  if (script->schedule != NULL)
+    g_variant_dict_insert (&dict, "schedule", "s", script->schedule);
+  g_variant_dict_insert (&dict, "state", "s", script->error ? "broken" : "ok");
+  if (script->error != NULL)
+    g_variant_dict_insert (&dict, "error", "s", script->error);
+  return g_variant_dict_end (&dict);
+}
+
+static GVariant *
+script_list_reply (StScriptSet *scripts)
+{
+  g_autoptr (GPtrArray) list = st_script_set_list (scripts);
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&builder,
+                                 script_entry (g_ptr_array_index (list, i)));
+  return g_variant_new ("(aa{sv})", &builder);
+}
+
+static GVariant *
+handle_script_list (StCall *call, GVariant *params, GError **error)
+{
+  g_autoptr (StScriptSet) scripts = st_engine_get_scripts (
+      call->service->engine);
+
+  (void) params, (void) error;
+  return script_list_reply (scripts);
+}
+
+static GVariant *
+handle_script_check (StCall *call, GVariant *params, GError **error)
+{
+  const char *path;
+  StLuaLimits limits = st_engine_lua_limits (call->service->engine);
+  g_autoptr (StScript) script = NULL;
+
+  g_variant_get (params, "(&s)", &path);
+  if (!g_path_is_absolute (path))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "path: '%s' is relative; the daemon needs an absolute "
+                   "path", path);
+      return NULL;
+    }
+  script = st_script_load_file (path, &limits, error);
+  return script == NULL ? NULL
+                        : g_variant_new ("(@a{sv})", script_entry (script));
+}
+
+static GVariant *
+handle_script_reload (StCall *call, GVariant *params, GError **error)
+{
+  g_autoptr (StScriptSet) scripts = NULL;
+
+  (void) params, (void) error;
+  st_engine_reload_scripts (call->service->engine);
+  scripts = st_engine_get_scripts (call->service->engine);
+  g_message ("scripts reloaded");
+  return script_list_reply (scripts);
+}
+
 /* Dispatch --------------------------------------------------------------- */
 
 static const struct {
@@ -314,6 +454,11 @@ static const struct {
   { "org.steward.Steward1.Customers", "Timeline", handle_timeline },
   { "org.steward.Steward1.Customers", "RecordEvent", handle_record_event },
   { "org.steward.Steward1.Customers", "RecordEvents", handle_record_events },
+  { "org.steward.Steward1.Alerts", "List", handle_alert_list },
+  { "org.steward.Steward1.Alerts", "Acknowledge", handle_alert_acknowledge },
+  { "org.steward.Steward1.Scripts", "List", handle_script_list },
+  { "org.steward.Steward1.Scripts", "Check", handle_script_check },
+  { "org.steward.Steward1.Scripts", "Reload", handle_script_reload },
 };
 
 static StHandler
@@ -394,6 +539,7 @@ st_service_new (StEngine *engine)
   StService *service = g_new0 (StService, 1);
 
   service->engine = engine;
+  st_engine_set_alert_sink (engine, emit_alert_raised, service);
   service->workers = g_thread_pool_new (
       run_call, service, (int) MAX (st_engine_get_config (engine)->workers, 1),
       FALSE, NULL);
@@ -407,6 +553,7 @@ st_service_free (StService *service)
     return;
   /* Let the calls already accepted finish before the engine goes away. */
   g_thread_pool_free (service->workers, FALSE, TRUE);
+  st_engine_set_alert_sink (service->engine, NULL, NULL);
   if (service->connection != NULL)
     {
       for (guint i = 0; i < G_N_ELEMENTS (service->registrations); i++)
@@ -423,7 +570,9 @@ st_service_register (StService *service, GDBusConnection *connection,
                      GError **error)
 {
   GDBusInterfaceInfo *interfaces[] = { st_dbus_manager_interface_info (),
-                                       st_dbus_customers_interface_info () };
+                                       st_dbus_customers_interface_info (),
+                                       st_dbus_alerts_interface_info (),
+                                       st_dbus_scripts_interface_info () };
 
   /* Make sure the error domain is registered before the first reply. */
   (void) ST_ERROR;

@@ -1,6 +1,7 @@
 #include "st-store.h"
 
 #include <gio/gio.h>
+#include <poll.h>
 #include <string.h>
 
 #include "st-error.h"
@@ -15,6 +16,8 @@ struct _StStore {
   GHashTable *prepared; /* statement names prepared on this connection */
   char *last_constraint;
   gboolean in_transaction;
+  const void *triggers;
+  char *listening; /* the channel LISTENed on this connection, if any */
 };
 
 /* libpq's messages span lines; D-Bus clients show one line. */
@@ -53,6 +56,7 @@ store_connect (StStore *store, GError **error)
     PQfinish (store->conn);
   g_hash_table_remove_all (store->prepared);
   store->in_transaction = FALSE;
+  g_clear_pointer (&store->listening, g_free);
 
   store->conn = PQconnectdbParams (expand ? keys : keys + 1,
                                    expand ? values : values + 1, expand);
@@ -94,7 +98,70 @@ st_store_free (StStore *store)
   g_hash_table_unref (store->prepared);
   g_free (store->conninfo);
   g_free (store->last_constraint);
+  g_free (store->listening);
   g_free (store);
+}
+
+void
+st_store_set_triggers (StStore *store, const void *triggers)
+{
+  store->triggers = triggers;
+}
+
+const void *
+st_store_get_triggers (StStore *store)
+{
+  return store->triggers;
+}
+
+static gboolean exec_simple (StStore *store, const char *sql, GError **error);
+
+static gboolean
+drain_notifications (StStore *store)
+{
+  PGnotify *notify;
+  gboolean any = FALSE;
+
+  while ((notify = PQnotifies (store->conn)) != NULL)
+    {
+      any = any || g_strcmp0 (notify->relname, store->listening) == 0;
+      PQfreemem (notify);
+    }
+  return any;
+}
+
+gboolean
+st_store_wait (StStore *store, const char *channel, int timeout_ms)
+{
+  struct pollfd pfd;
+
+  if (!st_store_is_connected (store) && !store_connect (store, NULL))
+    {
+      g_usleep ((gulong) timeout_ms * 1000);
+      return FALSE;
+    }
+  if (g_strcmp0 (store->listening, channel) != 0)
+    {
+      /* Channel names are ours, never user input: quoting keeps it so. */
+      g_autofree char *sql = g_strdup_printf ("LISTEN \"%s\"", channel);
+      if (!exec_simple (store, sql, NULL))
+        {
+          g_usleep ((gulong) timeout_ms * 1000);
+          return FALSE;
+        }
+      g_free (store->listening);
+      store->listening = g_strdup (channel);
+    }
+  if (drain_notifications (store))
+    return TRUE;
+  pfd.fd = PQsocket (store->conn);
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  if (pfd.fd < 0 || poll (&pfd, 1, timeout_ms) <= 0)
+    return FALSE;
+  if (!PQconsumeInput (store->conn))
+    return FALSE; /* the connection broke: the next begin reconnects */
+  return drain_notifications (store);
 }
 
 gboolean

@@ -50,6 +50,15 @@ PGresult *st_store_exec_sql (StStore *store, const char *sql, int n_params,
 /* The constraint named by the last unique violation, or NULL. */
 const char *st_store_last_constraint (StStore *store);
 
+/* The trigger sink the write path calls inside its transactions (see
+ * st-triggers.h); NULL: none. The store only carries it. */
+void st_store_set_triggers (StStore *store, const void *triggers);
+const void *st_store_get_triggers (StStore *store);
+
+/* LISTEN on @channel with this connection (again after a reconnect) and
+ * wait up to @timeout_ms for a notification on it. TRUE when one came. */
+gboolean st_store_wait (StStore *store, const char *channel, int timeout_ms);
+
 /* Whether the connection is currently up (without a round trip). */
 gboolean st_store_is_connected (StStore *store);
 

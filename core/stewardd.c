@@ -5,9 +5,11 @@
 #include <stdio.h>
 
 #include "st-build-config.h"
+#include "st-care.h"
 #include "st-config.h"
 #include "st-engine.h"
 #include "st-error.h"
+#include "st-outbox.h"
 #include "st-service.h"
 #include "st-store.h"
 
@@ -17,6 +19,8 @@ typedef struct {
   GMainLoop *loop;
   StEngine *engine;
   StService *service;
+  StCare *care;
+  StDelivery *delivery;
   int exit_code;
 } Daemon;
 
@@ -83,6 +87,12 @@ on_name_lost (GDBusConnection *connection, const char *name,
                 "is running there; stop it first\n", name);
   daemon->exit_code = 1;
   g_main_loop_quit (daemon->loop);
+}
+
+static void
+delivery_alert (GVariant *alert, gpointer user_data)
+{
+  st_engine_alert_raised (user_data, alert);
 }
 
 static StConfig *
@@ -158,6 +168,19 @@ main (int argc, char **argv)
       }
     daemon.loop = g_main_loop_new (NULL, FALSE);
     daemon.service = st_service_new (daemon.engine);
+    daemon.delivery = st_delivery_new (st_engine_conninfo (daemon.engine),
+                                       st_engine_get_config (daemon.engine),
+                                       delivery_alert, daemon.engine, &error);
+    if (daemon.delivery == NULL)
+      {
+        g_printerr ("stewardd: %s\n", error->message);
+        st_service_free (daemon.service);
+        st_engine_free (daemon.engine);
+        return 1;
+      }
+    daemon.care = st_care_new (daemon.engine);
+    st_care_start (daemon.care);
+    st_delivery_start (daemon.delivery);
     owner = g_bus_own_name (bus == ST_BUS_SYSTEM ? G_BUS_TYPE_SYSTEM
                                                  : G_BUS_TYPE_SESSION,
                             ST_BUS_NAME, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
@@ -173,6 +196,8 @@ main (int argc, char **argv)
   g_main_loop_run (daemon.loop);
 
   g_bus_unown_name (owner);
+  st_care_free (daemon.care);
+  st_delivery_free (daemon.delivery);
   st_service_free (daemon.service);
   st_engine_free (daemon.engine);
   g_main_loop_unref (daemon.loop);

@@ -1,0 +1,223 @@
+#include "st-template.h"
+
+#include <string.h>
+
+#include "st-error.h"
+
+static gboolean
+valid_name (const char *name)
+{
+  gsize len = name ? strlen (name) : 0;
+
+  return len > 0 && len <= 64
+         && strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+}
+
+/* The value at a dotted path such as "customer.name", or NULL. */
+static GVariant *
+lookup_path (GVariant *vars, const char *path)
+{
+  g_auto (GStrv) parts = g_strsplit (path, ".", -1);
+  g_autoptr (GVariant) current = g_variant_ref (vars);
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      GVariant *next;
+      if (!g_variant_is_of_type (current, G_VARIANT_TYPE_VARDICT))
+        return NULL;
+      next = g_variant_lookup_value (current, parts[i], NULL);
+      if (next == NULL)
+        return NULL;
+      g_variant_unref (current);
+      current = next;
+    }
+  return g_steal_pointer (&current);
+}
+
+static char *
+value_text (GVariant *value)
+{
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_STRING:
+      return g_variant_dup_string (value, NULL);
+    case G_VARIANT_CLASS_DOUBLE:
+      {
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+        return g_strdup (g_ascii_formatd (buf, sizeof buf, "%.2f",
+                                          g_variant_get_double (value)));
+      }
+    case G_VARIANT_CLASS_INT64:
+      return g_strdup_printf ("%" G_GINT64_FORMAT, g_variant_get_int64 (value));
+    case G_VARIANT_CLASS_INT32:
+      return g_strdup_printf ("%d", g_variant_get_int32 (value));
+    case G_VARIANT_CLASS_BOOLEAN:
+      return g_strdup (g_variant_get_boolean (value) ? "yes" : "no");
+    case G_VARIANT_CLASS_ARRAY:
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING_ARRAY))
+        {
+          g_autofree const char **items = g_variant_get_strv (value, NULL);
+          return g_strjoinv (", ", (char **) items);
+        }
+      break;
+    default:
+      break;
+    }
+  return g_variant_print (value, FALSE);
+}
+
+char *
+st_template_expand (const char *text, GVariant *vars, const char *origin,
+                    GError **error)
+{
+  GString *out = g_string_new (NULL);
+  const char *p = text;
+  int line = 1;
+
+  while (*p != '\0')
+    {
+      const char *open = strstr (p, "{{");
+      const char *close;
+      g_autofree char *path = NULL;
+      g_autoptr (GVariant) value = NULL;
+
+      if (open == NULL)
+        {
+          g_string_append (out, p);
+          break;
+        }
+      for (const char *q = p; q < open; q++)
+        line += *q == '\n';
+      g_string_append_len (out, p, open - p);
+      close = strstr (open + 2, "}}");
+      if (close == NULL)
+        {
+          g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                       "%s:%d: '{{' without its closing '}}'", origin, line);
+          g_string_free (out, TRUE);
+          return NULL;
+        }
+      path = g_strstrip (g_strndup (open + 2, close - open - 2));
+      value = lookup_path (vars, path);
+      if (value == NULL)
+        {
+          g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                       "%s:%d: no value for {{%s}}; the template can use "
+                       "customer.*, event.* and the data the script passes",
+                       origin, line, path);
+          g_string_free (out, TRUE);
+          return NULL;
+        }
+      {
+        g_autofree char *text_value = value_text (value);
+        g_string_append (out, text_value);
+      }
+      p = close + 2;
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* Locales to try, most specific first. */
+static GPtrArray *
+locale_candidates (const char *locale)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func (g_free);
+
+  if (locale != NULL && locale[0] != '\0')
+    {
+      g_autofree char *dash = g_strdelimit (g_strdup (locale), "_", '-');
+      g_autofree char *underscore = g_strdelimit (g_strdup (locale), "-", '_');
+      g_autofree char *language = g_strndup (locale, strcspn (locale, "-_"));
+
+      g_ptr_array_add (list, g_strdup (locale));
+      if (!g_str_equal (dash, locale))
+        g_ptr_array_add (list, g_strdup (dash));
+      if (!g_str_equal (underscore, locale))
+        g_ptr_array_add (list, g_strdup (underscore));
+      if (!g_str_equal (language, locale))
+        g_ptr_array_add (list, g_strdup (language));
+    }
+  g_ptr_array_add (list, g_strdup ("en"));
+  g_ptr_array_add (list, g_strdup (""));
+  return list;
+}
+
+static char *
+find_template (const char *const *folders, const char *name,
+               const char *locale, char **used_locale)
+{
+  g_autoptr (GPtrArray) locales = locale_candidates (locale);
+
+  for (guint i = 0; i < locales->len; i++)
+    {
+      const char *candidate = g_ptr_array_index (locales, i);
+      g_autofree char *file = candidate[0]
+                                  ? g_strdup_printf ("%s.%s.txt", name,
+                                                     candidate)
+                                  : g_strdup_printf ("%s.txt", name);
+      for (guint f = 0; folders != NULL && folders[f] != NULL; f++)
+        {
+          char *path = g_build_filename (folders[f], "templates", file, NULL);
+          if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+            {
+              *used_locale = candidate[0] ? g_strdup (candidate) : NULL;
+              return path;
+            }
+          g_free (path);
+        }
+    }
+  return NULL;
+}
+
+gboolean
+st_template_render (const char *const *folders, const char *name,
+                    const char *locale, GVariant *vars, char **subject,
+                    char **body, char **used_locale, GError **error)
+{
+  g_autofree char *path = NULL, *text = NULL, *rendered = NULL;
+  const char *rest;
+
+  *subject = *body = *used_locale = NULL;
+  if (!valid_name (name))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "template: '%s' is not a template name; use lower-case "
+                   "letters, digits, '_' and '-'", name ? name : "");
+      return FALSE;
+    }
+  path = find_template (folders, name, locale, used_locale);
+  if (path == NULL)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
+                   "template '%s' not found for locale '%s' (nor en): add "
+                   "templates/%s.en.txt to a script folder", name,
+                   locale ? locale : "", name);
+      return FALSE;
+    }
+  if (!g_file_get_contents (path, &text, NULL, error))
+    return FALSE;
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s: not valid UTF-8", path);
+      return FALSE;
+    }
+  rendered = st_template_expand (text, vars, path, error);
+  if (rendered == NULL)
+    return FALSE;
+
+  rest = rendered;
+  if (g_str_has_prefix (rendered, "Subject:"))
+    {
+      const char *eol = strchr (rendered, '\n');
+      gsize len = eol ? (gsize) (eol - rendered) : strlen (rendered);
+      *subject = g_strstrip (g_strndup (rendered + 8, len - 8));
+      rest = eol ? eol + 1 : rendered + len;
+      if (*rest == '\n')
+        rest++;
+      else if (rest[0] == '\r' && rest[1] == '\n')
+        rest += 2;
+    }
+  *body = g_strdup (rest);
+  return TRUE;
+}
