@@ -567,6 +567,21 @@ static const char failing_script[] =
 static const char broken_script[] = "return { name = 'broken', on = {\n";
 
 static void
+on_alert_raised (GDBusConnection *connection, const char *sender,
+                 const char *path, const char *interface, const char *signal,
+                 GVariant *params, gpointer user_data)
+{
+  GPtrArray *kinds = user_data;
+  g_autoptr (GVariant) alert = g_variant_get_child_value (params, 0);
+  const char *kind = NULL;
+
+  (void) connection, (void) sender, (void) path, (void) interface;
+  (void) signal;
+  if (g_variant_lookup (alert, "kind", "&s", &kind))
+    g_ptr_array_add (kinds, g_strdup (kind));
+}
+
+static void
 test_failing_and_broken_scripts (void)
 {
   g_autofree char *scripts = write_scripts ((const char *const[]){
@@ -575,6 +590,9 @@ test_failing_and_broken_scripts (void)
   gint64 customer;
   g_autoptr (GVariant) list = NULL, alerts = NULL;
   g_autofree char *text = NULL, *alert_text = NULL;
+  g_autoptr (GPtrArray) kinds = NULL;
+  guint subscription;
+  gint64 deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
 
   fixture_start (&fx, scripts);
   /* The broken script is listed as broken; the daemon runs anyway. */
@@ -583,9 +601,23 @@ test_failing_and_broken_scripts (void)
   st_test_assert_contains (text, "broken.lua:");
   st_test_assert_contains (text, "'state': <'broken'>");
 
+  kinds = g_ptr_array_new_with_free_func (g_free);
+  subscription = g_dbus_connection_signal_subscribe (
+      fx.daemon->connection, NULL, "org.steward.Steward1.Alerts",
+      "AlertRaised", "/org/steward/Steward1", NULL,
+      G_DBUS_SIGNAL_FLAGS_NONE, on_alert_raised, kinds, NULL);
   customer = create_customer (&fx, "Jules", NULL);
   record_event (&fx, customer, "boom", NULL);
   wait_jobs_settled (&fx, customer);
+  /* Clients hear of the alert: AlertRaised is emitted after the commit. */
+  while (kinds->len == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10 * 1000);
+    }
+  g_assert_cmpstr (g_ptr_array_index (kinds, 0), ==, "script_failed");
+  g_dbus_connection_signal_unsubscribe (fx.daemon->connection, subscription);
   g_assert_cmpint (count_sql (&fx, "SELECT count(*) FROM care_jobs WHERE "
                                    "customer_id = %" G_GINT64_FORMAT
                                    " AND state = 'failed' AND last_error "
