@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "st-error.h"
-#include "st-lua.h"
+#include "st-lua-private.h"
 
 typedef struct
 {

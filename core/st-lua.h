@@ -104,64 +104,6 @@ gboolean st_lua_run (StLua *lua, const StScript *script,
                      GVariant *event, const StLuaHost *host,
                      gpointer host_data, GError **error);
 
-/* ---- Internal: shared by st-lua.c, st-lua-steward.c and st-script.c ----
- * Not for the care engine. Functions taking a lua_State are called from C
- * functions the sandbox registers, during a call (st_lua_run or
- * st_lua_eval). */
-
-typedef struct lua_State lua_State; /* the same typedef as <lua.h> */
-
-/* The StLua of @L. */
-StLua *st_lua_from_state (lua_State *L);
-/* The host of the call in progress; NULL while a script file is being
- * loaded (st_lua_eval) or when st_lua_run was given none. */
-const StLuaHost *st_lua_host (StLua *lua, gpointer *host_data);
-/* TRUE while a script file is being loaded (st_lua_eval). */
-gboolean st_lua_loading (StLua *lua);
-/* The script name (st_lua_run) or path (st_lua_eval) of the call. */
-const char *st_lua_label (StLua *lua);
-
-/* Call @fn with the whole stack as its arguments in a critical section:
- * the time-limit escape (see st-lua.c) never jumps out of it, so @fn may
- * call GLib and the host. @fn may raise Lua errors, but then everything it
- * allocated outside Lua must already be held (st_lua_hold). Returns the
- * number of results @fn returned, for `return st_lua_critical (L, impl);`. */
-int st_lua_critical (lua_State *L, int (*fn) (lua_State *L));
-/* Free @data with @notify when the innermost critical section ends,
- * however it ends (call it in a critical section only). */
-void st_lua_hold (lua_State *L, gpointer data, GDestroyNotify notify);
-
-/* GVariant → Lua (critical section; may raise): a{sv} and other
- * dictionaries → tables, arrays and tuples → sequences, integer types →
- * integers, d → float, b → boolean, s/o/g → string, ay → string, v and
- * maybes unwrapped (nothing → nil). Pushes one value. */
-void st_lua_push_variant (lua_State *L, GVariant *value);
-/* Lua → GVariant (critical section; never raises): sequences → av,
- * string-keyed and empty tables → a{sv}, integers → x, floats → d,
- * booleans → b, strings → s (UTF-8 only). Functions, userdata, cycles and
- * mixed keys are refused with ST_ERROR_INVALID_ARGUMENT, the message
- * naming the place from @what ("data.items[2] is a function ..."). Returns
- * a new (non-floating) reference. */
-GVariant *st_lua_to_variant (lua_State *L, int idx, const char *what,
-                             GError **error);
-/* "30s", "5m", "2h", "7d", "2w" → seconds. */
-gboolean st_lua_parse_duration (const char *text, gint64 *seconds);
-
-/* Push the `steward` module's table (st-lua-steward.c). */
-void st_lua_steward_open (lua_State *L);
-
-/* Called by st_lua_eval with the value the file returned at @idx, in a
- * critical section. */
-typedef gboolean (*StLuaCheckFunc) (lua_State *L, int idx, gpointer data,
-                                    GError **error);
-/* Run the main chunk of @source (named @path in messages) with fresh
- * globals and the limits, then @check its result. Errors: the Lua message
- * ("PATH:LINE: message"), a limit ("PATH: time limit of 2000 ms
- * reached"), or @check's error as it set it. */
-gboolean st_lua_eval (StLua *lua, const char *path, const char *source,
-                      const char *const *module_folders, StLuaCheckFunc check,
-                      gpointer data, GError **error);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StScript, st_script_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StScriptSet, st_script_set_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StLua, st_lua_free)

@@ -1,4 +1,6 @@
-/* The outbox and its delivery workers.
+/* The outbox: messages enqueued in the transaction that decided them, and
+ * what becomes of each one when it comes due. The delivery workers that
+ * call st_outbox_deliver_next are in st-delivery.c.
  *
  * One message is one transaction: claim the oldest due row (FOR UPDATE SKIP
  * LOCKED, so workers and daemons never take the same one), decide (quiet
@@ -6,25 +8,14 @@
  * the outcome, commit. A crash before the commit leaves the row as it was:
  * it is delivered again with the same key (at least once to the wire). */
 
-#include "st-outbox.h"
+#include "st-outbox-private.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <glib-unix.h>
 #include <json-glib/json-glib.h>
 
 #include "st-alerts.h"
 #include "st-error.h"
-#include "st-plugins.h"
-
-#define ST_OUTBOX_CHANNEL "steward_outbox"
-/* Idle workers look for due messages at least this often, notification or
- * not (a lost LISTEN connection, a retry coming due). */
-#define ST_FALLBACK_POLL_MS 1000
 
 /* Times travel as microseconds since the epoch, converted in SQL, so no
  * time zone or format ever gets in the way. */
@@ -182,35 +173,7 @@ st_quiet_hours_end (guint start_minute, guint end_minute, GTimeZone *tz,
   return end_usec > now_usec ? end_usec : 0;
 }
 
-/* The delivery */
-
-struct _StDelivery {
-  char *conninfo;
-  StAlertSink sink;
-  gpointer sink_data;
-
-  /* Copied from the configuration; read-only once built. */
-  guint workers;
-  guint max_attempts;
-  guint64 backoff_ms, max_backoff_ms;
-  gboolean quiet_hours;
-  guint quiet_start, quiet_end;
-  GStrv quiet_channels;
-  GTimeZone *default_tz;
-  GPtrArray *caps;      /* of StCapConfig* */
-  StPlugins *plugins;
-  GHashTable *channels; /* name ("*" included) → StChannel* */
-
-  StStore *once_store; /* st_delivery_run_once's, in its caller's thread */
-
-  GMutex lock; /* guards what follows */
-  GCond wake;
-  guint64 wake_seq;
-  gboolean stopping;
-  gint64 clock_usec;
-  GPtrArray *threads;
-  int stop_pipe[2];
-};
+/* One message */
 
 /* One claimed row; the strings point into its PGresult. */
 typedef struct {
@@ -521,14 +484,8 @@ handle (StDelivery *d, StStore *store, const StClaimed *c, GPtrArray *alerts,
   return deliver (d, store, channel, c, alerts, error);
 }
 
-typedef enum {
-  ST_CLAIM_NONE,
-  ST_CLAIM_HANDLED,
-  ST_CLAIM_ERROR,
-} StClaimResult;
-
-static StClaimResult
-deliver_next (StDelivery *d, StStore *store, GError **error)
+StClaimResult
+st_outbox_deliver_next (StDelivery *d, StStore *store, GError **error)
 {
   g_autofree char *clock = clock_param (d);
   g_autoptr (PGresult) res = NULL;
@@ -563,84 +520,10 @@ deliver_next (StDelivery *d, StStore *store, GError **error)
   return ST_CLAIM_HANDLED;
 }
 
-guint
-st_delivery_run_once (StDelivery *delivery, GError **error)
-{
-  guint handled = 0;
-  StClaimResult result;
-
-  g_return_val_if_fail (delivery != NULL, 0);
-
-  if (delivery->once_store == NULL)
-    {
-      delivery->once_store = st_store_new (delivery->conninfo, error);
-      if (delivery->once_store == NULL)
-        return 0;
-    }
-  while ((result = deliver_next (delivery, delivery->once_store, error))
-         == ST_CLAIM_HANDLED)
-    handled++;
-  return handled;
-}
-
-void
-st_delivery_set_clock (StDelivery *delivery, gint64 unix_usec)
-{
-  g_mutex_lock (&delivery->lock);
-  delivery->clock_usec = unix_usec;
-  g_mutex_unlock (&delivery->lock);
-}
-
-/* Threads */
-
-static gboolean
-stopping (StDelivery *d)
-{
-  gboolean stop;
-
-  g_mutex_lock (&d->lock);
-  stop = d->stopping;
-  g_mutex_unlock (&d->lock);
-  return stop;
-}
-
-static guint64
-wake_seq (StDelivery *d)
-{
-  guint64 seq;
-
-  g_mutex_lock (&d->lock);
-  seq = d->wake_seq;
-  g_mutex_unlock (&d->lock);
-  return seq;
-}
-
-static void
-wake_workers (StDelivery *d)
-{
-  g_mutex_lock (&d->lock);
-  d->wake_seq++;
-  g_cond_broadcast (&d->wake);
-  g_mutex_unlock (&d->lock);
-}
-
-/* Sleep until woken after @seen, @ms pass, or stop. */
-static void
-wait_for_work (StDelivery *d, guint64 seen, gint64 ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
-
-  g_mutex_lock (&d->lock);
-  while (!d->stopping && d->wake_seq == seen)
-    if (!g_cond_wait_until (&d->wake, &d->lock, end))
-      break;
-  g_mutex_unlock (&d->lock);
-}
-
 /* How long an idle worker may sleep: until the next message comes due,
  * but no longer than the fallback poll. */
-static gint64
-idle_ms (StDelivery *d, StStore *store)
+gint64
+st_outbox_idle_ms (StDelivery *d, StStore *store)
 {
   g_autofree char *clock = clock_param (d);
   g_autoptr (PGresult) res = NULL;
@@ -655,239 +538,4 @@ idle_ms (StDelivery *d, StStore *store)
                 ST_FALLBACK_POLL_MS);
   st_store_rollback (store);
   return ms;
-}
-
-static gpointer
-worker_main (gpointer data)
-{
-  StDelivery *d = data;
-  g_autoptr (StStore) store = NULL;
-  gboolean failing = FALSE;
-
-  while (!stopping (d))
-    {
-      g_autoptr (GError) error = NULL;
-      guint64 seen = wake_seq (d);
-      StClaimResult result = ST_CLAIM_ERROR;
-      gint64 ms = ST_FALLBACK_POLL_MS;
-
-      if (store == NULL)
-        store = st_store_new (d->conninfo, &error);
-      if (store != NULL)
-        while ((result = deliver_next (d, store, &error)) == ST_CLAIM_HANDLED
-               && !stopping (d))
-          ;
-      if (result == ST_CLAIM_ERROR && error != NULL)
-        {
-          /* Once per outage, not once per second. */
-          if (!failing)
-            g_warning ("delivery: %s", error->message);
-          failing = TRUE;
-        }
-      else if (result == ST_CLAIM_NONE)
-        {
-          if (failing)
-            g_message ("delivery: working again");
-          failing = FALSE;
-          ms = idle_ms (d, store);
-        }
-      if (result != ST_CLAIM_HANDLED)
-        wait_for_work (d, seen, ms);
-    }
-  return NULL;
-}
-
-static PGconn *
-listen_connect (StDelivery *d)
-{
-  const char *keys[] = { "dbname", "connect_timeout", "application_name",
-                         "keepalives_idle", NULL };
-  const char *values[] = { d->conninfo, "5", "stewardd-outbox", "30", NULL };
-  gboolean expand = d->conninfo != NULL && d->conninfo[0] != '\0';
-  PGconn *conn = PQconnectdbParams (expand ? keys : keys + 1,
-                                    expand ? values : values + 1, expand);
-  PGresult *res;
-
-  if (PQstatus (conn) == CONNECTION_OK)
-    {
-      res = PQexec (conn, "LISTEN " ST_OUTBOX_CHANNEL);
-      if (PQresultStatus (res) == PGRES_COMMAND_OK)
-        {
-          PQclear (res);
-          return conn;
-        }
-      PQclear (res);
-    }
-  PQfinish (conn);
-  return NULL;
-}
-
-/* Turns NOTIFY steward_outbox into a wake-up of the workers. Without a
- * connection the workers still poll every second. */
-static gpointer
-listener_main (gpointer data)
-{
-  StDelivery *d = data;
-  PGconn *conn = NULL;
-
-  while (!stopping (d))
-    {
-      struct pollfd fds[2] = { { .fd = d->stop_pipe[0], .events = POLLIN },
-                               { .fd = -1, .events = POLLIN } };
-      gboolean notified = FALSE;
-      PGnotify *notify;
-
-      if (conn == NULL && (conn = listen_connect (d)) != NULL)
-        wake_workers (d); /* what was notified while away */
-      if (conn != NULL)
-        fds[1].fd = PQsocket (conn);
-      if (poll (fds, 2, conn != NULL ? 10000 : ST_FALLBACK_POLL_MS) < 0
-          && errno != EINTR)
-        g_usleep (G_USEC_PER_SEC / 10);
-      if (fds[0].revents != 0 || conn == NULL || fds[1].revents == 0)
-        continue;
-      if (!PQconsumeInput (conn) || PQstatus (conn) != CONNECTION_OK)
-        {
-          g_debug ("delivery: the LISTEN connection was lost: %s",
-                   PQerrorMessage (conn));
-          g_clear_pointer (&conn, PQfinish);
-          continue;
-        }
-      while ((notify = PQnotifies (conn)) != NULL)
-        {
-          notified = TRUE;
-          PQfreemem (notify);
-        }
-      if (notified)
-        wake_workers (d);
-    }
-  g_clear_pointer (&conn, PQfinish);
-  return NULL;
-}
-
-void
-st_delivery_start (StDelivery *delivery)
-{
-  g_return_if_fail (delivery != NULL && delivery->threads == NULL);
-
-  delivery->threads = g_ptr_array_new ();
-  g_ptr_array_add (delivery->threads,
-                   g_thread_new ("st-outbox-listen", listener_main, delivery));
-  for (guint i = 0; i < delivery->workers; i++)
-    {
-      g_autofree char *name = g_strdup_printf ("st-deliver-%u", i);
-      g_ptr_array_add (delivery->threads,
-                       g_thread_new (name, worker_main, delivery));
-    }
-}
-
-static void
-st_delivery_stop (StDelivery *d)
-{
-  if (d->threads == NULL)
-    return;
-  g_mutex_lock (&d->lock);
-  d->stopping = TRUE;
-  g_cond_broadcast (&d->wake);
-  g_mutex_unlock (&d->lock);
-  if (write (d->stop_pipe[1], "x", 1) < 0)
-    g_debug ("delivery: cannot wake the listener: %s", g_strerror (errno));
-  for (guint i = 0; i < d->threads->len; i++)
-    g_thread_join (g_ptr_array_index (d->threads, i));
-  g_clear_pointer (&d->threads, g_ptr_array_unref);
-}
-
-void
-st_delivery_free (StDelivery *delivery)
-{
-  if (delivery == NULL)
-    return;
-  st_delivery_stop (delivery);
-  /* Instances before the modules that hold their code. */
-  g_clear_pointer (&delivery->channels, g_hash_table_unref);
-  g_clear_pointer (&delivery->plugins, st_plugins_free);
-  g_clear_pointer (&delivery->once_store, st_store_free);
-  g_clear_pointer (&delivery->caps, g_ptr_array_unref);
-  g_clear_pointer (&delivery->default_tz, g_time_zone_unref);
-  g_strfreev (delivery->quiet_channels);
-  for (guint i = 0; i < 2; i++)
-    if (delivery->stop_pipe[i] >= 0)
-      close (delivery->stop_pipe[i]);
-  g_mutex_clear (&delivery->lock);
-  g_cond_clear (&delivery->wake);
-  g_free (delivery->conninfo);
-  g_free (delivery);
-}
-
-static GPtrArray *
-copy_caps (GPtrArray *caps)
-{
-  GPtrArray *copy =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) st_cap_config_free);
-
-  for (guint i = 0; i < caps->len; i++)
-    {
-      const StCapConfig *cap = g_ptr_array_index (caps, i);
-      StCapConfig *dup = g_new0 (StCapConfig, 1);
-
-      *dup = *cap;
-      dup->channel = g_strdup (cap->channel);
-      dup->per = cap->per != NULL
-                     ? g_strdup (cap->per)
-                     : st_config_format_duration ((guint64) cap->per_seconds
-                                                  * 1000);
-      g_ptr_array_add (copy, dup);
-    }
-  return copy;
-}
-
-StDelivery *
-st_delivery_new (const char *conninfo, const StConfig *config,
-                 StAlertSink alert_sink, gpointer sink_data, GError **error)
-{
-  g_autoptr (StDelivery) d = g_new0 (StDelivery, 1);
-  g_autoptr (GError) local = NULL;
-
-  g_return_val_if_fail (config != NULL, NULL);
-
-  g_mutex_init (&d->lock);
-  g_cond_init (&d->wake);
-  d->stop_pipe[0] = d->stop_pipe[1] = -1;
-  d->conninfo = g_strdup (conninfo);
-  d->sink = alert_sink;
-  d->sink_data = sink_data;
-  d->workers = MAX (config->delivery_workers, 1);
-  d->max_attempts = MAX (config->delivery_max_attempts, 1);
-  d->backoff_ms = MAX (config->delivery_backoff_ms, 1);
-  d->max_backoff_ms = MAX (config->delivery_max_backoff_ms, d->backoff_ms);
-  d->quiet_hours = config->quiet_hours;
-  d->quiet_start = config->quiet_start;
-  d->quiet_end = config->quiet_end;
-  d->quiet_channels = g_strdupv (config->quiet_channels);
-  d->default_tz = g_time_zone_new_identifier (
-      config->default_tz != NULL ? config->default_tz : "UTC");
-  if (d->default_tz == NULL)
-    d->default_tz = g_time_zone_new_utc ();
-  d->caps = copy_caps (config->caps);
-  d->channels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                       (GDestroyNotify) st_channel_close);
-  d->plugins = st_plugins_new (config->plugin_dir != NULL
-                                   ? config->plugin_dir
-                                   : st_plugins_default_dir ());
-  for (guint i = 0; i < config->channels->len; i++)
-    {
-      const StChannelConfig *entry = g_ptr_array_index (config->channels, i);
-      StChannel *channel = st_channel_open (d->plugins, entry, error);
-
-      if (channel == NULL)
-        return NULL;
-      g_hash_table_replace (d->channels, g_strdup (entry->name), channel);
-    }
-  if (!g_unix_open_pipe (d->stop_pipe, FD_CLOEXEC, &local))
-    {
-      g_set_error (error, ST_ERROR, ST_ERROR_FAILED,
-                   "cannot start the delivery: %s", local->message);
-      return NULL;
-    }
-  return g_steal_pointer (&d);
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "st-error.h"
-#include "st-lua.h"
+#include "st-lua-private.h"
 #include "st-record.h"
 
 static const char *const known_keys[]

@@ -1,0 +1,410 @@
+/* Conversions between GVariant records and Lua values, for the records a
+ * script receives and the arguments it passes to the steward module. */
+
+#include "st-lua-private.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <string.h>
+
+#include "st-error.h"
+
+/* Nesting of records and tables in conversions. */
+#define ST_LUA_MAX_DEPTH 32
+
+static void push_variant_at (lua_State *L, GVariant *value, int depth);
+
+static GVariant *
+hold_variant (lua_State *L, GVariant *value)
+{
+  if (value != NULL)
+    st_lua_hold (L, value, (GDestroyNotify) g_variant_unref);
+  return value;
+}
+
+static void
+push_children (lua_State *L, GVariant *value, int depth)
+{
+  gsize n = g_variant_n_children (value);
+  gboolean dict = g_variant_type_is_dict_entry (
+      g_variant_type_element (g_variant_get_type (value)));
+
+  lua_createtable (L, dict ? 0 : (int) MIN (n, G_MAXINT),
+                   dict ? (int) MIN (n, G_MAXINT) : 0);
+  for (gsize i = 0; i < n; i++)
+    {
+      GVariant *child = hold_variant (L, g_variant_get_child_value (value, i));
+
+      if (dict)
+        {
+          push_variant_at (
+              L, hold_variant (L, g_variant_get_child_value (child, 0)),
+              depth + 1);
+          push_variant_at (
+              L, hold_variant (L, g_variant_get_child_value (child, 1)),
+              depth + 1);
+          if (lua_isnil (L, -2))
+            lua_pop (L, 2);
+          else
+            lua_rawset (L, -3);
+        }
+      else
+        {
+          push_variant_at (L, child, depth + 1);
+          lua_rawseti (L, -2, (lua_Integer) i + 1);
+        }
+    }
+}
+
+static void
+push_variant_at (lua_State *L, GVariant *value, int depth)
+{
+  if (depth > ST_LUA_MAX_DEPTH)
+    luaL_error (L, "a record is nested too deeply");
+  luaL_checkstack (L, 4, "a record is nested too deeply");
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_BOOLEAN:
+      lua_pushboolean (L, g_variant_get_boolean (value));
+      break;
+    case G_VARIANT_CLASS_BYTE:
+      lua_pushinteger (L, g_variant_get_byte (value));
+      break;
+    case G_VARIANT_CLASS_INT16:
+      lua_pushinteger (L, g_variant_get_int16 (value));
+      break;
+    case G_VARIANT_CLASS_UINT16:
+      lua_pushinteger (L, g_variant_get_uint16 (value));
+      break;
+    case G_VARIANT_CLASS_INT32:
+      lua_pushinteger (L, g_variant_get_int32 (value));
+      break;
+    case G_VARIANT_CLASS_HANDLE:
+      lua_pushinteger (L, g_variant_get_handle (value));
+      break;
+    case G_VARIANT_CLASS_UINT32:
+      lua_pushinteger (L, g_variant_get_uint32 (value));
+      break;
+    case G_VARIANT_CLASS_INT64:
+      lua_pushinteger (L, g_variant_get_int64 (value));
+      break;
+    case G_VARIANT_CLASS_UINT64:
+      {
+        guint64 u = g_variant_get_uint64 (value);
+
+        if (u <= G_MAXINT64)
+          lua_pushinteger (L, (lua_Integer) u);
+        else
+          lua_pushnumber (L, (lua_Number) u);
+      }
+      break;
+    case G_VARIANT_CLASS_DOUBLE:
+      lua_pushnumber (L, g_variant_get_double (value));
+      break;
+    case G_VARIANT_CLASS_STRING:
+    case G_VARIANT_CLASS_OBJECT_PATH:
+    case G_VARIANT_CLASS_SIGNATURE:
+      {
+        gsize len;
+        const char *text = g_variant_get_string (value, &len);
+
+        lua_pushlstring (L, text, len);
+      }
+      break;
+    case G_VARIANT_CLASS_VARIANT:
+      push_variant_at (L, hold_variant (L, g_variant_get_variant (value)),
+                       depth + 1);
+      break;
+    case G_VARIANT_CLASS_MAYBE:
+      {
+        GVariant *child = hold_variant (L, g_variant_get_maybe (value));
+
+        if (child == NULL)
+          lua_pushnil (L);
+        else
+          push_variant_at (L, child, depth + 1);
+      }
+      break;
+    case G_VARIANT_CLASS_ARRAY:
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_BYTESTRING))
+        {
+          gsize len;
+          const char *bytes = g_variant_get_fixed_array (value, &len, 1);
+
+          if (len > 0 && bytes[len - 1] == '\0')
+            len--;
+          lua_pushlstring (L, bytes, len);
+        }
+      else
+        push_children (L, value, depth);
+      break;
+    case G_VARIANT_CLASS_TUPLE:
+    case G_VARIANT_CLASS_DICT_ENTRY:
+    default:
+      push_children (L, value, depth);
+      break;
+    }
+}
+
+void
+st_lua_push_variant (lua_State *L, GVariant *value)
+{
+  g_assert (st_lua_from_state (L)->critical > 0);
+  push_variant_at (L, value, 0);
+}
+
+static GVariant *to_variant_at (lua_State *L, int idx, GString *where,
+                                GHashTable *open, int depth, GError **error);
+
+typedef struct
+{
+  char *key;
+  GVariant *value;
+} StLuaEntry;
+
+static void
+entry_clear (gpointer data)
+{
+  StLuaEntry *entry = data;
+
+  g_free (entry->key);
+  g_variant_unref (entry->value);
+}
+
+static int
+entry_compare (gconstpointer a, gconstpointer b)
+{
+  return strcmp (((const StLuaEntry *) a)->key, ((const StLuaEntry *) b)->key);
+}
+
+static gboolean
+where_push_key (GString *where, lua_State *L, int idx, GError **error)
+{
+  size_t len;
+  const char *key = lua_tolstring (L, idx, &len);
+
+  if (!g_utf8_validate_len (key, len, NULL))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s has a key that is not valid UTF-8 text", where->str);
+      return FALSE;
+    }
+  g_string_append_printf (where, ".%s", key);
+  return TRUE;
+}
+
+/* The table at @idx as a{sv} (string keys, sorted) or av (a sequence). */
+static GVariant *
+table_to_variant (lua_State *L, int idx, GString *where, GHashTable *open,
+                  int depth, GError **error)
+{
+  const void *self = lua_topointer (L, idx);
+  gsize where_len = where->len;
+  gsize n_strings = 0;
+  gsize n_integers = 0;
+  lua_Integer max = 0;
+  int bad_type = LUA_TNIL;
+  GVariant *result = NULL;
+
+  if (depth >= ST_LUA_MAX_DEPTH || !lua_checkstack (L, 4))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s is nested too deeply (more than %d levels)", where->str,
+                   ST_LUA_MAX_DEPTH);
+      return NULL;
+    }
+  if (g_hash_table_contains (open, self))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s contains itself (a cycle), which cannot be passed on",
+                   where->str);
+      return NULL;
+    }
+  lua_pushnil (L);
+  while (lua_next (L, idx) != 0)
+    {
+      lua_pop (L, 1);
+      if (lua_type (L, -1) == LUA_TSTRING)
+        n_strings++;
+      else if (lua_isinteger (L, -1) && lua_tointeger (L, -1) > 0)
+        {
+          n_integers++;
+          max = MAX (max, lua_tointeger (L, -1));
+        }
+      else
+        {
+          bad_type = lua_type (L, -1);
+          lua_pop (L, 1);
+          break;
+        }
+    }
+  if (bad_type != LUA_TNIL || (n_strings > 0 && n_integers > 0)
+      || (n_integers > 0 && (guint64) max != n_integers))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s is neither a list (keys 1, 2, 3…) nor a table of "
+                   "named fields, so it cannot be passed on",
+                   where->str);
+      return NULL;
+    }
+
+  g_hash_table_add (open, (gpointer) self);
+  if (n_integers > 0)
+    {
+      GVariantBuilder builder;
+
+      g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
+      for (gsize i = 1; i <= n_integers; i++)
+        {
+          GVariant *child;
+
+          lua_rawgeti (L, idx, (lua_Integer) i);
+          g_string_append_printf (where, "[%" G_GSIZE_FORMAT "]", i);
+          child = to_variant_at (L, -1, where, open, depth + 1, error);
+          g_string_truncate (where, where_len);
+          lua_pop (L, 1);
+          if (child == NULL)
+            {
+              g_variant_builder_clear (&builder);
+              goto out;
+            }
+          g_variant_builder_add (&builder, "v", child);
+          g_variant_unref (child);
+        }
+      result = g_variant_ref_sink (g_variant_builder_end (&builder));
+    }
+  else
+    {
+      g_autoptr (GArray) entries
+          = g_array_new (FALSE, FALSE, sizeof (StLuaEntry));
+      GVariantBuilder builder;
+
+      g_array_set_clear_func (entries, entry_clear);
+      lua_pushnil (L);
+      while (lua_next (L, idx) != 0)
+        {
+          StLuaEntry entry = { NULL, NULL };
+
+          if (!where_push_key (where, L, -2, error))
+            {
+              lua_pop (L, 2);
+              goto out;
+            }
+          entry.value = to_variant_at (L, -1, where, open, depth + 1, error);
+          g_string_truncate (where, where_len);
+          lua_pop (L, 1);
+          if (entry.value == NULL)
+            {
+              lua_pop (L, 1);
+              goto out;
+            }
+          entry.key = g_strdup (lua_tostring (L, -1));
+          g_array_append_val (entries, entry);
+        }
+      g_array_sort (entries, entry_compare);
+      g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+      for (guint i = 0; i < entries->len; i++)
+        {
+          StLuaEntry *entry = &g_array_index (entries, StLuaEntry, i);
+
+          g_variant_builder_add (&builder, "{sv}", entry->key, entry->value);
+        }
+      result = g_variant_ref_sink (g_variant_builder_end (&builder));
+    }
+out:
+  g_hash_table_remove (open, self);
+  return result;
+}
+
+static GVariant *
+to_variant_at (lua_State *L, int idx, GString *where, GHashTable *open,
+               int depth, GError **error)
+{
+  idx = lua_absindex (L, idx);
+  switch (lua_type (L, idx))
+    {
+    case LUA_TBOOLEAN:
+      return g_variant_ref_sink (
+          g_variant_new_boolean (lua_toboolean (L, idx)));
+    case LUA_TNUMBER:
+      if (lua_isinteger (L, idx))
+        return g_variant_ref_sink (
+            g_variant_new_int64 (lua_tointeger (L, idx)));
+      return g_variant_ref_sink (g_variant_new_double (lua_tonumber (L, idx)));
+    case LUA_TSTRING:
+      {
+        size_t len;
+        const char *text = lua_tolstring (L, idx, &len);
+
+        if (!g_utf8_validate_len (text, len, NULL))
+          {
+            g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                         "%s is not valid UTF-8 text", where->str);
+            return NULL;
+          }
+        return g_variant_ref_sink (g_variant_new_string (text));
+      }
+    case LUA_TTABLE:
+      return table_to_variant (L, idx, where, open, depth, error);
+    case LUA_TNIL:
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT, "%s is nil",
+                   where->str);
+      return NULL;
+    default:
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s is a %s, which cannot be passed on (only booleans, "
+                   "numbers, strings and tables can)",
+                   where->str, luaL_typename (L, idx));
+      return NULL;
+    }
+}
+
+GVariant *
+st_lua_to_variant (lua_State *L, int idx, const char *what, GError **error)
+{
+  g_autoptr (GHashTable) open = g_hash_table_new (NULL, NULL);
+  g_autoptr (GString) where = g_string_new (what);
+
+  return to_variant_at (L, idx, where, open, 0, error);
+}
+
+gboolean
+st_lua_parse_duration (const char *text, gint64 *seconds)
+{
+  guint64 value = 0;
+  guint64 unit;
+  const char *p = text;
+
+  if (text == NULL || !g_ascii_isdigit (*p))
+    return FALSE;
+  for (; g_ascii_isdigit (*p); p++)
+    {
+      value = value * 10 + (guint64) (*p - '0');
+      if (value > G_GUINT64_CONSTANT (1000000000000))
+        return FALSE;
+    }
+  switch (*p)
+    {
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'w':
+      unit = 604800;
+      break;
+    default:
+      return FALSE;
+    }
+  if (p[1] != '\0')
+    return FALSE;
+  *seconds = (gint64) (value * unit);
+  return TRUE;
+}

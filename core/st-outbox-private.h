@@ -1,0 +1,62 @@
+#pragma once
+
+/* Private to the outbox (st-outbox.c: enqueueing, and what becomes of each
+ * due message) and its delivery workers (st-delivery.c: the threads, their
+ * waking, the StDelivery's life). */
+
+#include <glib.h>
+
+#include "st-outbox.h"
+#include "st-plugins.h"
+
+G_BEGIN_DECLS
+
+#define ST_OUTBOX_CHANNEL "steward_outbox"
+/* Idle workers look for due messages at least this often, notification or
+ * not (a lost LISTEN connection, a retry coming due). */
+#define ST_FALLBACK_POLL_MS 1000
+
+struct _StDelivery {
+  char *conninfo;
+  StAlertSink sink;
+  gpointer sink_data;
+
+  /* Copied from the configuration; read-only once built. */
+  guint workers;
+  guint max_attempts;
+  guint64 backoff_ms, max_backoff_ms;
+  gboolean quiet_hours;
+  guint quiet_start, quiet_end;
+  GStrv quiet_channels;
+  GTimeZone *default_tz;
+  GPtrArray *caps;      /* of StCapConfig* */
+  StPlugins *plugins;
+  GHashTable *channels; /* name ("*" included) → StChannel* */
+
+  StStore *once_store; /* st_delivery_run_once's, in its caller's thread */
+
+  GMutex lock; /* guards what follows */
+  GCond wake;
+  guint64 wake_seq;
+  gboolean stopping;
+  gint64 clock_usec;
+  GPtrArray *threads;
+  int stop_pipe[2];
+};
+
+typedef enum {
+  ST_CLAIM_NONE,
+  ST_CLAIM_HANDLED,
+  ST_CLAIM_ERROR,
+} StClaimResult;
+
+/* Claim the oldest due message and, in its transaction, decide (quiet
+ * hours, caps) and deliver it and record the outcome; the alerts raised
+ * go to the sink after the commit. */
+StClaimResult st_outbox_deliver_next (StDelivery *d, StStore *store,
+                                      GError **error);
+/* How long an idle worker may sleep: until the next message comes due,
+ * but no longer than the fallback poll. */
+gint64 st_outbox_idle_ms (StDelivery *d, StStore *store);
+
+G_END_DECLS
