@@ -244,3 +244,19 @@ st_cli_parse_count (const char *text, guint32 *count, GError **error)
   *count = (guint32) n;
   return TRUE;
 }
+
+gboolean
+st_cli_parse_id (const char *text, gint64 *id, GError **error)
+{
+  guint64 n;
+
+  if (!g_ascii_isdigit (*text) ||
+      !g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &n, NULL))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "'%s' is not an id (a whole number from 1 up)", text);
+      return FALSE;
+    }
+  *id = (gint64) n;
+  return TRUE;
+}

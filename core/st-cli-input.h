@@ -43,4 +43,8 @@ gboolean st_cli_parse_amount (const char *text, double *amount, GError **error);
 /* A count such as --limit: a whole number from 1 to G_MAXUINT32. */
 gboolean st_cli_parse_count (const char *text, guint32 *count, GError **error);
 
+/* A record's id such as an alert's: a whole number from 1 to G_MAXINT64,
+ * digits only. */
+gboolean st_cli_parse_id (const char *text, gint64 *id, GError **error);
+
 G_END_DECLS

@@ -713,3 +713,193 @@ st_cli_format_duration (gint64 seconds)
   return g_strdup_printf ("%" G_GINT64_FORMAT "d %" G_GINT64_FORMAT "h", seconds / 86400,
                           seconds % 86400 / 3600);
 }
+
+char *
+st_cli_format_delay (gint64 seconds)
+{
+  static const struct
+  {
+    gint64 size;
+    char unit;
+  } units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' }, { 1, 's' } };
+  GString *out;
+
+  if (seconds <= 0)
+    return g_strdup ("0s");
+  out = g_string_new (NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (units); i++)
+    {
+      gint64 n = seconds / units[i].size;
+
+      seconds %= units[i].size;
+      if (n == 0)
+        continue;
+      if (out->len > 0)
+        g_string_append_c (out, ' ');
+      g_string_append_printf (out, "%" G_GINT64_FORMAT "%c", n, units[i].unit);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* ---- shortening ---- */
+
+char *
+st_cli_truncate (const char *text, gsize width)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  GString *out;
+  gsize used = 0;
+
+  g_return_val_if_fail (width >= 4, NULL);
+  if (st_cli_display_width (valid) <= width)
+    return g_steal_pointer (&valid);
+
+  out = g_string_new (NULL);
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      gsize w = g_unichar_iszerowidth (c) ? 0 : g_unichar_iswide (c) ? 2 : 1;
+
+      if (used + w > width - 3)
+        break;
+      g_string_append_len (out, p, g_utf8_next_char (p) - p);
+      used += w;
+    }
+  while (out->len > 0 && out->str[out->len - 1] == ' ')
+    g_string_truncate (out, out->len - 1);
+  g_string_append (out, "...");
+  return g_string_free (out, FALSE);
+}
+
+/* ---- health factors ---- */
+
+typedef struct
+{
+  char *name;
+  gboolean is_number;
+  double number;
+  char *text;
+} Factor;
+
+static void
+factor_clear (gpointer data)
+{
+  Factor *f = data;
+
+  g_free (f->name);
+  g_free (f->text);
+}
+
+static gint
+compare_factors (gconstpointer a, gconstpointer b)
+{
+  const Factor *x = a;
+  const Factor *y = b;
+
+  if (x->is_number != y->is_number)
+    return x->is_number ? -1 : 1;
+  if (x->is_number && x->number != y->number)
+    return x->number > y->number ? -1 : 1;
+  return strcmp (x->name, y->name);
+}
+
+/* A number of any D-Bus type, inside variants too. */
+static gboolean
+variant_number (GVariant *value, double *number)
+{
+  switch (g_variant_classify (value))
+    {
+    case G_VARIANT_CLASS_DOUBLE:
+      *number = g_variant_get_double (value);
+      return isfinite (*number);
+    case G_VARIANT_CLASS_BYTE:
+      *number = g_variant_get_byte (value);
+      return TRUE;
+    case G_VARIANT_CLASS_INT16:
+      *number = g_variant_get_int16 (value);
+      return TRUE;
+    case G_VARIANT_CLASS_UINT16:
+      *number = g_variant_get_uint16 (value);
+      return TRUE;
+    case G_VARIANT_CLASS_INT32:
+      *number = g_variant_get_int32 (value);
+      return TRUE;
+    case G_VARIANT_CLASS_UINT32:
+      *number = g_variant_get_uint32 (value);
+      return TRUE;
+    case G_VARIANT_CLASS_INT64:
+      *number = (double) g_variant_get_int64 (value);
+      return TRUE;
+    case G_VARIANT_CLASS_UINT64:
+      *number = (double) g_variant_get_uint64 (value);
+      return TRUE;
+    case G_VARIANT_CLASS_VARIANT:
+      {
+        g_autoptr (GVariant) inner = g_variant_get_variant (value);
+
+        return variant_number (inner, number);
+      }
+    default:
+      return FALSE;
+    }
+}
+
+char *
+st_cli_format_factors (GVariant *factors)
+{
+  g_autoptr (GArray) list = NULL;
+  GString *out;
+  GVariantIter iter;
+  GVariant *entry;
+
+  if (g_variant_is_of_type (factors, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr (GVariant) inner = g_variant_get_variant (factors);
+
+      return st_cli_format_factors (inner);
+    }
+  if (!g_variant_is_of_type (factors, G_VARIANT_TYPE_ARRAY) ||
+      !g_variant_type_is_dict_entry (g_variant_type_element (g_variant_get_type (factors))))
+    return st_cli_variant_to_text (factors);
+
+  list = g_array_new (FALSE, TRUE, sizeof (Factor));
+  g_array_set_clear_func (list, factor_clear);
+
+  g_variant_iter_init (&iter, factors);
+  while ((entry = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr (GVariant) key = g_variant_get_child_value (entry, 0);
+      g_autoptr (GVariant) member = g_variant_get_child_value (entry, 1);
+      Factor f = { 0 };
+
+      f.name = st_cli_variant_to_text (key);
+      f.is_number = variant_number (member, &f.number);
+      if (!f.is_number)
+        f.text = st_cli_variant_to_text (member);
+      g_array_append_val (list, f);
+      g_variant_unref (entry);
+    }
+  g_array_sort (list, compare_factors);
+
+  out = g_string_new (NULL);
+  for (guint i = 0; i < list->len; i++)
+    {
+      const Factor *f = &g_array_index (list, Factor, i);
+
+      if (i > 0)
+        g_string_append (out, ", ");
+      if (f->is_number)
+        {
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+          /* -0.04 would read "-0.0" */
+          g_ascii_formatd (buf, sizeof buf, "%.1f", f->number);
+          if (g_str_equal (buf, "-0.0"))
+            strcpy (buf, "0.0");
+          g_string_append_printf (out, "%s %s", f->name, buf);
+        }
+      else
+        g_string_append_printf (out, "%s %s", f->name, f->text);
+    }
+  return g_string_free (out, FALSE);
+}

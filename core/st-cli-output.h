@@ -96,4 +96,20 @@ char *st_cli_format_age (GDateTime *then, GDateTime *now);
 /* A duration for people: "45s", "12m 5s", "3h 12m", "2d 3h". */
 char *st_cli_format_duration (gint64 seconds);
 
+/* A configured delay, exact, in whole units with the zero ones left out:
+ * "14d", "1h 30m", "2d 5s"; "0s" for none (or a negative one). */
+char *st_cli_format_delay (gint64 seconds);
+
+/* @text cut to at most @width columns (as st_cli_display_width() counts
+ * them, @width at least 4), ending in "..." when it was cut (spaces before
+ * it dropped); never in the middle of a character. Invalid UTF-8 is
+ * replaced first. */
+char *st_cli_truncate (const char *text, gsize width);
+
+/* Health factors (an a{sv} of numbers) as people read them, the largest
+ * contribution first (ties by name), one decimal: "recency 30.2, frequency
+ * 12.1, nps 7.5". Values that are not numbers come last, as text. "" when
+ * there are none. */
+char *st_cli_format_factors (GVariant *factors);
+
 G_END_DECLS

@@ -129,8 +129,8 @@ st_cli_print_top_help (FILE *stream, const StCliCommand *commands)
   g_string_append (text,
                    "Usage: stewardctl [--json] [--system] COMMAND [ARGUMENTS...]\n"
                    "\n"
-                   "Look up and change customers and record what happens to them, through\n"
-                   "the stewardd daemon.\n"
+                   "Look up and change customers, record what happens to them, and follow\n"
+                   "the alerts and care scripts of the stewardd daemon.\n"
                    "\n"
                    "Commands:\n");
   append_commands (text, commands, NULL);
@@ -409,9 +409,30 @@ time_with_age (StCtl *ctl, const char *iso)
   return g_strdup_printf ("%s (%s)", shown, age);
 }
 
-/* @value as one field shows it; NULL when there is nothing to show. */
+static gboolean
+has_member (GVariant *record, const char *key)
+{
+  g_autoptr (GVariant) value = g_variant_lookup_value (record, key, NULL);
+
+  return value != NULL;
+}
+
+/* "72 (low risk)": the score, and the risk level when the record has one */
 static char *
-field_text (StCtl *ctl, GVariant *value, StCliFieldKind kind)
+health_text (GVariant *record, GVariant *score)
+{
+  g_autofree char *text = st_cli_variant_to_text (score);
+  g_autofree char *risk = st_cli_lookup_text (record, "risk_level");
+
+  if (risk == NULL || *risk == '\0')
+    return g_steal_pointer (&text);
+  return g_strdup_printf ("%s (%s risk)", text, risk);
+}
+
+/* @value, a field of @record, as one field shows it; NULL when there is
+ * nothing to show. */
+static char *
+field_text (StCtl *ctl, GVariant *record, GVariant *value, StCliFieldKind kind)
 {
   g_autofree char *text = NULL;
 
@@ -421,6 +442,12 @@ field_text (StCtl *ctl, GVariant *value, StCliFieldKind kind)
     text = st_cli_format_amount (g_variant_get_double (value));
   else if (kind == ST_CLI_FIELD_DURATION && g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
     text = st_cli_format_duration (g_variant_get_int64 (value));
+  else if (kind == ST_CLI_FIELD_HEALTH)
+    text = health_text (record, value);
+  else if (kind == ST_CLI_FIELD_RISK && has_member (record, "health_score"))
+    return NULL;
+  else if (kind == ST_CLI_FIELD_FACTORS)
+    text = st_cli_format_factors (value);
   else
     {
       g_autofree char *raw = st_cli_variant_to_text (value);
@@ -453,7 +480,7 @@ st_cli_print_record (StCtl *ctl, GVariant *record, const StCliField *fields)
       g_autoptr (GVariant) v = g_variant_lookup_value (record, f->key, NULL);
 
       if (v != NULL)
-        st_cli_block_take (block, f->label, field_text (ctl, v, f->kind));
+        st_cli_block_take (block, f->label, field_text (ctl, record, v, f->kind));
     }
 
   g_variant_iter_init (&iter, record);
@@ -463,7 +490,7 @@ st_cli_print_record (StCtl *ctl, GVariant *record, const StCliField *fields)
         g_str_has_suffix (key, "_at") ? ST_CLI_FIELD_TIME : ST_CLI_FIELD_TEXT;
 
       if (!is_known_field (fields, key))
-        st_cli_block_take (block, key, field_text (ctl, value, kind));
+        st_cli_block_take (block, key, field_text (ctl, record, value, kind));
       g_variant_unref (value);
     }
 

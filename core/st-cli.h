@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 
 #define ST_CLI_CUSTOMERS_IFACE "org.steward.Steward1.Customers"
 #define ST_CLI_MANAGER_IFACE "org.steward.Steward1.Manager"
+#define ST_CLI_ALERTS_IFACE "org.steward.Steward1.Alerts"
+#define ST_CLI_SCRIPTS_IFACE "org.steward.Steward1.Scripts"
 
 enum
 {
@@ -89,6 +91,9 @@ typedef enum
   ST_CLI_FIELD_TIME,     /* local time and how long ago */
   ST_CLI_FIELD_AMOUNT,   /* money: two decimals */
   ST_CLI_FIELD_DURATION, /* seconds as "3h 12m" */
+  ST_CLI_FIELD_HEALTH,   /* a score with the record's risk_level: "72 (low risk)" */
+  ST_CLI_FIELD_RISK,     /* risk_level: shown with the health score, alone without one */
+  ST_CLI_FIELD_FACTORS,  /* a{sv} of numbers, largest first: "recency 30.2, nps 7.5" */
 } StCliFieldKind;
 
 /* One field of a record as st_cli_print_record() shows it; tables of them

@@ -305,13 +305,12 @@ handle_alert_list (StCall *call, GVariant *params, GError **error)
   g_autoptr (GVariant) customer = g_variant_lookup_value (
       filter, "customer", G_VARIANT_TYPE_STRING);
   StStore *store = call_store (call, error);
-  GVariantDict dict;
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (filter);
   g_autoptr (GVariant) resolved = NULL;
 
   if (store == NULL)
     return NULL;
   /* Clients name customers as everywhere else; the store wants the id. */
-  g_variant_dict_init (&dict, filter);
   if (customer != NULL)
     {
       gint64 id;
@@ -359,25 +358,34 @@ emit_alert_raised (GVariant *alert, gpointer user_data)
 
 /* Scripts ---------------------------------------------------------------- */
 
+/* Built in a fixed order, so clients (and --json) see the same order. */
 static GVariant *
 script_entry (const StScript *script)
 {
-  GVariantDict dict;
+  GVariantBuilder entry;
 
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "name", "s", script->name ? script->name : "");
+  g_variant_builder_init (&entry, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&entry, "{sv}", "name", g_variant_new_string (
+                             script->name ? script->name : ""));
   if (script->description != NULL)
-    g_variant_dict_insert (&dict, "description", "s", script->description);
-  g_variant_dict_insert (&dict, "path", "s", script->path);
-  g_variant_dict_insert_value (&dict, "on", g_variant_new_strv (
-      (const char *const *) script->on, script->on ? -1 : 0));
-  g_variant_dict_insert (&dict, "delay", "x", script->delay);
+    g_variant_builder_add (&entry, "{sv}", "description",
+                           g_variant_new_string (script->description));
+  g_variant_builder_add (&entry, "{sv}", "path",
+                         g_variant_new_string (script->path));
+  g_variant_builder_add (&entry, "{sv}", "on", g_variant_new_strv (
+                             (const char *const *) script->on,
+                             script->on ? -1 : 0));
+  g_variant_builder_add (&entry, "{sv}", "delay",
+                         g_variant_new_int64 (script->delay));
   if (script->schedule != NULL)
-    g_variant_dict_insert (&dict, "schedule", "s", script->schedule);
-  g_variant_dict_insert (&dict, "state", "s", script->error ? "broken" : "ok");
+    g_variant_builder_add (&entry, "{sv}", "schedule",
+                           g_variant_new_string (script->schedule));
+  g_variant_builder_add (&entry, "{sv}", "state", g_variant_new_string (
+                             script->error ? "broken" : "ok"));
   if (script->error != NULL)
-    g_variant_dict_insert (&dict, "error", "s", script->error);
-  return g_variant_dict_end (&dict);
+    g_variant_builder_add (&entry, "{sv}", "error",
+                           g_variant_new_string (script->error));
+  return g_variant_builder_end (&entry);
 }
 
 static GVariant *
@@ -416,6 +424,13 @@ handle_script_check (StCall *call, GVariant *params, GError **error)
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
                    "path: '%s' is relative; the daemon needs an absolute "
                    "path", path);
+      return NULL;
+    }
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
+                   "no script file at %s (the daemon reads the path itself)",
+                   path);
       return NULL;
     }
   script = st_script_load_file (path, &limits, error);

@@ -5,14 +5,17 @@
  *
  * This file holds the command table, the dispatch from the words of the
  * command line to a command, and `status`; the other commands are
- * st-cli-<noun>.c, what they share st-cli.c. */
+ * st-cli-<noun>.c (customer, event, alert, script), what they share
+ * st-cli.c. */
 
 #include <errno.h>
 #include <gio/gio.h>
 #include <stdio.h>
 
+#include "st-cli-alert.h"
 #include "st-cli-customer.h"
 #include "st-cli-event.h"
+#include "st-cli-script.h"
 #include "st-cli.h"
 #include "st-error.h"
 
@@ -76,6 +79,19 @@ static const StCliCommand commands[] = {
     st_cli_event_add },
   { "timeline", NULL, "ID|REF [--limit N]",
     "Show a customer's events and stage changes, newest first", st_cli_timeline },
+  { "alert", "list", "[--open] [--customer ID|REF] [--kind K] [--limit N]",
+    "List alerts, newest first: all of them, or with --open only those not acknowledged yet",
+    st_cli_alert_list },
+  { "alert", "ack", "ID [--note TEXT]",
+    "Acknowledge an open alert; your user name and the note are kept with it",
+    st_cli_alert_ack },
+  { "script", "list", "", "List the care scripts the daemon has loaded, and the broken ones",
+    st_cli_script_list },
+  { "script", "check", "FILE",
+    "Check that a script file loads, without installing it; exit 1 when it is broken",
+    st_cli_script_check },
+  { "script", "reload", "", "Re-read the scripts folders and list the scripts now loaded",
+    st_cli_script_reload },
   { "status", NULL, "", "Show the daemon's version, database state and counts",
     cmd_status },
   { NULL },

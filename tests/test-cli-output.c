@@ -624,6 +624,97 @@ test_format_duration (void)
     }
 }
 
+static void
+test_format_delay (void)
+{
+  const struct
+  {
+    gint64 seconds;
+    const char *text;
+  } cases[] = {
+    { -5, "0s" },         { 0, "0s" },          { 45, "45s" },       { 60, "1m" },
+    { 90, "1m 30s" },     { 3600, "1h" },       { 5400, "1h 30m" },  { 86400, "1d" },
+    { 1209600, "14d" },   { 172805, "2d 5s" },  { 90061, "1d 1h 1m 1s" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = st_cli_format_delay (cases[i].seconds);
+
+      g_assert_cmpstr (text, ==, cases[i].text);
+    }
+}
+
+static void
+test_truncate (void)
+{
+  const struct
+  {
+    const char *text;
+    gsize width;
+    const char *expected;
+  } cases[] = {
+    { "", 10, "" },
+    { "short", 10, "short" },
+    { "exactly10!", 10, "exactly10!" },
+    { "one too long", 11, "one too..." },
+    { "Zoë Martin is at risk", 8, "Zoë M..." },
+    /* wide characters take two columns and are never cut in half */
+    { "日本語のメッセージ", 8, "日本..." },
+    { "日本語のメッセージ", 9, "日本語..." },
+    /* combining marks take none */
+    { "e\u0301e\u0301e\u0301e\u0301e\u0301e\u0301", 5, "e\u0301e\u0301..." },
+    { "bad \xff byte and more", 8, "bad \xef\xbf\xbd..." },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = st_cli_truncate (cases[i].text, cases[i].width);
+
+      g_assert_cmpstr (text, ==, cases[i].expected);
+      g_assert_cmpuint (st_cli_display_width (text), <=, cases[i].width);
+    }
+}
+
+static char *
+factors_of (const char *gvariant_text)
+{
+  g_autoptr (GVariant) value = g_variant_parse (NULL, gvariant_text, NULL, NULL, NULL);
+
+  g_assert_nonnull (value);
+  return st_cli_format_factors (value);
+}
+
+static void
+test_format_factors (void)
+{
+  const struct
+  {
+    const char *value;
+    const char *text;
+  } cases[] = {
+    { "@a{sv} {}", "" },
+    { "{'recency': <30.25>, 'frequency': <12.1>, 'nps': <7.5>}",
+      "recency 30.2, frequency 12.1, nps 7.5" },
+    /* integers are numbers too; ties by name; negatives last */
+    { "{'open_tickets': <int64 10>, 'nps': <10.0>, 'trend': <-2.5>, 'a': <int32 0>}",
+      "nps 10.0, open_tickets 10.0, a 0.0, trend -2.5" },
+    /* no "-0.0" */
+    { "{'x': <-0.04>}", "x 0.0" },
+    /* what is not a number comes last, as text */
+    { "{'note': <'odd'>, 'recency': <1.0>}", "recency 1.0, note odd" },
+    /* inside a variant */
+    { "<{'recency': <3.0>}>", "recency 3.0" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *text = factors_of (cases[i].value);
+
+      g_assert_cmpstr (text, ==, cases[i].text);
+    }
+}
+
 /* ---- command-line values ---- */
 
 static void
@@ -760,6 +851,29 @@ test_parse_amount (void)
 }
 
 static void
+test_parse_id (void)
+{
+  const char *bad[] = { "0", "-1", "+1", " 1", "1 ", "9223372036854775808", "abc", "", "1.5",
+                        "0x10" };
+  gint64 id = 0;
+
+  g_assert_true (st_cli_parse_id ("1", &id, NULL));
+  g_assert_cmpint (id, ==, 1);
+  g_assert_true (st_cli_parse_id ("9223372036854775807", &id, NULL));
+  g_assert_cmpint (id, ==, G_MAXINT64);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      id = 7;
+      g_assert_false (st_cli_parse_id (bad[i], &id, &error));
+      g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+      g_assert_cmpint (id, ==, 7);
+    }
+}
+
+static void
 test_parse_count (void)
 {
   const char *bad[] = { "0", "-1", "+1", " 1", "1 ", "4294967296", "abc", "", "1.5", "0x10" };
@@ -815,6 +929,10 @@ main (int argc, char **argv)
   g_test_add_func ("/cli-output/coerce-value", test_coerce_value);
   g_test_add_func ("/cli-output/parse-amount", test_parse_amount);
   g_test_add_func ("/cli-output/parse-count", test_parse_count);
+  g_test_add_func ("/cli-output/parse-id", test_parse_id);
+  g_test_add_func ("/cli-output/format-delay", test_format_delay);
+  g_test_add_func ("/cli-output/truncate", test_truncate);
+  g_test_add_func ("/cli-output/format-factors", test_format_factors);
 
   return g_test_run ();
 }

@@ -75,9 +75,10 @@ ctl (const char *first, ...)
 /* stewardctl with an environment of our choosing: by default the daemon's
  * bus and TZ=UTC, as the harness does, then @env ("NAME", "VALUE" pairs,
  * NULL-terminated) on top. @stdout_path: where stdout goes instead of being
- * captured (NULL: captured). */
+ * captured (NULL: captured). @cwd: its working directory (NULL: ours). */
 static Ctl *
-ctl_custom (const char *const *env, const char *stdout_path, const char *const *args)
+ctl_custom_in (const char *const *env, const char *stdout_path, const char *cwd,
+               const char *const *args)
 {
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GSubprocess) process = NULL;
@@ -102,6 +103,8 @@ ctl_custom (const char *const *env, const char *stdout_path, const char *const *
   g_subprocess_launcher_unsetenv (launcher, "DBUS_STARTER_BUS_TYPE");
   for (guint i = 0; env[i] != NULL; i += 2)
     g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
+  if (cwd != NULL)
+    g_subprocess_launcher_set_cwd (launcher, cwd);
   process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (process, NULL, NULL, &result->out, &result->err, &error);
@@ -112,6 +115,12 @@ ctl_custom (const char *const *env, const char *stdout_path, const char *const *
   result->status = g_subprocess_get_exit_status (process);
   assert_no_sanitizer_report (result->err);
   return result;
+}
+
+static Ctl *
+ctl_custom (const char *const *env, const char *stdout_path, const char *const *args)
+{
+  return ctl_custom_in (env, stdout_path, NULL, args);
 }
 
 /* stewardctl with @var set to @value */
@@ -1383,12 +1392,20 @@ test_help_every_command (void)
     { "customer", "stage", "Usage: stewardctl customer stage ID|REF STAGE" },
     { "event", "add", "Usage: stewardctl event add ID|REF KIND" },
     { "timeline", NULL, "Usage: stewardctl timeline ID|REF" },
+    { "alert", "list", "Usage: stewardctl alert list [--open]" },
+    { "alert", "ack", "Usage: stewardctl alert ack ID [--note TEXT]" },
+    { "script", "list", "Usage: stewardctl script list" },
+    { "script", "check", "Usage: stewardctl script check FILE" },
+    { "script", "reload", "Usage: stewardctl script reload" },
     { "status", NULL, "Usage: stewardctl status" },
   };
   static const char *const options[][2] = {
     { "customer add", "--attr k=v" },  { "customer list", "--limit N" },
     { "customer edit", "--untag T" },  { "customer stage", "--reason TEXT" },
     { "event add", "--amount X" },     { "timeline", "--limit N" },
+    { "alert list", "--open" },        { "alert list", "--customer ID|REF" },
+    { "alert list", "--kind K" },      { "alert list", "--limit N" },
+    { "alert ack", "--note TEXT" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
@@ -1621,6 +1638,644 @@ test_unreachable_system_bus (void)
   assert_unreachable (result, "system", "systemctl start stewardd");
 }
 
+/* Alerts ------------------------------------------------------------------- */
+
+/* The folder of the daemon's scripts (the config's scripts:), and the
+ * folder that holds it and the log plugin's output. */
+static char *work_dir;
+static char *scripts_dir;
+
+/* The scripts the daemon starts with: tagger raises an alert on every
+ * purchase, later waits 14 days after a closed ticket (no case records
+ * one), broken does not load (no run). */
+static const char tagger_lua[] =
+  "return {\n"
+  "  name = 'tagger',\n"
+  "  description = 'Alert on every purchase',\n"
+  "  on = { 'purchase' },\n"
+  "  run = function(c, e)\n"
+  "    steward.alert{ customer = c, kind = 'big_spender', message = 'bought' }\n"
+  "  end,\n"
+  "}\n";
+static const char later_lua[] =
+  "return {\n"
+  "  name = 'later',\n"
+  "  description = 'Two weeks after a ticket is closed',\n"
+  "  on = { 'ticket_closed', 'message_in' },\n"
+  "  delay = '14d',\n"
+  "  run = function(c, e) end,\n"
+  "}\n";
+static const char broken_lua[] = "return { name = 'broken', on = { 'purchase' } }\n";
+
+static void
+write_file (const char *path, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+/* The extra configuration of the daemon: the scripts above, and the log
+ * plugin for every channel. */
+static char *
+scripts_setup (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *plugins = st_test_build_path ("plugins");
+  const struct
+  {
+    const char *name;
+    const char *text;
+  } files[] = { { "tagger.lua", tagger_lua }, { "later.lua", later_lua },
+                { "broken.lua", broken_lua } };
+
+  work_dir = g_dir_make_tmp ("steward-cli-XXXXXX", &error);
+  g_assert_no_error (error);
+  scripts_dir = g_build_filename (work_dir, "scripts", NULL);
+  g_assert_cmpint (g_mkdir (scripts_dir, 0700), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (scripts_dir, files[i].name, NULL);
+
+      write_file (path, files[i].text);
+    }
+  return g_strdup_printf ("scripts: [%s]\n"
+                          "plugin_dir: %s\n"
+                          "channels:\n"
+                          "  \"*\": { plugin: log, path: %s/m.jsonl }\n",
+                          scripts_dir, plugins, work_dir);
+}
+
+/* A customer who made a purchase, and the alert tagger raised for it (the
+ * care worker runs after the purchase is recorded: wait up to 20 s). */
+static JsonObject *
+customer_with_alert (const char *name, char **id)
+{
+  g_autoptr (JsonObject) customer = add_customer (name, NULL);
+  g_autoptr (JsonObject) event = NULL;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  *id = id_text (customer);
+  event = ctl_json_object ("event", "add", *id, "purchase", "--amount", "10", NULL);
+  for (;;)
+    {
+      g_autoptr (JsonArray) alerts = ctl_json_array ("alert", "list", "--customer", *id, NULL);
+
+      if (json_array_get_length (alerts) > 0)
+        {
+          g_assert_cmpuint (json_array_get_length (alerts), ==, 1);
+          return json_object_ref (json_array_get_object_element (alerts, 0));
+        }
+      if (g_get_monotonic_time () > deadline)
+        g_error ("no alert for customer %s 20 s after a purchase", *id);
+      g_usleep (100 * 1000);
+    }
+}
+
+/* The row of the table whose first cell is @id, or NULL. */
+static GPtrArray *
+row_with_id (GPtrArray *rows, const char *id)
+{
+  for (guint r = 0; r < rows->len; r++)
+    if (g_str_equal (CELL (rows, r, 0), id))
+      return g_ptr_array_index (rows, r);
+  return NULL;
+}
+
+static const char *const alert_headings[] = { "ID",    "WHEN",  "SEVERITY", "CUSTOMER", "KIND",
+                                              "COUNT", "STATE", "MESSAGE",  NULL };
+
+static void
+test_alert_list_after_purchase (void)
+{
+  g_autofree char *id = NULL;
+  g_autoptr (JsonObject) alert = customer_with_alert ("Alert Buyer", &id);
+  g_autofree char *alert_id = id_text (alert);
+  g_autoptr (Ctl) text = ctl ("alert", "list", "--customer", id, NULL);
+  g_autoptr (Ctl) all = ctl ("alert", "list", NULL);
+  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GPtrArray) all_rows = NULL;
+  g_autofree char *when = NULL;
+
+  g_assert_cmpint (member_int (alert, "customer_id"), ==, g_ascii_strtoll (id, NULL, 10));
+  g_assert_cmpstr (member_string (alert, "kind"), ==, "big_spender");
+  g_assert_cmpstr (member_string (alert, "message"), ==, "bought");
+  g_assert_cmpstr (member_string (alert, "severity"), ==, "warning");
+  g_assert_cmpstr (member_string (alert, "source"), ==, "script:tagger");
+  g_assert_cmpstr (member_string (alert, "state"), ==, "open");
+  g_assert_cmpint (member_int (alert, "count"), ==, 1);
+  g_assert_true (g_str_has_suffix (member_string (alert, "last_raised_at"), "Z"));
+
+  assert_ok (text);
+  rows = parse_table (text->out, alert_headings);
+  g_assert_cmpuint (rows->len, ==, 1);
+  g_assert_cmpstr (CELL (rows, 0, 0), ==, alert_id);
+  /* local time, TZ=UTC here */
+  when = g_strdup (CELL (rows, 0, 1));
+  g_assert_true (g_str_has_suffix (when, " UTC"));
+  g_assert_cmpuint (strlen (when), ==, strlen ("2026-11-24 22:13:19 UTC"));
+  g_assert_cmpstr (CELL (rows, 0, 2), ==, "warning");
+  g_assert_cmpstr (CELL (rows, 0, 3), ==, id);
+  g_assert_cmpstr (CELL (rows, 0, 4), ==, "big_spender");
+  g_assert_cmpstr (CELL (rows, 0, 5), ==, "1");
+  g_assert_cmpstr (CELL (rows, 0, 6), ==, "open");
+  g_assert_cmpstr (CELL (rows, 0, 7), ==, "bought");
+
+  /* without a filter, all alerts: this one among them */
+  assert_ok (all);
+  all_rows = parse_table (all->out, alert_headings);
+  g_assert_nonnull (row_with_id (all_rows, alert_id));
+}
+
+static void
+test_alert_list_open_and_json (void)
+{
+  g_autofree char *first_id = NULL, *second_id = NULL;
+  g_autoptr (JsonObject) first = customer_with_alert ("Alert First", &first_id);
+  g_autoptr (JsonObject) second = customer_with_alert ("Alert Second", &second_id);
+  g_autofree char *first_alert = id_text (first);
+  g_autofree char *second_alert = id_text (second);
+  g_autoptr (JsonObject) acked = ctl_json_object ("alert", "ack", first_alert, NULL);
+  g_autoptr (JsonArray) open = ctl_json_array ("alert", "list", "--open", NULL);
+  g_autoptr (JsonArray) all = ctl_json_array ("alert", "list", NULL);
+  g_autoptr (JsonArray) kind = ctl_json_array ("alert", "list", "--kind", "big_spender", "--open",
+                                               NULL);
+  g_autoptr (JsonArray) limited = ctl_json_array ("alert", "list", "--limit", "1", NULL);
+  g_autoptr (Ctl) open_text = ctl ("alert", "list", "--open", NULL);
+  g_autoptr (Ctl) none = ctl ("alert", "list", "--kind", "no_such_kind", NULL);
+  g_autoptr (GPtrArray) rows = NULL;
+  gboolean seen_first = FALSE, seen_second = FALSE;
+
+  g_assert_cmpstr (member_string (acked, "state"), ==, "acknowledged");
+
+  /* --open: only open ones, the acknowledged one left out */
+  for (guint i = 0; i < json_array_get_length (open); i++)
+    {
+      JsonObject *a = json_array_get_object_element (open, i);
+      g_autofree char *a_id = id_text (a);
+
+      g_assert_cmpstr (member_string (a, "state"), ==, "open");
+      g_assert_cmpstr (a_id, !=, first_alert);
+      seen_second |= g_str_equal (a_id, second_alert);
+    }
+  g_assert_true (seen_second);
+
+  /* without --open: all of them, newest first */
+  seen_second = FALSE;
+  for (guint i = 0; i < json_array_get_length (all); i++)
+    {
+      JsonObject *a = json_array_get_object_element (all, i);
+      g_autofree char *a_id = id_text (a);
+
+      seen_first |= g_str_equal (a_id, first_alert);
+      seen_second |= g_str_equal (a_id, second_alert);
+      if (i > 0)
+        {
+          JsonObject *before = json_array_get_object_element (all, i - 1);
+
+          g_assert_cmpint (time_compare (member_string (before, "last_raised_at"),
+                                         member_string (a, "last_raised_at")),
+                           >=, 0);
+        }
+    }
+  g_assert_true (seen_first);
+  g_assert_true (seen_second);
+  g_assert_cmpuint (json_array_get_length (all), >, json_array_get_length (open));
+
+  for (guint i = 0; i < json_array_get_length (kind); i++)
+    g_assert_cmpstr (member_string (json_array_get_object_element (kind, i), "kind"), ==,
+                     "big_spender");
+  g_assert_cmpuint (json_array_get_length (kind), >=, 1);
+  g_assert_cmpuint (json_array_get_length (limited), ==, 1);
+
+  assert_ok (open_text);
+  rows = parse_table (open_text->out, alert_headings);
+  g_assert_null (row_with_id (rows, first_alert));
+  g_assert_nonnull (row_with_id (rows, second_alert));
+  for (guint r = 0; r < rows->len; r++)
+    g_assert_cmpstr (CELL (rows, r, 6), ==, "open");
+
+  assert_ok (none);
+  g_assert_cmpstr (none->out, ==, "No alerts match.\n");
+}
+
+static void
+test_alert_ack (void)
+{
+  g_autofree char *id = NULL;
+  g_autoptr (JsonObject) alert = customer_with_alert ("Alert Ack", &id);
+  g_autofree char *alert_id = id_text (alert);
+  g_autofree char *headline = g_strdup_printf ("Acknowledged alert %s\n\n", alert_id);
+  g_autoptr (Ctl) ack = ctl ("alert", "ack", alert_id, "--note", "called them", NULL);
+  g_autoptr (Ctl) listed = ctl ("alert", "list", "--customer", id, NULL);
+  g_autoptr (Ctl) again = ctl ("alert", "ack", alert_id, NULL);
+  g_autoptr (Ctl) again_json = ctl ("--json", "alert", "ack", alert_id, NULL);
+  g_autoptr (Ctl) missing = ctl ("alert", "ack", "987654321", NULL);
+  g_autoptr (JsonArray) after = ctl_json_array ("alert", "list", "--customer", id, NULL);
+  g_autoptr (GPtrArray) rows = NULL;
+  JsonObject *shown;
+
+  assert_ok (ack);
+  if (!g_str_has_prefix (ack->out, headline))
+    g_error ("alert ack printed:\n%s", ack->out);
+  assert_block_value (ack->out, "ID", alert_id);
+  assert_block_value (ack->out, "State", "acknowledged");
+  assert_block_value (ack->out, "Kind", "big_spender");
+  assert_block_value (ack->out, "Customer", id);
+  assert_block_value (ack->out, "Message", "bought");
+  assert_block_value (ack->out, "Note", "called them");
+  assert_block_value (ack->out, "Source", "script:tagger");
+  {
+    g_autofree char *by = block_value (ack->out, "Acknowledged by");
+    g_autofree char *at = block_value (ack->out, "Acknowledged");
+
+    g_assert_nonnull (by);
+    g_assert_cmpstr (by, !=, "");
+    g_assert_nonnull (at);
+    g_assert_true (g_str_has_suffix (at, " UTC (just now)"));
+  }
+
+  /* the list shows it acknowledged */
+  assert_ok (listed);
+  rows = parse_table (listed->out, alert_headings);
+  g_assert_cmpuint (rows->len, ==, 1);
+  g_assert_cmpstr (CELL (rows, 0, 6), ==, "acknowledged");
+  g_assert_cmpuint (json_array_get_length (after), ==, 1);
+  shown = json_array_get_object_element (after, 0);
+  g_assert_cmpstr (member_string (shown, "state"), ==, "acknowledged");
+  g_assert_cmpstr (member_string (shown, "note"), ==, "called them");
+  g_assert_cmpstr (member_string (shown, "acknowledged_by"), !=, "");
+  g_assert_true (g_str_has_suffix (member_string (shown, "acknowledged_at"), "Z"));
+
+  /* once only; an alert that is not there */
+  assert_failure (again, "already acknowledged");
+  assert_failure (again_json, "already acknowledged");
+  assert_failure (missing, "987654321");
+}
+
+static void
+test_alert_ack_json (void)
+{
+  g_autofree char *id = NULL;
+  g_autoptr (JsonObject) alert = customer_with_alert ("Alert Ack Json", &id);
+  g_autofree char *alert_id = id_text (alert);
+  g_autoptr (JsonObject) acked = ctl_json_object ("alert", "ack", alert_id, "--note",
+                                                  "Zoë: renewed", NULL);
+
+  g_assert_cmpint (member_int (acked, "id"), ==, member_int (alert, "id"));
+  g_assert_cmpstr (member_string (acked, "state"), ==, "acknowledged");
+  g_assert_cmpstr (member_string (acked, "note"), ==, "Zoë: renewed");
+  g_assert_cmpstr (member_string (acked, "kind"), ==, "big_spender");
+  g_assert_cmpint (member_int (acked, "customer_id"), ==, g_ascii_strtoll (id, NULL, 10));
+  g_assert_true (g_str_has_suffix (member_string (acked, "acknowledged_at"), "Z"));
+}
+
+/* The broken script is a system alert: no customer, a long message that the
+ * table cuts and --json keeps whole. */
+static void
+test_alert_system_truncated (void)
+{
+  g_autoptr (JsonArray) alerts = ctl_json_array ("alert", "list", "--kind",
+                                                 "script_broken:broken.lua", NULL);
+  g_autoptr (Ctl) text = ctl ("alert", "list", "--kind", "script_broken:broken.lua", NULL);
+  g_autoptr (GPtrArray) rows = NULL;
+  JsonObject *alert;
+  const char *message;
+  const char *cell;
+
+  g_assert_cmpuint (json_array_get_length (alerts), ==, 1);
+  alert = json_array_get_object_element (alerts, 0);
+  g_assert_false (json_object_has_member (alert, "customer_id"));
+  g_assert_cmpstr (member_string (alert, "severity"), ==, "critical");
+  g_assert_cmpstr (member_string (alert, "source"), ==, "core");
+  message = member_string (alert, "message");
+  g_assert_true (g_str_has_prefix (message, "script "));
+  g_assert_nonnull (strstr (message, "broken.lua"));
+  g_assert_cmpuint (g_utf8_strlen (message, -1), >, 60);
+
+  assert_ok (text);
+  rows = parse_table (text->out, alert_headings);
+  g_assert_cmpuint (rows->len, ==, 1);
+  g_assert_cmpstr (CELL (rows, 0, 2), ==, "critical");
+  g_assert_cmpstr (CELL (rows, 0, 3), ==, "-");
+  cell = CELL (rows, 0, 7);
+  g_assert_true (g_str_has_suffix (cell, "..."));
+  g_assert_cmpuint (g_utf8_strlen (cell, -1), <=, 60);
+  g_assert_cmpuint (g_utf8_strlen (cell, -1), >, 50);
+  g_assert_true (strncmp (message, cell, strlen (cell) - 3) == 0);
+}
+
+static void
+test_alert_usage (void)
+{
+  g_autoptr (Ctl) no_id = ctl ("alert", "ack", NULL);
+  g_autoptr (Ctl) word = ctl ("alert", "ack", "abc", NULL);
+  g_autoptr (Ctl) zero = ctl ("alert", "ack", "0", NULL);
+  g_autoptr (Ctl) negative = ctl ("alert", "ack", "--", "-5", NULL);
+  g_autoptr (Ctl) huge = ctl ("alert", "ack", "99999999999999999999", NULL);
+  g_autoptr (Ctl) no_note = ctl ("alert", "ack", "1", "--note", NULL);
+  g_autoptr (Ctl) limit = ctl ("alert", "list", "--limit", "0", NULL);
+  g_autoptr (Ctl) extra = ctl ("alert", "list", "now", NULL);
+  g_autoptr (Ctl) no_verb = ctl ("alert", NULL);
+  g_autoptr (Ctl) bad_verb = ctl ("alert", "delete", NULL);
+  g_autoptr (Ctl) nobody = ctl ("alert", "list", "--customer", "NO-SUCH-ALERT-REF", NULL);
+
+  assert_usage (no_id, "alert ack: missing ID");
+  assert_usage (word, "'abc' is not an id");
+  assert_usage (zero, "'0' is not an id");
+  assert_usage (negative, "'-5' is not an id");
+  assert_usage (huge, "is not an id");
+  assert_usage (no_note, "--note");
+  assert_usage (limit, "--limit");
+  assert_usage (extra, "unexpected argument 'now'");
+  g_assert_cmpint (no_verb->status, ==, 2);
+  g_assert_nonnull (strstr (no_verb->err, "Usage: stewardctl alert VERB"));
+  g_assert_cmpint (bad_verb->status, ==, 2);
+  g_assert_nonnull (strstr (bad_verb->err, "unknown verb 'delete'"));
+  assert_failure (nobody, "NO-SUCH-ALERT-REF");
+}
+
+/* Scripts ------------------------------------------------------------------ */
+
+static const char *const script_headings[] = { "NAME", "STATE", "ON", "DELAY", "DESCRIPTION",
+                                               NULL };
+
+/* The row of the table whose first cell is @name; the test stops when
+ * there is none. */
+static GPtrArray *
+row_named (GPtrArray *rows, const char *name, const char *text)
+{
+  GPtrArray *row = row_with_id (rows, name);
+
+  if (row == NULL)
+    g_error ("no script '%s' in:\n%s", name, text);
+  return row;
+}
+
+#define ROW_CELL(row, c) ((const char *) g_ptr_array_index ((row), (c)))
+
+/* The element of a JSON array of scripts with that name. */
+static JsonObject *
+script_named (JsonArray *scripts, const char *name)
+{
+  for (guint i = 0; i < json_array_get_length (scripts); i++)
+    {
+      JsonObject *s = json_array_get_object_element (scripts, i);
+
+      if (g_str_equal (member_string (s, "name"), name))
+        return s;
+    }
+  g_error ("no script '%s' in the list", name);
+  return NULL;
+}
+
+static void
+test_script_list (void)
+{
+  g_autoptr (Ctl) text = ctl ("script", "list", NULL);
+  g_autoptr (JsonArray) scripts = ctl_json_array ("script", "list", NULL);
+  g_autoptr (GPtrArray) rows = NULL;
+  GPtrArray *row;
+  JsonObject *s;
+
+  assert_ok (text);
+  rows = parse_table (text->out, script_headings);
+  row = row_named (rows, "tagger", text->out);
+  g_assert_cmpstr (ROW_CELL (row, 1), ==, "ok");
+  g_assert_cmpstr (ROW_CELL (row, 2), ==, "purchase");
+  g_assert_cmpstr (ROW_CELL (row, 3), ==, "-");
+  g_assert_cmpstr (ROW_CELL (row, 4), ==, "Alert on every purchase");
+  row = row_named (rows, "later", text->out);
+  g_assert_cmpstr (ROW_CELL (row, 1), ==, "ok");
+  g_assert_cmpstr (ROW_CELL (row, 2), ==, "ticket_closed, message_in");
+  g_assert_cmpstr (ROW_CELL (row, 3), ==, "14d");
+  g_assert_cmpstr (ROW_CELL (row, 4), ==, "Two weeks after a ticket is closed");
+  row = row_named (rows, "broken", text->out);
+  g_assert_cmpstr (ROW_CELL (row, 1), ==, "broken");
+  /* the error in place of the description */
+  g_assert_nonnull (strstr (ROW_CELL (row, 4), "run"));
+
+  s = script_named (scripts, "tagger");
+  g_assert_cmpstr (member_string (s, "state"), ==, "ok");
+  g_assert_cmpstr (member_string (s, "description"), ==, "Alert on every purchase");
+  g_assert_true (g_str_has_prefix (member_string (s, "path"), scripts_dir));
+  g_assert_cmpint (member_int (s, "delay"), ==, 0);
+  {
+    g_autofree char *on = member_strings (s, "on");
+
+    g_assert_cmpstr (on, ==, "purchase");
+  }
+  s = script_named (scripts, "later");
+  g_assert_cmpint (member_int (s, "delay"), ==, 14 * 86400);
+  s = script_named (scripts, "broken");
+  g_assert_cmpstr (member_string (s, "state"), ==, "broken");
+  g_assert_nonnull (strstr (member_string (s, "error"), "run"));
+}
+
+static void
+test_script_check_good (void)
+{
+  g_autofree char *path = g_build_filename (scripts_dir, "tagger.lua", NULL);
+  g_autofree char *expected = g_strdup_printf ("%s: ok (tagger, on purchase)\n", path);
+  g_autofree char *later = g_build_filename (scripts_dir, "later.lua", NULL);
+  g_autofree char *later_expected = g_strdup_printf (
+      "%s: ok (later, on ticket_closed, message_in, after 14d)\n", later);
+  static const char *const relative_args[] = { "script", "check", "scripts/tagger.lua", NULL };
+  static const char *const none[] = { NULL };
+  g_autoptr (Ctl) text = ctl ("script", "check", path, NULL);
+  g_autoptr (Ctl) text_later = ctl ("script", "check", later, NULL);
+  /* a path relative to stewardctl's working directory, which the daemon
+   * does not share */
+  g_autoptr (Ctl) relative = ctl_custom_in (none, NULL, work_dir, relative_args);
+  g_autoptr (JsonObject) json = ctl_json_object ("script", "check", path, NULL);
+
+  assert_ok (text);
+  g_assert_cmpstr (text->out, ==, expected);
+  assert_ok (text_later);
+  g_assert_cmpstr (text_later->out, ==, later_expected);
+  assert_ok (relative);
+  g_assert_cmpstr (relative->out, ==, "scripts/tagger.lua: ok (tagger, on purchase)\n");
+
+  g_assert_cmpstr (member_string (json, "name"), ==, "tagger");
+  g_assert_cmpstr (member_string (json, "state"), ==, "ok");
+  g_assert_cmpstr (member_string (json, "path"), ==, path);
+  g_assert_false (json_object_has_member (json, "error"));
+}
+
+static void
+test_script_check_broken (void)
+{
+  g_autofree char *path = g_build_filename (scripts_dir, "broken.lua", NULL);
+  g_autofree char *prefix = g_strdup_printf ("%s: broken: ", path);
+  g_autofree char *syntax = g_build_filename (work_dir, "syntax.lua", NULL);
+  g_autofree char *syntax_prefix = g_strdup_printf ("%s: broken: ", syntax);
+  g_autoptr (Ctl) text = NULL;
+  g_autoptr (Ctl) json = NULL;
+  g_autoptr (Ctl) syntax_text = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *object;
+
+  write_file (syntax, "return {\n  name = 'oops',\n");
+  text = ctl ("script", "check", path, NULL);
+  json = ctl ("--json", "script", "check", path, NULL);
+  syntax_text = ctl ("script", "check", syntax, NULL);
+
+  /* the result on stdout, one line, and status 1 */
+  g_assert_cmpint (text->status, ==, 1);
+  g_assert_cmpstr (text->err, ==, "");
+  g_assert_true (g_str_has_prefix (text->out, prefix));
+  g_assert_nonnull (strstr (text->out, "run"));
+  g_assert_true (strchr (text->out, '\n') == text->out + strlen (text->out) - 1);
+
+  g_assert_cmpint (json->status, ==, 1);
+  g_assert_cmpstr (json->err, ==, "");
+  node = parse_json_output (json->out);
+  object = json_node_get_object (node);
+  g_assert_cmpstr (member_string (object, "state"), ==, "broken");
+  g_assert_cmpstr (member_string (object, "path"), ==, path);
+  g_assert_nonnull (strstr (member_string (object, "error"), "run"));
+
+  g_assert_cmpint (syntax_text->status, ==, 1);
+  g_assert_true (g_str_has_prefix (syntax_text->out, syntax_prefix));
+  g_assert_true (strchr (syntax_text->out, '\n')
+                 == syntax_text->out + strlen (syntax_text->out) - 1);
+  g_unlink (syntax);
+}
+
+static void
+test_script_check_missing (void)
+{
+  g_autofree char *path = g_build_filename (work_dir, "no-such-script.lua", NULL);
+  g_autoptr (Ctl) missing = ctl ("script", "check", path, NULL);
+  g_autoptr (Ctl) missing_json = ctl ("--json", "script", "check", path, NULL);
+  g_autoptr (Ctl) no_file = ctl ("script", "check", NULL);
+  g_autoptr (Ctl) empty = ctl ("script", "check", "", NULL);
+  g_autoptr (Ctl) two = ctl ("script", "check", "a.lua", "b.lua", NULL);
+  g_autoptr (Ctl) list_extra = ctl ("script", "list", "all", NULL);
+
+  assert_failure (missing, path);
+  assert_failure (missing_json, path);
+  assert_usage (no_file, "script check: missing FILE");
+  assert_usage (empty, "FILE is empty");
+  assert_usage (two, "unexpected argument 'b.lua'");
+  assert_usage (list_extra, "unexpected argument 'all'");
+}
+
+static void
+test_script_reload (void)
+{
+  g_autofree char *extra = g_build_filename (scripts_dir, "extra.lua", NULL);
+  g_autoptr (Ctl) text = NULL;
+  g_autoptr (JsonArray) json = NULL;
+  g_autoptr (JsonArray) listed = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+  g_auto (GStrv) parts = NULL;
+  GPtrArray *row;
+
+  /* triggered by an event no case records */
+  write_file (extra, "return { name = 'extra', description = 'Added later',\n"
+                     "         on = { 'refund' }, delay = 5400,\n"
+                     "         run = function(c, e) end }\n");
+  text = ctl ("script", "reload", NULL);
+  json = ctl_json_array ("script", "reload", NULL);
+  listed = ctl_json_array ("script", "list", NULL);
+
+  assert_ok (text);
+  g_assert_true (g_str_has_prefix (text->out, "Reloaded 4 scripts (1 broken)\n\n"));
+  parts = g_strsplit (text->out, "\n\n", 2);
+  rows = parse_table (parts[1], script_headings);
+  g_assert_cmpuint (rows->len, ==, 4);
+  row = row_named (rows, "extra", parts[1]);
+  g_assert_cmpstr (ROW_CELL (row, 1), ==, "ok");
+  g_assert_cmpstr (ROW_CELL (row, 2), ==, "refund");
+  g_assert_cmpstr (ROW_CELL (row, 3), ==, "1h 30m");
+  g_assert_cmpstr (ROW_CELL (row, 4), ==, "Added later");
+  row_named (rows, "broken", parts[1]);
+
+  g_assert_cmpuint (json_array_get_length (json), ==, 4);
+  g_assert_cmpstr (member_string (script_named (json, "extra"), "state"), ==, "ok");
+  g_assert_cmpuint (json_array_get_length (listed), ==, 4);
+  script_named (listed, "extra");
+}
+
+/* customer show: health -------------------------------------------------- */
+
+static void
+test_show_health (void)
+{
+  g_autoptr (JsonObject) customer = add_customer ("Healthy", NULL);
+  g_autoptr (JsonObject) risky = add_customer ("Risk Only", NULL);
+  g_autofree char *id = id_text (customer);
+  g_autofree char *risky_id = id_text (risky);
+  g_autofree char *update = g_strdup_printf (
+      "UPDATE customers SET health_score = 72, risk_level = 'low',"
+      " health_factors = '{\"recency\": 30.5, \"frequency\": 12.1, \"nps\": 7.5,"
+      " \"open_tickets\": 10}', health_updated_at = now() WHERE id = %s RETURNING id",
+      id);
+  g_autofree char *update_risky = g_strdup_printf (
+      "UPDATE customers SET risk_level = 'high' WHERE id = %s RETURNING id", risky_id);
+  g_autofree char *done = st_test_db_query (the_daemon->db, update);
+  g_autofree char *done_risky = st_test_db_query (the_daemon->db, update_risky);
+  g_autoptr (Ctl) text = ctl ("customer", "show", id, NULL);
+  g_autoptr (Ctl) risky_text = ctl ("customer", "show", risky_id, NULL);
+  g_autoptr (Ctl) plain = ctl ("customer", "show", id, NULL);
+  g_autoptr (JsonObject) json = ctl_json_object ("customer", "show", id, NULL);
+  g_autofree char *updated = NULL;
+  JsonObject *factors;
+
+  g_assert_cmpstr (done, ==, id);
+  g_assert_cmpstr (done_risky, ==, risky_id);
+
+  assert_ok (text);
+  assert_block_value (text->out, "Health", "72 (low risk)");
+  assert_block_value (text->out, "Health factors",
+                      "recency 30.5, frequency 12.1, open_tickets 10.0, nps 7.5");
+  updated = block_value (text->out, "Health updated");
+  g_assert_nonnull (updated);
+  g_assert_true (g_str_has_suffix (updated, " UTC (just now)"));
+  /* not dumped again under the daemon's names */
+  g_assert_null (strstr (text->out, "health_score"));
+  g_assert_null (strstr (text->out, "risk_level"));
+  g_assert_null (strstr (text->out, "health_factors"));
+  g_assert_null (block_value (text->out, "Risk"));
+  /* after Last NPS, before Created */
+  g_assert_true (strstr (text->out, "Health:") < strstr (text->out, "Created:"));
+
+  /* a risk level without a score stands alone */
+  assert_ok (risky_text);
+  assert_block_value (risky_text->out, "Risk", "high");
+  g_assert_null (block_value (risky_text->out, "Health"));
+
+  g_assert_cmpint (member_int (json, "health_score"), ==, 72);
+  g_assert_cmpstr (member_string (json, "risk_level"), ==, "low");
+  g_assert_true (g_str_has_suffix (member_string (json, "health_updated_at"), "Z"));
+  factors = json_object_get_object_member (json, "health_factors");
+  g_assert_nonnull (factors);
+  g_assert_cmpfloat (json_object_get_double_member (factors, "recency"), ==, 30.5);
+  g_assert_cmpfloat (json_object_get_double_member (factors, "nps"), ==, 7.5);
+  g_assert_cmpint (json_object_get_int_member (factors, "open_tickets"), ==, 10);
+  g_assert_cmpstr (plain->out, ==, text->out);
+}
+
 /* Last: the daemon served every call above without a problem -------------- */
 
 static void
@@ -1630,11 +2285,12 @@ test_daemon_clean (void)
   g_autofree char *log = NULL;
 
   st_test_daemon_stop_process (the_daemon);
-  g_assert_true (g_subprocess_get_if_exited (process));
-  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
-  if (g_file_get_contents (the_daemon->log_path, &log, NULL, NULL)
-      && (strstr (log, "Sanitizer") != NULL || strstr (log, "runtime error:") != NULL
-          || strstr (log, "CRITICAL") != NULL))
+  if (!g_file_get_contents (the_daemon->log_path, &log, NULL, NULL))
+    log = g_strdup ("");
+  if (!g_subprocess_get_if_exited (process) || g_subprocess_get_exit_status (process) != 0)
+    g_error ("stewardd did not exit cleanly; its log:\n%s", log);
+  if (strstr (log, "Sanitizer") != NULL || strstr (log, "runtime error:") != NULL
+      || strstr (log, "CRITICAL") != NULL)
     g_test_fail_printf ("stewardd reported a problem in its log:\n%s", log);
 }
 
@@ -1687,11 +2343,30 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/unreachable/no-bus", test_unreachable_no_bus);
   g_test_add_func ("/cli/unreachable/no-owner", test_unreachable_no_owner);
   g_test_add_func ("/cli/unreachable/system-bus", test_unreachable_system_bus);
+  g_test_add_func ("/cli/customer/show-health", test_show_health);
+  g_test_add_func ("/cli/alert/list-after-purchase", test_alert_list_after_purchase);
+  g_test_add_func ("/cli/alert/list-open-and-json", test_alert_list_open_and_json);
+  g_test_add_func ("/cli/alert/ack", test_alert_ack);
+  g_test_add_func ("/cli/alert/ack-json", test_alert_ack_json);
+  g_test_add_func ("/cli/alert/system-alert-truncated", test_alert_system_truncated);
+  g_test_add_func ("/cli/alert/usage", test_alert_usage);
+  g_test_add_func ("/cli/script/list", test_script_list);
+  g_test_add_func ("/cli/script/check-good", test_script_check_good);
+  g_test_add_func ("/cli/script/check-broken", test_script_check_broken);
+  g_test_add_func ("/cli/script/check-missing", test_script_check_missing);
+  g_test_add_func ("/cli/script/reload", test_script_reload);
   /* its own suite, created last, so that it runs after all the others */
   g_test_add_func ("/cli/zz-daemon/clean-exit", test_daemon_clean);
 
-  the_daemon = st_test_daemon_start (NULL);
+  {
+    g_autofree char *yaml = scripts_setup ();
+
+    the_daemon = st_test_daemon_start (yaml);
+  }
   status = g_test_run ();
   st_test_daemon_free (the_daemon);
+  remove_tree (work_dir);
+  g_free (scripts_dir);
+  g_free (work_dir);
   return status;
 }
