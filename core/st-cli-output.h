@@ -3,6 +3,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "st-json.h"
+
 G_BEGIN_DECLS
 
 /* Pure helpers of stewardctl: how records look to people (tables, key: value
@@ -55,25 +57,9 @@ char *st_cli_one_line (const char *text);
  * usage line keeps "[--tz Europe/Paris]" whole. No trailing newline. */
 char *st_cli_wrap (const char *text, gsize width, gsize column, gsize indent);
 
-/* JSON for any GVariant: booleans as true/false; every integer type as a JSON
- * integer (a uint64 above G_MAXINT64 as a number); doubles as numbers (NaN
- * and infinities, which JSON cannot hold, as null); strings, object paths and
- * signatures as strings; a variant as what it holds; a maybe as null or its
- * value; a dictionary as an object (keys that are not strings are written as
- * text); other arrays and tuples as arrays. */
-JsonNode *st_cli_variant_to_json (GVariant *value);
 
-/* Serialise @node as valid JSON: strings keep their UTF-8 and escape '"',
- * '\\' and control characters; doubles use the shortest text that reads back
- * as the same double ("12.5", not "12.5000000001"). @pretty: indented by two
- * spaces, one member per line. No trailing newline. */
-char *st_cli_json_to_string (JsonNode *node, gboolean pretty);
 
-char *st_cli_variant_to_json_string (GVariant *value, gboolean pretty);
 
-/* A double as the shortest decimal text that reads back as the same value,
- * in the C locale ("12.5", "-3", "1e+20"). */
-char *st_cli_format_double (double value);
 
 /* An amount of money as people read it: two decimals when that is exact
  * ("12.50", "-3.00"), otherwise the shortest exact text ("0.125"). */

@@ -501,7 +501,7 @@ st_cli_print_record (StCtl *ctl, GVariant *record, const StCliField *fields)
 void
 st_cli_print_json (GVariant *value)
 {
-  g_autofree char *text = st_cli_variant_to_json_string (value, TRUE);
+  g_autofree char *text = st_json_variant_to_string (value, TRUE);
 
   st_cli_out (text);
   st_cli_out ("\n");

@@ -5,6 +5,7 @@
 
 #include "st-customers.h"
 #include "st-error.h"
+#include "st-json.h"
 #include "st-record.h"
 #include "st-triggers.h"
 
@@ -175,24 +176,6 @@ check_survey (GVariant *payload, GError **error)
   return TRUE;
 }
 
-/* The shortest text that reads back as the same double: 19.99 is stored as
- * 19.99, not as g_ascii_dtostr()'s 19.989999999999998, so amounts and
- * revenue sums stay the decimals the caller meant. */
-static char *
-amount_text (double amount)
-{
-  static const char *const formats[] = { "%.15g", "%.16g", "%.17g" };
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-  for (gsize i = 0; i < G_N_ELEMENTS (formats); i++)
-    {
-      g_ascii_formatd (buf, sizeof buf, formats[i], amount);
-      if (g_ascii_strtod (buf, NULL) == amount)
-        break;
-    }
-  return g_strdup (buf);
-}
-
 static gboolean
 read_event (GVariant *dict, const char *kind, EventInput *in, GError **error)
 {
@@ -221,7 +204,10 @@ read_event (GVariant *dict, const char *kind, EventInput *in, GError **error)
       return FALSE;
     }
   if (has_amount)
-    in->amount = amount_text (amount);
+    /* The shortest text that reads back as the same double: 19.99 is
+     * stored as 19.99, not 19.989999999999998, so revenue sums stay the
+     * decimals the caller meant. */
+    in->amount = st_json_format_double (amount);
   if (in->key != NULL && (in->key[0] == '\0' || strlen (in->key) > 200))
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "st-error.h"
+#include "st-json.h"
 
 /* PostgreSQL type oids (pg_type.dat); stable across versions. */
 enum {
@@ -135,96 +136,10 @@ st_record_from_json (const char *json, GError **error)
   return variant_from_node (json_parser_get_root (parser));
 }
 
-static JsonNode *
-node_from_variant (GVariant *value)
-{
-  JsonNode *node;
-
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
-    {
-      g_autoptr (GVariant) inner = g_variant_get_variant (value);
-      return node_from_variant (inner);
-    }
-  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARDICT))
-    {
-      JsonObject *object = json_object_new ();
-      GVariantIter iter;
-      const char *key;
-      GVariant *child;
-
-      g_variant_iter_init (&iter, value);
-      while (g_variant_iter_loop (&iter, "{&sv}", &key, &child))
-        json_object_set_member (object, key, node_from_variant (child));
-      node = json_node_new (JSON_NODE_OBJECT);
-      json_node_take_object (node, object);
-      return node;
-    }
-  if (g_variant_is_container (value)
-      && !g_variant_is_of_type (value, G_VARIANT_TYPE_MAYBE))
-    {
-      JsonArray *array = json_array_new ();
-      GVariantIter iter;
-      GVariant *child;
-
-      g_variant_iter_init (&iter, value);
-      while ((child = g_variant_iter_next_value (&iter)) != NULL)
-        {
-          json_array_add_element (array, node_from_variant (child));
-          g_variant_unref (child);
-        }
-      node = json_node_new (JSON_NODE_ARRAY);
-      json_node_take_array (node, array);
-      return node;
-    }
-
-  node = json_node_new (JSON_NODE_VALUE);
-  switch (g_variant_classify (value))
-    {
-    case G_VARIANT_CLASS_BOOLEAN:
-      json_node_set_boolean (node, g_variant_get_boolean (value));
-      break;
-    case G_VARIANT_CLASS_BYTE:
-      json_node_set_int (node, g_variant_get_byte (value));
-      break;
-    case G_VARIANT_CLASS_INT16:
-      json_node_set_int (node, g_variant_get_int16 (value));
-      break;
-    case G_VARIANT_CLASS_UINT16:
-      json_node_set_int (node, g_variant_get_uint16 (value));
-      break;
-    case G_VARIANT_CLASS_INT32:
-      json_node_set_int (node, g_variant_get_int32 (value));
-      break;
-    case G_VARIANT_CLASS_UINT32:
-      json_node_set_int (node, g_variant_get_uint32 (value));
-      break;
-    case G_VARIANT_CLASS_INT64:
-      json_node_set_int (node, g_variant_get_int64 (value));
-      break;
-    case G_VARIANT_CLASS_UINT64:
-      json_node_set_int (node, (gint64) g_variant_get_uint64 (value));
-      break;
-    case G_VARIANT_CLASS_DOUBLE:
-      json_node_set_double (node, g_variant_get_double (value));
-      break;
-    case G_VARIANT_CLASS_STRING:
-    case G_VARIANT_CLASS_OBJECT_PATH:
-    case G_VARIANT_CLASS_SIGNATURE:
-      json_node_set_string (node, g_variant_get_string (value, NULL));
-      break;
-    default:
-      json_node_init_null (node);
-      break;
-    }
-  return node;
-}
-
 char *
 st_record_to_json (GVariant *value)
 {
-  g_autoptr (JsonNode) node = node_from_variant (value);
-
-  return json_to_string (node, FALSE);
+  return st_json_variant_to_string (value, FALSE);
 }
 
 static GVariant *

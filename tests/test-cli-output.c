@@ -38,7 +38,7 @@ json_of (const char *gvariant_text)
   g_autoptr (GVariant) value = g_variant_parse (NULL, gvariant_text, NULL, NULL, NULL);
 
   g_assert_nonnull (value);
-  return st_cli_variant_to_json_string (value, FALSE);
+  return st_json_variant_to_string (value, FALSE);
 }
 
 /* JSON that json-glib's own parser accepts. */
@@ -189,7 +189,7 @@ test_format_double (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *text = st_cli_format_double (cases[i].value);
+      g_autofree char *text = st_json_format_double (cases[i].value);
 
       g_assert_cmpstr (text, ==, cases[i].text);
     }
@@ -197,7 +197,7 @@ test_format_double (void)
   /* values that need all 17 digits still read back exactly */
   for (double d = 1.0 / 3; d < 1e6; d *= 7.77)
     {
-      g_autofree char *text = st_cli_format_double (d);
+      g_autofree char *text = st_json_format_double (d);
 
       g_assert_cmpfloat (g_ascii_strtod (text, NULL), ==, d);
     }
@@ -274,7 +274,7 @@ test_json_not_finite (void)
   for (guint i = 0; i < G_N_ELEMENTS (values); i++)
     {
       g_autoptr (GVariant) value = g_variant_ref_sink (g_variant_new_double (values[i]));
-      g_autofree char *json = st_cli_variant_to_json_string (value, FALSE);
+      g_autofree char *json = st_json_variant_to_string (value, FALSE);
 
       g_assert_cmpstr (json, ==, "null");
     }
@@ -285,7 +285,7 @@ test_json_strings (void)
 {
   g_autoptr (GVariant) value =
     g_variant_ref_sink (g_variant_new_string ("Zoë \"Q\" \\ back\nnew\ttab\r\b\f\x01 \x7f 王"));
-  g_autofree char *json = st_cli_variant_to_json_string (value, FALSE);
+  g_autofree char *json = st_json_variant_to_string (value, FALSE);
   g_autoptr (JsonParser) parser = json_parser_new ();
 
   g_assert_cmpstr (json, ==,
@@ -336,9 +336,9 @@ test_json_record (void)
     "'attrs': <{'plan': <'pro'>}>, 'stage': <'lead'>, 'revenue': <120.5>, "
     "'open_tickets': <int32 0>, 'last_nps': <int32 -1>, 'created_at': <'2026-11-01T08:30:00Z'>}",
     NULL, NULL, NULL);
-  g_autofree char *compact = st_cli_variant_to_json_string (record, FALSE);
+  g_autofree char *compact = st_json_variant_to_string (record, FALSE);
   g_autofree char *pretty = NULL;
-  g_autoptr (JsonNode) node = st_cli_variant_to_json (record);
+  g_autoptr (JsonNode) node = st_json_from_variant (record);
   JsonObject *object;
 
   g_assert_cmpstr (compact, ==,
@@ -352,7 +352,7 @@ test_json_record (void)
   g_assert_cmpfloat (json_object_get_double_member (object, "revenue"), ==, 120.5);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (object, "tags")), ==, 1);
 
-  pretty = st_cli_json_to_string (node, TRUE);
+  pretty = st_json_to_string (node, TRUE);
   assert_valid_json (pretty);
   g_assert_true (g_str_has_prefix (pretty, "{\n  \"id\": 7,\n  \"ref\": \"ACME-1\",\n"));
   g_assert_nonnull (strstr (pretty, "  \"tags\": [\n    \"vip\"\n  ],\n"));
@@ -369,9 +369,9 @@ test_json_pretty_empty (void)
   g_autoptr (GVariant) list = g_variant_parse (NULL, "@aa{sv} []", NULL, NULL, NULL);
   g_autofree char *empty = NULL;
 
-  pretty = st_cli_variant_to_json_string (value, TRUE);
+  pretty = st_json_variant_to_string (value, TRUE);
   g_assert_cmpstr (pretty, ==, "{\n  \"a\": [],\n  \"b\": {}\n}");
-  empty = st_cli_variant_to_json_string (list, TRUE);
+  empty = st_json_variant_to_string (list, TRUE);
   g_assert_cmpstr (empty, ==, "[]");
 }
 

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* JSON for records: GVariant values to JSON trees and text. */
+
+/* The shortest decimal text that reads back as exactly @value. */
+char *st_json_format_double (double value);
+
+/* A JSON tree for @value: a{sv} and other dictionaries → objects, arrays
+ * and tuples → arrays, integers → integers, doubles → numbers (non-finite
+ * → null), strings → strings, maybe → the value or null. */
+JsonNode *st_json_from_variant (GVariant *value);
+
+/* JSON text for @node, indented by two spaces when @pretty. */
+char *st_json_to_string (JsonNode *node, gboolean pretty);
+
+char *st_json_variant_to_string (GVariant *value, gboolean pretty);
+
+G_END_DECLS
