@@ -1,4 +1,4 @@
-/* Tests for core/st-config.c: defaults, good files, lifecycle lookups, and
+/* Tests for core/st-config*.c: defaults, good files, lifecycle lookups, and
  * every class of bad input with the exact "name:line:column: " it names. */
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Tests for core/st-lua.c, core/st-lua-steward.c and core/st-script.c: the
+/* Tests for core/st-lua*.c and core/st-script.c: the
  * sandbox (escape and exhaustion attempts, each followed by a clean run of
  * a good script on the same state), the limits, the steward module's
  * argument checks and conversions, and loading scripts and sets. */

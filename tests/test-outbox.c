@@ -1,4 +1,4 @@
-/* Tests for core/st-outbox.c and core/st-plugins.c against a real
+/* Tests for core/st-outbox.c, st-delivery.c and st-plugins.c against a real
  * PostgreSQL and real plugins: the log plugin from plugins/log (plugin_dir
  * = $STEWARD_BUILDDIR/plugins, the build-tree layout) and the test fixture
  * plugins from tests/plugins (flaky, badabi, nosym). Decisions that depend
