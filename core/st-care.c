@@ -254,13 +254,18 @@ static const StLuaHost care_host = {
 
 /* Applying actions ------------------------------------------------------ */
 
+/* An integer argument; the module passes most as int64, set_health's score
+ * as int32. */
 static gint64
 arg_int (GVariant *args, const char *key, gint64 fallback)
 {
-  gint64 value = fallback;
+  g_autoptr (GVariant) value = g_variant_lookup_value (args, key, NULL);
 
-  g_variant_lookup (args, key, "x", &value);
-  return value;
+  if (value != NULL && g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    return g_variant_get_int64 (value);
+  if (value != NULL && g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+    return g_variant_get_int32 (value);
+  return fallback;
 }
 
 static const char *
@@ -390,17 +395,8 @@ apply_health (Job *job, GVariant *args, GError **error)
   g_autofree char *score = int_text (arg_int (args, "score", 0));
   g_autofree char *factors = arg_json (args, "factors");
   g_autofree char *event_id = job->event_id ? int_text (job->event_id) : NULL;
-  g_autoptr (GVariant) score_value = g_variant_lookup_value (args, "score",
-                                                            NULL);
   g_autoptr (PGresult) res = NULL;
 
-  /* The module may pass the score as int32 or int64. */
-  if (score_value != NULL && g_variant_is_of_type (score_value,
-                                                   G_VARIANT_TYPE_INT32))
-    {
-      g_free (score);
-      score = int_text (g_variant_get_int32 (score_value));
-    }
   res = st_store_exec (job->store, &st_sql_care_health,
                        (const char *[]){ customer, score,
                                          factors ? factors : "{}",

@@ -250,14 +250,9 @@ st_cli_customer_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
   status = st_cli_parse_command_line (ctl, command, entries, args, "");
   if (status >= 0)
     return status;
-  if (limit_text != NULL)
-    {
-      g_autoptr (GError) error = NULL;
-
-      if (!st_cli_parse_count (limit_text, &limit, &error))
-        return st_cli_usage_error (command, "--limit: %s", error->message);
-      g_variant_dict_insert (&filter, "limit", "u", limit);
-    }
+  status = st_cli_take_limit (command, limit_text, &filter, &limit);
+  if (status >= 0)
+    return status;
   if (stage != NULL)
     g_variant_dict_insert (&filter, "stage", "s", stage);
   if (owner != NULL)

@@ -194,15 +194,13 @@ st_cli_timeline (StCtl *ctl, const StCliCommand *command, GStrv *args)
   status = st_cli_parse_command_line (ctl, command, entries, args, "ID|REF");
   if (status >= 0)
     return status;
-  if (limit_text != NULL)
-    {
-      g_autoptr (GError) error = NULL;
-      guint32 limit;
+  {
+    guint32 limit;
 
-      if (!st_cli_parse_count (limit_text, &limit, &error))
-        return st_cli_usage_error (command, "--limit: %s", error->message);
-      g_variant_dict_insert (&options, "limit", "u", limit);
-    }
+    status = st_cli_take_limit (command, limit_text, &options, &limit);
+    if (status >= 0)
+      return status;
+  }
 
   reply = st_cli_call (ctl, ST_CLI_CUSTOMERS_IFACE, "Timeline",
                        g_variant_new ("(s@a{sv})", (*args)[1], g_variant_dict_end (&options)),

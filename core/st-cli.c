@@ -522,3 +522,17 @@ st_cli_lookup_text_or (GVariant *record, const char *key, const char *fallback)
 
   return text != NULL ? text : g_strdup (fallback);
 }
+
+int
+st_cli_take_limit (const StCliCommand *command, const char *text,
+                   GVariantDict *dict, guint32 *limit)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (text == NULL)
+    return -1;
+  if (!st_cli_parse_count (text, limit, &error))
+    return st_cli_usage_error (command, "--limit: %s", error->message);
+  g_variant_dict_insert (dict, "limit", "u", *limit);
+  return -1;
+}

@@ -59,6 +59,11 @@ void st_cli_print_noun_help (FILE *stream, const StCliCommand *commands, const c
 
 /* Reports a usage error of @command (NULL: of the command line as a whole)
  * and returns the usage exit status. */
+/* Read --limit's @text (when given) into @limit and the "limit" key of
+ * @dict. Returns -1 when fine, else the usage exit status (message printed). */
+int st_cli_take_limit (const StCliCommand *command, const char *text,
+                       GVariantDict *dict, guint32 *limit);
+
 int st_cli_usage_error (const StCliCommand *command, const char *format, ...)
   G_GNUC_PRINTF (2, 3);
 

@@ -127,7 +127,7 @@ st_engine_get_config (StEngine *engine)
 }
 
 /* Swap in @fresh (taken) and the scripts of its folders. */
-static gboolean
+static void
 st_engine_reload_scripts_with (StEngine *engine, StConfig *fresh)
 {
   StScriptSet *scripts = load_scripts (fresh);
@@ -143,7 +143,6 @@ st_engine_reload_scripts_with (StEngine *engine, StConfig *fresh)
   engine->scripts = scripts;
   g_mutex_unlock (&engine->lock);
   st_script_set_unref (old);
-  return TRUE;
 }
 
 void
