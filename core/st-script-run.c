@@ -1,0 +1,381 @@
+/* One run of a script for one customer: the steward module's host and
+ * the actions it buffers, applied in the caller's transaction. */
+
+#include "st-script-run.h"
+
+#include "st-alerts.h"
+#include "st-customers.h"
+#include "st-engine.h"
+#include "st-error.h"
+#include "st-outbox.h"
+#include "st-record.h"
+#include "st-template.h"
+
+#include <string.h>
+
+static char *
+int_text (gint64 value)
+{
+  return g_strdup_printf ("%" G_GINT64_FORMAT, value);
+}
+
+ST_STATEMENT_DEFINE (st_sql_run_follow_up, 5,
+  "WITH ins AS ("
+  "  INSERT INTO care_jobs (customer_id, key, script, trigger, payload,"
+  "                         due_at)"
+  "  VALUES ($1, $2, $3, 'follow_up', COALESCE($4::jsonb, '{}'),"
+  "          now() + make_interval(secs => $5::bigint))"
+  "  ON CONFLICT (customer_id, key) DO NOTHING RETURNING 1"
+  ")"
+  "SELECT pg_notify('" ST_CARE_CHANNEL "', ''), (SELECT count(*) FROM ins)");
+
+ST_STATEMENT_DEFINE (st_sql_run_events, 4,
+  "SELECT id, customer_id, kind, occurred_at, amount, data,"
+  "       idem_key AS key"
+  "  FROM events WHERE customer_id = $1"
+  "   AND ($2::text IS NULL OR kind = $2)"
+  "   AND ($3::float8 IS NULL OR occurred_at >= to_timestamp($3::float8))"
+  " ORDER BY occurred_at DESC, id DESC LIMIT $4");
+
+ST_STATEMENT_DEFINE (st_sql_run_health, 5,
+  "WITH c AS ("
+  "  UPDATE customers SET health_score = $2, health_factors = $3::jsonb,"
+  "    risk_level = $4, health_updated_at = now()"
+  "   WHERE id = $1 RETURNING id)"
+  "INSERT INTO health_history (customer_id, score, factors, risk_level,"
+  "                            event_id)"
+  " SELECT id, $2, $3::jsonb, $4, $5::bigint FROM c RETURNING customer_id");
+
+
+static void
+action_free (StAction *action)
+{
+  g_free (action->name);
+  g_variant_unref (action->args);
+  g_free (action);
+}
+
+/* Host callbacks: what the steward module does for a script. */
+
+static gboolean
+host_action (gpointer data, const char *name, GVariant *args, GError **error)
+{
+  StScriptRun *run = data;
+  StAction *action = g_new0 (StAction, 1);
+
+  (void) error;
+  action->name = g_strdup (name);
+  action->args = g_variant_ref_sink (args);
+  g_ptr_array_add (run->actions, action);
+  return TRUE;
+}
+
+static GVariant *
+host_customer (gpointer data, gint64 id, GError **error)
+{
+  StScriptRun *run = data;
+  g_autoptr (GError) local_error = NULL;
+  GVariant *record = st_customers_record (run->store, id, &local_error);
+
+  if (record == NULL
+      && !g_error_matches (local_error, ST_ERROR, ST_ERROR_NOT_FOUND))
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return record;
+}
+
+static GVariant *
+host_events (gpointer data, gint64 id, GVariant *filter, GError **error)
+{
+  StScriptRun *run = data;
+  const char *kind = NULL;
+  double since = 0;
+  gboolean has_since = FALSE;
+  guint limit = 100;
+  g_autofree char *id_text = int_text (id), *limit_text = NULL;
+  char since_text[G_ASCII_DTOSTR_BUF_SIZE];
+  g_autoptr (PGresult) res = NULL;
+
+  if (filter != NULL
+      && (!st_record_get_string (filter, "kind", &kind, error)
+          || !st_record_get_double (filter, "since", &has_since, &since, error)
+          || !st_record_get_uint (filter, "limit", &limit, error)))
+    return NULL;
+  limit = CLAMP (limit, 1, 1000);
+  limit_text = g_strdup_printf ("%u", limit);
+  g_ascii_dtostr (since_text, sizeof since_text, since);
+  res = st_store_exec (run->store, &st_sql_run_events,
+                       (const char *[]){ id_text, kind,
+                                         has_since ? since_text : NULL,
+                                         limit_text },
+                       error);
+  return res == NULL ? NULL
+                     : g_variant_ref_sink (st_record_list_from_result (res));
+}
+
+static double
+host_now (gpointer data)
+{
+  StScriptRun *run = data;
+
+  if (run->now != 0)
+    return run->now;
+  return g_get_real_time () / (double) G_USEC_PER_SEC;
+}
+
+static void
+host_log (gpointer data, const char *level, const char *message)
+{
+  StScriptRun *run = data;
+  GLogLevelFlags flags = G_LOG_LEVEL_MESSAGE;
+
+  if (g_strcmp0 (level, "debug") == 0)
+    flags = G_LOG_LEVEL_DEBUG;
+  else if (g_strcmp0 (level, "info") == 0)
+    flags = G_LOG_LEVEL_INFO;
+  else if (g_strcmp0 (level, "warning") == 0 || g_strcmp0 (level, "error") == 0)
+    flags = G_LOG_LEVEL_WARNING;
+  g_log_structured (G_LOG_DOMAIN, flags, "MESSAGE", "script %s (customer %"
+                    G_GINT64_FORMAT "): %s", run->script->name,
+                    run->customer_id, message);
+}
+
+const StLuaHost st_script_run_host = {
+  host_action, host_customer, host_events, host_now, host_log,
+};
+
+/* Applying actions ------------------------------------------------------ */
+
+/* An integer argument; the module passes most as int64, set_health's score
+ * as int32. */
+static gint64
+arg_int (GVariant *args, const char *key, gint64 fallback)
+{
+  g_autoptr (GVariant) value = g_variant_lookup_value (args, key, NULL);
+
+  if (value != NULL && g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    return g_variant_get_int64 (value);
+  if (value != NULL && g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+    return g_variant_get_int32 (value);
+  return fallback;
+}
+
+static const char *
+arg_str (GVariant *args, const char *key)
+{
+  const char *value = NULL;
+
+  g_variant_lookup (args, key, "&s", &value);
+  return value;
+}
+
+static char *
+arg_json (GVariant *args, const char *key)
+{
+  g_autoptr (GVariant) value = g_variant_lookup_value (args, key, NULL);
+
+  return value == NULL ? NULL : st_record_to_json (value);
+}
+
+/* The record of the customer an action is about: usually the job's own. */
+static GVariant *
+action_customer (StScriptRun *run, gint64 id, GError **error)
+{
+  if (id == run->customer_id)
+    return g_variant_ref (run->customer);
+  return st_customers_record (run->store, id, error);
+}
+
+static gboolean
+apply_send (StScriptRun *run, GVariant *args, GError **error)
+{
+  gint64 customer_id = arg_int (args, "customer_id", run->customer_id);
+  const char *channel = arg_str (args, "channel");
+  const char *template_name = arg_str (args, "template");
+  g_autoptr (GVariant) customer = action_customer (run, customer_id, error);
+  g_autoptr (GVariant) data = NULL;
+  g_autofree char *subject = NULL, *body = NULL, *locale = NULL;
+  g_autofree char *data_json = arg_json (args, "data");
+  const char *recipient = NULL;
+  StOutboxMessage message = { 0 };
+  gboolean created;
+
+  if (customer == NULL)
+    return FALSE;
+  data = g_variant_lookup_value (args, "data", G_VARIANT_TYPE_VARDICT);
+  if (template_name != NULL)
+    {
+      GVariantDict vars;
+      g_autoptr (GVariant) vars_value = NULL;
+      const char *customer_locale = NULL;
+
+      g_variant_dict_init (&vars, NULL);
+      g_variant_dict_insert_value (&vars, "customer", customer);
+      g_variant_dict_insert_value (&vars, "event", run->event);
+      g_variant_dict_insert_value (
+          &vars, "data", data ? data : g_variant_new ("a{sv}", NULL));
+      vars_value = g_variant_ref_sink (g_variant_dict_end (&vars));
+      g_variant_lookup (customer, "locale", "&s", &customer_locale);
+      if (!st_template_render (st_script_set_folders (run->scripts),
+                               template_name, customer_locale, vars_value,
+                               &subject, &body, &locale, error))
+        return FALSE;
+    }
+  else
+    {
+      subject = g_strdup (arg_str (args, "subject"));
+      body = g_strdup (arg_str (args, "body"));
+    }
+  if (g_strcmp0 (channel, "email") == 0)
+    g_variant_lookup (customer, "email", "&s", &recipient);
+  else if (g_strcmp0 (channel, "sms") == 0)
+    g_variant_lookup (customer, "phone", "&s", &recipient);
+
+  message.customer_id = customer_id;
+  message.key = arg_str (args, "key");
+  message.channel = channel;
+  message.script = run->script->name;
+  message.template_name = template_name;
+  message.locale = locale;
+  message.recipient = recipient;
+  message.subject = subject;
+  message.body = body ? body : "";
+  message.data_json = data_json;
+  message.delay_seconds = arg_int (args, "delay", 0);
+  return st_outbox_enqueue (run->store, &message, &created, error);
+}
+
+static gboolean
+apply_alert (StScriptRun *run, GVariant *args, GError **error)
+{
+  g_autofree char *source = g_strconcat ("script:", run->script->name, NULL);
+  g_autofree char *data_json = arg_json (args, "data");
+  const char *severity = arg_str (args, "severity");
+  GVariant *alert = st_alerts_raise (
+      run->store, arg_int (args, "customer_id", 0), arg_str (args, "kind"),
+      severity ? severity : "warning", arg_str (args, "message"), data_json,
+      source, error);
+
+  if (alert == NULL)
+    return FALSE;
+  g_ptr_array_add (run->alerts, alert);
+  return TRUE;
+}
+
+static gboolean
+apply_follow_up (StScriptRun *run, GVariant *args, GError **error)
+{
+  g_autofree char *customer = int_text (arg_int (args, "customer_id",
+                                                 run->customer_id));
+  g_autofree char *key = g_strdup_printf ("follow:%s:%s", run->script->name,
+                                          arg_str (args, "key"));
+  g_autofree char *payload = arg_json (args, "data");
+  g_autofree char *after = int_text (arg_int (args, "after", 0));
+  g_autoptr (PGresult) res = st_store_exec (
+      run->store, &st_sql_run_follow_up,
+      (const char *[]){ customer, key, run->script->name, payload, after },
+      error);
+
+  return res != NULL;
+}
+
+static gboolean
+apply_health (StScriptRun *run, GVariant *args, GError **error)
+{
+  g_autofree char *customer = int_text (arg_int (args, "customer_id",
+                                                 run->customer_id));
+  g_autofree char *score = int_text (arg_int (args, "score", 0));
+  g_autofree char *factors = arg_json (args, "factors");
+  g_autofree char *event_id = run->event_id ? int_text (run->event_id) : NULL;
+  g_autoptr (PGresult) res = NULL;
+
+  res = st_store_exec (run->store, &st_sql_run_health,
+                       (const char *[]){ customer, score,
+                                         factors ? factors : "{}",
+                                         arg_str (args, "risk"), event_id },
+                       error);
+  return res != NULL;
+}
+
+gboolean
+st_script_run_apply_one (StScriptRun *run, const StAction *action, GError **error)
+{
+  const char *name = action->name;
+  GVariant *args = action->args;
+  g_autofree char *actor = NULL;
+
+  if (g_str_equal (name, "send"))
+    return apply_send (run, args, error);
+  if (g_str_equal (name, "alert"))
+    return apply_alert (run, args, error);
+  if (g_str_equal (name, "follow_up"))
+    return apply_follow_up (run, args, error);
+  if (g_str_equal (name, "set_health"))
+    return apply_health (run, args, error);
+  if (g_str_equal (name, "tag") || g_str_equal (name, "untag"))
+    return st_customers_tag (run->store,
+                             arg_int (args, "customer_id", run->customer_id),
+                             arg_str (args, "tag"), g_str_equal (name, "tag"),
+                             error);
+  if (g_str_equal (name, "set_stage"))
+    {
+      actor = g_strconcat ("script:", run->script->name, NULL);
+      return st_customers_move (
+          run->store, st_engine_get_config (run->engine),
+          arg_int (args, "customer_id", run->customer_id),
+          arg_str (args, "stage"), arg_str (args, "reason"), actor, error);
+    }
+  g_set_error (error, ST_ERROR, ST_ERROR_FAILED, "unknown action '%s'", name);
+  return FALSE;
+}
+
+
+gboolean
+st_script_run_apply (StScriptRun *run, GError **error)
+{
+  for (guint i = 0; i < run->actions->len; i++)
+    if (!st_script_run_apply_one (run, g_ptr_array_index (run->actions, i),
+                                  error))
+      return FALSE;
+  return TRUE;
+}
+
+void
+st_script_run_announce (StScriptRun *run)
+{
+  for (guint i = 0; i < run->alerts->len; i++)
+    st_engine_alert_raised (run->engine, g_ptr_array_index (run->alerts, i));
+}
+
+gboolean
+st_script_run_call (StScriptRun *run, StLua *lua, GError **error)
+{
+  return st_lua_run (lua, run->script, st_script_set_folders (run->scripts),
+                     run->customer, run->event, &st_script_run_host, run,
+                     error);
+}
+
+void
+st_script_run_init (StScriptRun *run, StEngine *engine, StStore *store,
+                    StScriptSet *scripts, const StScript *script,
+                    gint64 customer_id)
+{
+  memset (run, 0, sizeof *run);
+  run->engine = engine;
+  run->store = store;
+  run->scripts = st_script_set_ref (scripts);
+  run->script = script;
+  run->customer_id = customer_id;
+  run->actions = g_ptr_array_new_with_free_func ((GDestroyNotify) action_free);
+  run->alerts = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) g_variant_unref);
+}
+
+void
+st_script_run_clear (StScriptRun *run)
+{
+  g_clear_pointer (&run->customer, g_variant_unref);
+  g_clear_pointer (&run->event, g_variant_unref);
+  g_clear_pointer (&run->actions, g_ptr_array_unref);
+  g_clear_pointer (&run->alerts, g_ptr_array_unref);
+  g_clear_pointer (&run->scripts, st_script_set_unref);
+}

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <glib.h>
+
+#include "st-lua.h"
+#include "st-store.h"
+
+G_BEGIN_DECLS
+
+/* One run of a script for one customer: the host the `steward` module
+ * talks to, the actions the script asks for (buffered while it runs), and
+ * applying them in the caller's transaction. Trigger jobs (st-care.c) and
+ * campaign targets (st-campaigns.c) both run scripts this way; a dry run
+ * reads the buffered actions instead of applying them. */
+
+/* The NOTIFY channel that wakes the care workers (follow-ups enqueue). */
+#define ST_CARE_CHANNEL "steward_care"
+
+typedef struct _StEngine StEngine;
+
+/* An action as the script asked for it: name ("send", "alert", "set_stage",
+ * "tag", "untag", "follow_up", "set_health") and checked arguments (see
+ * StLuaHost.action). */
+typedef struct {
+  char *name;
+  GVariant *args;
+} StAction;
+
+typedef struct {
+  StEngine *engine;
+  StStore *store;         /* reads and writes; the caller's transaction */
+  StScriptSet *scripts;   /* a reference, for templates and require */
+  const StScript *script; /* belongs to @scripts */
+  gint64 customer_id;
+  gint64 event_id;        /* 0 when the run did not come from an event */
+  GVariant *customer;     /* a{sv}: what the script gets as `customer` */
+  GVariant *event;        /* a{sv}: what the script gets as `event` */
+  double now;             /* steward.now(); 0: the real clock */
+  GPtrArray *actions;     /* of StAction*, in the order asked */
+  GPtrArray *alerts;      /* alert records raised by apply, to announce */
+} StScriptRun;
+
+/* @scripts is referenced; customer and event are left for the caller. */
+void st_script_run_init (StScriptRun *run, StEngine *engine, StStore *store,
+                         StScriptSet *scripts, const StScript *script,
+                         gint64 customer_id);
+void st_script_run_clear (StScriptRun *run);
+
+/* The host callbacks; their data is the StScriptRun. */
+extern const StLuaHost st_script_run_host;
+
+/* Run the script's run(customer, event) on @lua, buffering its actions. */
+gboolean st_script_run_call (StScriptRun *run, StLua *lua, GError **error);
+
+/* Apply one buffered action, or all of them in order, in the store's
+ * current transaction. */
+gboolean st_script_run_apply_one (StScriptRun *run, const StAction *action,
+                                  GError **error);
+gboolean st_script_run_apply (StScriptRun *run, GError **error);
+
+/* After the commit: tell the engine (and so D-Bus clients) about the
+ * alerts the run raised. */
+void st_script_run_announce (StScriptRun *run);
+
+G_END_DECLS
