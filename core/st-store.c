@@ -1,7 +1,6 @@
 #include "st-store.h"
 
 #include <gio/gio.h>
-#include <poll.h>
 #include <string.h>
 
 #include "st-error.h"
@@ -16,8 +15,10 @@ struct _StStore {
   GHashTable *prepared; /* statement names prepared on this connection */
   char *last_constraint;
   gboolean in_transaction;
+  /* st_store_begin() was called and BEGIN not sent yet: it goes out with
+   * the first statement, in the same round trip. */
+  gboolean begin_pending;
   const void *triggers;
-  char *listening; /* the channel LISTENed on this connection, if any */
 };
 
 /* libpq's messages span lines; D-Bus clients show one line. */
@@ -56,7 +57,7 @@ store_connect (StStore *store, GError **error)
     PQfinish (store->conn);
   g_hash_table_remove_all (store->prepared);
   store->in_transaction = FALSE;
-  g_clear_pointer (&store->listening, g_free);
+  store->begin_pending = FALSE;
 
   store->conn = PQconnectdbParams (expand ? keys : keys + 1,
                                    expand ? values : values + 1, expand);
@@ -98,7 +99,6 @@ st_store_free (StStore *store)
   g_hash_table_unref (store->prepared);
   g_free (store->conninfo);
   g_free (store->last_constraint);
-  g_free (store->listening);
   g_free (store);
 }
 
@@ -112,56 +112,6 @@ const void *
 st_store_get_triggers (StStore *store)
 {
   return store->triggers;
-}
-
-static gboolean exec_simple (StStore *store, const char *sql, GError **error);
-
-static gboolean
-drain_notifications (StStore *store)
-{
-  PGnotify *notify;
-  gboolean any = FALSE;
-
-  while ((notify = PQnotifies (store->conn)) != NULL)
-    {
-      any = any || g_strcmp0 (notify->relname, store->listening) == 0;
-      PQfreemem (notify);
-    }
-  return any;
-}
-
-gboolean
-st_store_wait (StStore *store, const char *channel, int timeout_ms)
-{
-  struct pollfd pfd;
-
-  if (!st_store_is_connected (store) && !store_connect (store, NULL))
-    {
-      g_usleep ((gulong) timeout_ms * 1000);
-      return FALSE;
-    }
-  if (g_strcmp0 (store->listening, channel) != 0)
-    {
-      /* Channel names are ours, never user input: quoting keeps it so. */
-      g_autofree char *sql = g_strdup_printf ("LISTEN \"%s\"", channel);
-      if (!exec_simple (store, sql, NULL))
-        {
-          g_usleep ((gulong) timeout_ms * 1000);
-          return FALSE;
-        }
-      g_free (store->listening);
-      store->listening = g_strdup (channel);
-    }
-  if (drain_notifications (store))
-    return TRUE;
-  pfd.fd = PQsocket (store->conn);
-  pfd.events = POLLIN;
-  pfd.revents = 0;
-  if (pfd.fd < 0 || poll (&pfd, 1, timeout_ms) <= 0)
-    return FALSE;
-  if (!PQconsumeInput (store->conn))
-    return FALSE; /* the connection broke: the next begin reconnects */
-  return drain_notifications (store);
 }
 
 gboolean
@@ -245,23 +195,34 @@ exec_simple (StStore *store, const char *sql, GError **error)
 gboolean
 st_store_begin (StStore *store, GError **error)
 {
-  g_autoptr (GError) local_error = NULL;
-
   if (!st_store_is_connected (store) && !store_connect (store, error))
     return FALSE;
+  store->in_transaction = TRUE;
+  store->begin_pending = TRUE;
+  return TRUE;
+}
 
-  /* A connection can look fine until it is used after a server restart:
-   * when BEGIN finds it dead, reconnect once; nothing was done yet. */
-  if (!exec_simple (store, "BEGIN", &local_error))
+/* Send a pending BEGIN on its own (before SQL that does not go through a
+ * pipeline). A connection can look fine until it is used after a server
+ * restart: when BEGIN finds it dead, reconnect once; nothing was done yet. */
+static gboolean
+flush_begin (StStore *store, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (!store->begin_pending)
+    return TRUE;
+  store->begin_pending = FALSE;
+  if (exec_simple (store, "BEGIN", &local_error))
+    return TRUE;
+  if (!g_error_matches (local_error, ST_ERROR, ST_ERROR_UNAVAILABLE))
     {
-      if (!g_error_matches (local_error, ST_ERROR, ST_ERROR_UNAVAILABLE))
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-      if (!store_connect (store, error) || !exec_simple (store, "BEGIN", error))
-        return FALSE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      store->in_transaction = FALSE;
+      return FALSE;
     }
+  if (!store_connect (store, error) || !exec_simple (store, "BEGIN", error))
+    return FALSE;
   store->in_transaction = TRUE;
   return TRUE;
 }
@@ -269,17 +230,24 @@ st_store_begin (StStore *store, GError **error)
 gboolean
 st_store_commit (StStore *store, GError **error)
 {
+  gboolean pending = store->begin_pending;
+
   store->in_transaction = FALSE;
-  return exec_simple (store, "COMMIT", error);
+  store->begin_pending = FALSE;
+  /* Nothing was run: there is nothing to commit. */
+  return pending || exec_simple (store, "COMMIT", error);
 }
 
 void
 st_store_rollback (StStore *store)
 {
+  gboolean pending = store->begin_pending;
+
   if (!store->in_transaction)
     return;
   store->in_transaction = FALSE;
-  if (st_store_is_connected (store))
+  store->begin_pending = FALSE;
+  if (!pending && st_store_is_connected (store))
     PQclear (PQexec (store->conn, "ROLLBACK"));
 }
 
@@ -289,10 +257,158 @@ st_store_last_constraint (StStore *store)
   return store->last_constraint;
 }
 
+/* Pipelines ------------------------------------------------------------ */
+
+/* The connection broke while sending: drop it, so the next st_store_begin()
+ * reconnects. */
+static void
+lost_while_sending (StStore *store, GError **error)
+{
+  g_autofree char *msg = one_line (PQerrorMessage (store->conn));
+
+  g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+               "the database connection was lost (%s); try again once "
+               "PostgreSQL is back", msg);
+  PQfinish (store->conn);
+  store->conn = NULL;
+  g_hash_table_remove_all (store->prepared);
+  store->in_transaction = FALSE;
+  store->begin_pending = FALSE;
+}
+
+/* The next query's result in the pipeline, and the NULL that ends it. */
+static PGresult *
+pipeline_result (StStore *store)
+{
+  PGresult *res = PQgetResult (store->conn);
+  PGresult *extra;
+
+  if (res != NULL && PQresultStatus (res) != PGRES_PIPELINE_SYNC)
+    while ((extra = PQgetResult (store->conn)) != NULL)
+      PQclear (extra);
+  return res;
+}
+
+/* Check one result of the pipeline; the first failure sets @error, the
+ * queries after it come back aborted and are only cleared. */
+static PGresult *
+pipeline_check (StStore *store, PGresult *res, gboolean *failed,
+                GError **error)
+{
+  if (*failed)
+    {
+      g_clear_pointer (&res, PQclear);
+      return NULL;
+    }
+  res = exec_checked (store, res, error);
+  *failed = res == NULL;
+  return res;
+}
+
+/* Send @calls (after BEGIN when @begin) and read their results, in one
+ * round trip. */
+static gboolean
+run_pipeline (StStore *store, gboolean begin, StStoreCall *calls, guint n,
+              GError **error)
+{
+  g_autofree gboolean *preparing = g_new0 (gboolean, n);
+  gboolean failed = FALSE;
+  PGresult *res;
+
+  if (!PQenterPipelineMode (store->conn)
+      || (begin && !PQsendQueryParams (store->conn, "BEGIN", 0, NULL, NULL,
+                                       NULL, NULL, 0)))
+    goto lost;
+  for (guint i = 0; i < n; i++)
+    {
+      const StStatement *stmt = calls[i].stmt;
+
+      preparing[i] = !g_hash_table_contains (store->prepared, stmt->name);
+      if ((preparing[i]
+           && !PQsendPrepare (store->conn, stmt->name, stmt->sql,
+                              stmt->n_params, NULL))
+          || !PQsendQueryPrepared (store->conn, stmt->name, stmt->n_params,
+                                   calls[i].params, NULL, NULL, 0))
+        goto lost;
+    }
+  if (!PQpipelineSync (store->conn))
+    goto lost;
+
+  if (begin)
+    {
+      res = pipeline_check (store, pipeline_result (store), &failed, error);
+      g_clear_pointer (&res, PQclear);
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      if (preparing[i])
+        {
+          res = pipeline_check (store, pipeline_result (store), &failed,
+                                error);
+          if (res != NULL)
+            g_hash_table_add (store->prepared, (gpointer) calls[i].stmt->name);
+          g_clear_pointer (&res, PQclear);
+        }
+      calls[i].result = pipeline_check (store, pipeline_result (store),
+                                        &failed, error);
+    }
+  res = PQgetResult (store->conn); /* PGRES_PIPELINE_SYNC */
+  g_clear_pointer (&res, PQclear);
+  if (!PQexitPipelineMode (store->conn) && st_store_is_connected (store))
+    g_debug ("postgresql: cannot leave pipeline mode: %s",
+             PQerrorMessage (store->conn));
+  if (failed)
+    for (guint i = 0; i < n; i++)
+      g_clear_pointer (&calls[i].result, PQclear);
+  return !failed;
+
+lost:
+  lost_while_sending (store, error);
+  return FALSE;
+}
+
+gboolean
+st_store_exec_many (StStore *store, StStoreCall *calls, guint n,
+                    GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+  gboolean begin = store->begin_pending;
+
+  for (guint i = 0; i < n; i++)
+    calls[i].result = NULL;
+  if (!st_store_is_connected (store))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+                   "the database connection was lost; try again once "
+                   "PostgreSQL is back");
+      return FALSE;
+    }
+  store->begin_pending = FALSE;
+  if (run_pipeline (store, begin, calls, n, &local_error))
+    return TRUE;
+  /* As BEGIN alone did: a connection found dead by a transaction's first
+   * statement is made again once, since nothing was done yet. */
+  if (begin && g_error_matches (local_error, ST_ERROR, ST_ERROR_UNAVAILABLE)
+      && !st_store_is_connected (store))
+    {
+      g_clear_error (&local_error);
+      if (!store_connect (store, error))
+        return FALSE;
+      store->in_transaction = TRUE;
+      return run_pipeline (store, TRUE, calls, n, error);
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
 PGresult *
 st_store_exec (StStore *store, const StStatement *stmt,
                const char *const *params, GError **error)
 {
+  StStoreCall call = { stmt, params, NULL };
+
+  if (store->begin_pending)
+    return st_store_exec_many (store, &call, 1, error) ? call.result : NULL;
   if (!g_hash_table_contains (store->prepared, stmt->name))
     {
       g_autoptr (PGresult) prep = exec_checked (
@@ -313,6 +429,8 @@ PGresult *
 st_store_exec_sql (StStore *store, const char *sql, int n_params,
                    const char *const *params, GError **error)
 {
+  if (!flush_begin (store, error))
+    return NULL;
   return exec_checked (store,
                        PQexecParams (store->conn, sql, n_params, NULL, params,
                                      NULL, NULL, 0),
@@ -411,7 +529,8 @@ apply_migration (StStore *store, const char *name, GError **error)
     return FALSE;
   if (!st_store_begin (store, error))
     return FALSE;
-  if (!exec_simple (store, g_bytes_get_data (sql, NULL), error))
+  if (!flush_begin (store, error)
+      || !exec_simple (store, g_bytes_get_data (sql, NULL), error))
     {
       g_prefix_error (error, "migration %s: ", name);
       st_store_rollback (store);

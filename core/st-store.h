@@ -28,7 +28,9 @@ typedef struct {
 StStore *st_store_new (const char *conninfo, GError **error);
 void st_store_free (StStore *store);
 
-/* Begin a transaction, reconnecting first when the connection was lost. */
+/* Begin a transaction, reconnecting first when the connection was lost.
+ * BEGIN itself goes out with the transaction's first statement, in the
+ * same round trip (and a transaction that ran nothing costs none). */
 gboolean st_store_begin (StStore *store, GError **error);
 gboolean st_store_commit (StStore *store, GError **error);
 /* Roll back the open transaction, if any; safe to call on a dead connection. */
@@ -42,6 +44,21 @@ void st_store_rollback (StStore *store);
 PGresult *st_store_exec (StStore *store, const StStatement *stmt,
                          const char *const *params, GError **error);
 
+/* One statement of st_store_exec_many(): its result (NULL until run, and
+ * on failure) belongs to the caller. */
+typedef struct {
+  const StStatement *stmt;
+  const char *const *params;
+  PGresult *result;
+} StStoreCall;
+
+/* Run @n statements in one round trip (a libpq pipeline), in order. TRUE
+ * when all succeeded, each result in its call; else FALSE with the first
+ * failure in @error (as st_store_exec) and no results. Inside a
+ * transaction, a failure leaves it to be rolled back as usual. */
+gboolean st_store_exec_many (StStore *store, StStoreCall *calls, guint n,
+                             GError **error);
+
 /* The same for SQL that varies with its arguments' shape; still only
  * parameters, never spliced values. */
 PGresult *st_store_exec_sql (StStore *store, const char *sql, int n_params,
@@ -54,10 +71,6 @@ const char *st_store_last_constraint (StStore *store);
  * st-triggers.h); NULL: none. The store only carries it. */
 void st_store_set_triggers (StStore *store, const void *triggers);
 const void *st_store_get_triggers (StStore *store);
-
-/* LISTEN on @channel with this connection (again after a reconnect) and
- * wait up to @timeout_ms for a notification on it. TRUE when one came. */
-gboolean st_store_wait (StStore *store, const char *channel, int timeout_ms);
 
 /* Whether the connection is currently up (without a round trip). */
 gboolean st_store_is_connected (StStore *store);
