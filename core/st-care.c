@@ -8,6 +8,7 @@
 #include "st-error.h"
 #include "st-record.h"
 #include "st-script-run.h"
+#include "st-waker.h"
 
 /* Idle workers look again this often even without a notification, for
  * jobs that were due later (delays, follow-ups). */
@@ -97,8 +98,8 @@ st_care_enqueue (StStore *store, StScriptSet *scripts, gint64 customer_id,
 
 struct _StCare {
   StEngine *engine;
+  StWaker *waker;     /* while started: NOTIFY → worker wake-ups */
   GPtrArray *threads;
-  gint stopping;
 };
 
 /* Running one job ------------------------------------------------------- */
@@ -296,24 +297,18 @@ care_worker (gpointer data)
   g_autoptr (StStore) store = NULL;
   g_autoptr (StLua) lua = care_lua_new (care);
 
-  while (!g_atomic_int_get (&care->stopping))
+  while (!st_waker_stopping (care->waker))
     {
       g_autoptr (GError) error = NULL;
+      guint64 seen = st_waker_seq (care->waker);
 
       if (store == NULL)
-        {
-          store = st_engine_new_store (care->engine, &error);
-          if (store == NULL)
-            {
-              g_usleep (CARE_POLL_MS * 1000);
-              continue;
-            }
-        }
-      if (run_one (care, store, lua, &error))
+        store = st_engine_new_store (care->engine, &error);
+      if (store != NULL && run_one (care, store, lua, &error))
         continue;
       if (error != NULL)
         g_debug ("care worker: %s", error->message);
-      st_store_wait (store, ST_CARE_CHANNEL, CARE_POLL_MS);
+      st_waker_wait (care->waker, seen, CARE_POLL_MS);
     }
   return NULL;
 }
@@ -332,7 +327,15 @@ void
 st_care_start (StCare *care)
 {
   guint n = MAX (st_engine_get_config (care->engine)->care_workers, 1);
+  g_autoptr (GError) error = NULL;
 
+  care->waker = st_waker_new (st_engine_conninfo (care->engine),
+                              ST_CARE_CHANNEL, "stewardd-care", &error);
+  if (care->waker == NULL)
+    {
+      g_warning ("care: %s", error->message);
+      return;
+    }
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (care->threads,
                      g_thread_new ("st-care", care_worker, care));
@@ -343,9 +346,11 @@ st_care_free (StCare *care)
 {
   if (care == NULL)
     return;
-  g_atomic_int_set (&care->stopping, 1);
+  if (care->waker != NULL)
+    st_waker_stop (care->waker);
   for (guint i = 0; i < care->threads->len; i++)
     g_thread_join (g_ptr_array_index (care->threads, i));
   g_ptr_array_unref (care->threads);
+  g_clear_pointer (&care->waker, st_waker_free);
   g_free (care);
 }

@@ -1,15 +1,8 @@
 /* The delivery workers: threads that deliver what is due, one message at
- * a time (st_outbox_deliver_next, st-outbox.c), and a listener turning
- * NOTIFY steward_outbox into wake-ups; and the StDelivery they share. */
+ * a time (st_outbox_deliver_next, st-outbox.c), woken by NOTIFY
+ * steward_outbox (st-waker.c); and the StDelivery they share. */
 
 #include "st-outbox-private.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-
-#include <glib-unix.h>
 
 #include "st-error.h"
 
@@ -28,7 +21,7 @@ st_delivery_run_once (StDelivery *delivery, GError **error)
         return 0;
     }
   while ((result = st_outbox_deliver_next (delivery, delivery->once_store,
-                                           error))
+                                           NULL, error))
          == ST_CLAIM_HANDLED)
     handled++;
   return handled;
@@ -44,50 +37,6 @@ st_delivery_set_clock (StDelivery *delivery, gint64 unix_usec)
 
 /* Threads */
 
-static gboolean
-stopping (StDelivery *d)
-{
-  gboolean stop;
-
-  g_mutex_lock (&d->lock);
-  stop = d->stopping;
-  g_mutex_unlock (&d->lock);
-  return stop;
-}
-
-static guint64
-wake_seq (StDelivery *d)
-{
-  guint64 seq;
-
-  g_mutex_lock (&d->lock);
-  seq = d->wake_seq;
-  g_mutex_unlock (&d->lock);
-  return seq;
-}
-
-static void
-wake_workers (StDelivery *d)
-{
-  g_mutex_lock (&d->lock);
-  d->wake_seq++;
-  g_cond_broadcast (&d->wake);
-  g_mutex_unlock (&d->lock);
-}
-
-/* Sleep until woken after @seen, @ms pass, or stop. */
-static void
-wait_for_work (StDelivery *d, guint64 seen, gint64 ms)
-{
-  gint64 end = g_get_monotonic_time () + ms * G_TIME_SPAN_MILLISECOND;
-
-  g_mutex_lock (&d->lock);
-  while (!d->stopping && d->wake_seq == seen)
-    if (!g_cond_wait_until (&d->wake, &d->lock, end))
-      break;
-  g_mutex_unlock (&d->lock);
-}
-
 static gpointer
 worker_main (gpointer data)
 {
@@ -95,19 +44,19 @@ worker_main (gpointer data)
   g_autoptr (StStore) store = NULL;
   gboolean failing = FALSE;
 
-  while (!stopping (d))
+  while (!st_waker_stopping (d->waker))
     {
       g_autoptr (GError) error = NULL;
-      guint64 seen = wake_seq (d);
+      guint64 seen = st_waker_seq (d->waker);
       StClaimResult result = ST_CLAIM_ERROR;
       gint64 ms = ST_FALLBACK_POLL_MS;
 
       if (store == NULL)
         store = st_store_new (d->conninfo, &error);
       if (store != NULL)
-        while ((result = st_outbox_deliver_next (d, store, &error))
+        while ((result = st_outbox_deliver_next (d, store, &ms, &error))
                    == ST_CLAIM_HANDLED
-               && !stopping (d))
+               && !st_waker_stopping (d->waker))
           ;
       if (result == ST_CLAIM_ERROR && error != NULL)
         {
@@ -121,90 +70,28 @@ worker_main (gpointer data)
           if (failing)
             g_message ("delivery: working again");
           failing = FALSE;
-          ms = st_outbox_idle_ms (d, store);
         }
       if (result != ST_CLAIM_HANDLED)
-        wait_for_work (d, seen, ms);
+        st_waker_wait (d->waker, seen, ms);
     }
-  return NULL;
-}
-
-static PGconn *
-listen_connect (StDelivery *d)
-{
-  const char *keys[] = { "dbname", "connect_timeout", "application_name",
-                         "keepalives_idle", NULL };
-  const char *values[] = { d->conninfo, "5", "stewardd-outbox", "30", NULL };
-  gboolean expand = d->conninfo != NULL && d->conninfo[0] != '\0';
-  PGconn *conn = PQconnectdbParams (expand ? keys : keys + 1,
-                                    expand ? values : values + 1, expand);
-  PGresult *res;
-
-  if (PQstatus (conn) == CONNECTION_OK)
-    {
-      res = PQexec (conn, "LISTEN " ST_OUTBOX_CHANNEL);
-      if (PQresultStatus (res) == PGRES_COMMAND_OK)
-        {
-          PQclear (res);
-          return conn;
-        }
-      PQclear (res);
-    }
-  PQfinish (conn);
-  return NULL;
-}
-
-/* Turns NOTIFY steward_outbox into a wake-up of the workers. Without a
- * connection the workers still poll every second. */
-static gpointer
-listener_main (gpointer data)
-{
-  StDelivery *d = data;
-  PGconn *conn = NULL;
-
-  while (!stopping (d))
-    {
-      struct pollfd fds[2] = { { .fd = d->stop_pipe[0], .events = POLLIN },
-                               { .fd = -1, .events = POLLIN } };
-      gboolean notified = FALSE;
-      PGnotify *notify;
-
-      if (conn == NULL && (conn = listen_connect (d)) != NULL)
-        wake_workers (d); /* what was notified while away */
-      if (conn != NULL)
-        fds[1].fd = PQsocket (conn);
-      if (poll (fds, 2, conn != NULL ? 10000 : ST_FALLBACK_POLL_MS) < 0
-          && errno != EINTR)
-        g_usleep (G_USEC_PER_SEC / 10);
-      if (fds[0].revents != 0 || conn == NULL || fds[1].revents == 0)
-        continue;
-      if (!PQconsumeInput (conn) || PQstatus (conn) != CONNECTION_OK)
-        {
-          g_debug ("delivery: the LISTEN connection was lost: %s",
-                   PQerrorMessage (conn));
-          g_clear_pointer (&conn, PQfinish);
-          continue;
-        }
-      while ((notify = PQnotifies (conn)) != NULL)
-        {
-          notified = TRUE;
-          PQfreemem (notify);
-        }
-      if (notified)
-        wake_workers (d);
-    }
-  g_clear_pointer (&conn, PQfinish);
   return NULL;
 }
 
 void
 st_delivery_start (StDelivery *delivery)
 {
+  g_autoptr (GError) error = NULL;
+
   g_return_if_fail (delivery != NULL && delivery->threads == NULL);
 
+  delivery->waker = st_waker_new (delivery->conninfo, ST_OUTBOX_CHANNEL,
+                                  "stewardd-outbox", &error);
+  if (delivery->waker == NULL)
+    {
+      g_warning ("delivery: %s", error->message);
+      return;
+    }
   delivery->threads = g_ptr_array_new ();
-  g_ptr_array_add (delivery->threads,
-                   g_thread_new ("st-outbox-listen", listener_main, delivery));
   for (guint i = 0; i < delivery->workers; i++)
     {
       g_autofree char *name = g_strdup_printf ("st-deliver-%u", i);
@@ -218,15 +105,11 @@ st_delivery_stop (StDelivery *d)
 {
   if (d->threads == NULL)
     return;
-  g_mutex_lock (&d->lock);
-  d->stopping = TRUE;
-  g_cond_broadcast (&d->wake);
-  g_mutex_unlock (&d->lock);
-  if (write (d->stop_pipe[1], "x", 1) < 0)
-    g_debug ("delivery: cannot wake the listener: %s", g_strerror (errno));
+  st_waker_stop (d->waker);
   for (guint i = 0; i < d->threads->len; i++)
     g_thread_join (g_ptr_array_index (d->threads, i));
   g_clear_pointer (&d->threads, g_ptr_array_unref);
+  g_clear_pointer (&d->waker, st_waker_free);
 }
 
 void
@@ -242,11 +125,7 @@ st_delivery_free (StDelivery *delivery)
   g_clear_pointer (&delivery->caps, g_ptr_array_unref);
   g_clear_pointer (&delivery->default_tz, g_time_zone_unref);
   g_strfreev (delivery->quiet_channels);
-  for (guint i = 0; i < 2; i++)
-    if (delivery->stop_pipe[i] >= 0)
-      close (delivery->stop_pipe[i]);
   g_mutex_clear (&delivery->lock);
-  g_cond_clear (&delivery->wake);
   g_free (delivery->conninfo);
   g_free (delivery);
 }
@@ -278,13 +157,10 @@ st_delivery_new (const char *conninfo, const StConfig *config,
                  StAlertSink alert_sink, gpointer sink_data, GError **error)
 {
   g_autoptr (StDelivery) d = g_new0 (StDelivery, 1);
-  g_autoptr (GError) local = NULL;
 
   g_return_val_if_fail (config != NULL, NULL);
 
   g_mutex_init (&d->lock);
-  g_cond_init (&d->wake);
-  d->stop_pipe[0] = d->stop_pipe[1] = -1;
   d->conninfo = g_strdup (conninfo);
   d->sink = alert_sink;
   d->sink_data = sink_data;
@@ -314,12 +190,6 @@ st_delivery_new (const char *conninfo, const StConfig *config,
       if (channel == NULL)
         return NULL;
       g_hash_table_replace (d->channels, g_strdup (entry->name), channel);
-    }
-  if (!g_unix_open_pipe (d->stop_pipe, FD_CLOEXEC, &local))
-    {
-      g_set_error (error, ST_ERROR, ST_ERROR_FAILED,
-                   "cannot start the delivery: %s", local->message);
-      return NULL;
     }
   return g_steal_pointer (&d);
 }

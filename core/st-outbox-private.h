@@ -8,6 +8,7 @@
 
 #include "st-outbox.h"
 #include "st-plugins.h"
+#include "st-waker.h"
 
 G_BEGIN_DECLS
 
@@ -35,13 +36,11 @@ struct _StDelivery {
 
   StStore *once_store; /* st_delivery_run_once's, in its caller's thread */
 
+  StWaker *waker;     /* while started: NOTIFY → worker wake-ups */
+  GPtrArray *threads; /* the workers, while started */
+
   GMutex lock; /* guards what follows */
-  GCond wake;
-  guint64 wake_seq;
-  gboolean stopping;
   gint64 clock_usec;
-  GPtrArray *threads;
-  int stop_pipe[2];
 };
 
 typedef enum {
@@ -52,11 +51,10 @@ typedef enum {
 
 /* Claim the oldest due message and, in its transaction, decide (quiet
  * hours, caps) and deliver it and record the outcome; the alerts raised
- * go to the sink after the commit. */
+ * go to the sink after the commit. When none is due (ST_CLAIM_NONE),
+ * *@idle_ms (may be NULL) is how long an idle worker may sleep: until the
+ * next message comes due, but no longer than the fallback poll. */
 StClaimResult st_outbox_deliver_next (StDelivery *d, StStore *store,
-                                      GError **error);
-/* How long an idle worker may sleep: until the next message comes due,
- * but no longer than the fallback poll. */
-gint64 st_outbox_idle_ms (StDelivery *d, StStore *store);
+                                      gint64 *idle_ms, GError **error);
 
 G_END_DECLS

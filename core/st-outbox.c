@@ -33,28 +33,34 @@ ST_STATEMENT_DEFINE (st_sql_outbox_enqueue, 11,
   " SELECT id, pg_notify('" ST_OUTBOX_CHANNEL "', '') FROM ins");
 
 /* $1: the test clock or NULL. The customer travels along as JSON for the
- * plugin, and its zone for quiet hours. */
+ * plugin, and its zone for quiet hours. When nothing is due, one row of
+ * NULLs but the last column: the milliseconds until the next message is
+ * due (NULL: none waiting), so an idle worker knows how long it may sleep
+ * without asking again. Messages due now but locked are being delivered
+ * (or just arrived, and notified): they are not counted. */
 ST_STATEMENT_DEFINE (st_sql_outbox_claim, 1,
-  "SELECT m.customer_id, m.id, m.key, m.channel, m.script, m.template,"
-  "  m.locale, m.recipient, m.subject, m.body, m.data::text, m.attempts,"
-  "  json_build_object('id', c.id, 'name', c.name, 'email', c.email,"
-  "    'phone', c.phone, 'locale', c.locale, 'tz', c.tz)::text, c.tz,"
-  "  " ST_USEC (ST_NOW (1))
-  " FROM messages m JOIN customers c ON c.id = m.customer_id"
-  " WHERE m.state IN ('pending', 'retry') AND m.due_at <= " ST_NOW (1)
-  " ORDER BY m.due_at LIMIT 1 FOR UPDATE OF m SKIP LOCKED");
+  "WITH claimed AS ("
+  "  SELECT m.customer_id, m.id, m.key, m.channel, m.script, m.template,"
+  "    m.locale, m.recipient, m.subject, m.body, m.data::text, m.attempts,"
+  "    json_build_object('id', c.id, 'name', c.name, 'email', c.email,"
+  "      'phone', c.phone, 'locale', c.locale, 'tz', c.tz)::text, c.tz,"
+  "    " ST_USEC (ST_NOW (1))
+  "   FROM messages m JOIN customers c ON c.id = m.customer_id"
+  "  WHERE m.state IN ('pending', 'retry') AND m.due_at <= " ST_NOW (1)
+  "  ORDER BY m.due_at LIMIT 1 FOR UPDATE OF m SKIP LOCKED)"
+  " SELECT *, NULL::bigint FROM claimed"
+  " UNION ALL"
+  " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+  "   NULL, NULL, NULL, NULL, " ST_USEC ("next - " ST_NOW (1)) " / 1000"
+  "  FROM (SELECT min(due_at) AS next FROM messages"
+  "         WHERE state IN ('pending', 'retry') AND due_at > " ST_NOW (1) ") n"
+  " WHERE NOT EXISTS (SELECT 1 FROM claimed)");
 
 enum {
   COL_CUSTOMER, COL_ID, COL_KEY, COL_CHANNEL, COL_SCRIPT, COL_TEMPLATE,
   COL_LOCALE, COL_RECIPIENT, COL_SUBJECT, COL_BODY, COL_DATA, COL_ATTEMPTS,
-  COL_CUSTOMER_JSON, COL_TZ, COL_NOW,
+  COL_CUSTOMER_JSON, COL_TZ, COL_NOW, COL_IDLE_MS,
 };
-
-/* Messages due now are being delivered (or just arrived, and notified): an
- * idle worker only needs the next one due later. */
-ST_STATEMENT_DEFINE (st_sql_outbox_next_due, 1,
-  "SELECT " ST_USEC ("min(due_at) - " ST_NOW (1)) " / 1000 FROM messages"
-  " WHERE state IN ('pending', 'retry') AND due_at > " ST_NOW (1));
 
 /* One delivery at a time per customer and channel while a cap is counted,
  * so two workers cannot both take the last place. */
@@ -484,8 +490,19 @@ handle (StDelivery *d, StStore *store, const StClaimed *c, GPtrArray *alerts,
   return deliver (d, store, channel, c, alerts, error);
 }
 
+/* How long an idle worker may sleep, from a claim that found nothing. */
+static gint64
+idle_ms_from_claim (PGresult *res)
+{
+  if (PQntuples (res) == 0 || PQgetisnull (res, 0, COL_IDLE_MS))
+    return ST_FALLBACK_POLL_MS;
+  return CLAMP (g_ascii_strtoll (PQgetvalue (res, 0, COL_IDLE_MS), NULL, 10),
+                1, ST_FALLBACK_POLL_MS);
+}
+
 StClaimResult
-st_outbox_deliver_next (StDelivery *d, StStore *store, GError **error)
+st_outbox_deliver_next (StDelivery *d, StStore *store, gint64 *idle_ms,
+                        GError **error)
 {
   g_autofree char *clock = clock_param (d);
   g_autoptr (PGresult) res = NULL;
@@ -497,10 +514,14 @@ st_outbox_deliver_next (StDelivery *d, StStore *store, GError **error)
     return ST_CLAIM_ERROR;
   res = st_store_exec (store, &st_sql_outbox_claim,
                        (const char *[]){ clock }, error);
-  if (res == NULL || PQntuples (res) == 0)
+  if (res == NULL || PQntuples (res) == 0 || PQgetisnull (res, 0, COL_ID))
     {
       st_store_rollback (store);
-      return res == NULL ? ST_CLAIM_ERROR : ST_CLAIM_NONE;
+      if (res == NULL)
+        return ST_CLAIM_ERROR;
+      if (idle_ms != NULL)
+        *idle_ms = idle_ms_from_claim (res);
+      return ST_CLAIM_NONE;
     }
   claimed_init (&claimed, res);
   if (!handle (d, store, &claimed, alerts, error))
@@ -522,20 +543,3 @@ st_outbox_deliver_next (StDelivery *d, StStore *store, GError **error)
 
 /* How long an idle worker may sleep: until the next message comes due,
  * but no longer than the fallback poll. */
-gint64
-st_outbox_idle_ms (StDelivery *d, StStore *store)
-{
-  g_autofree char *clock = clock_param (d);
-  g_autoptr (PGresult) res = NULL;
-  gint64 ms = ST_FALLBACK_POLL_MS;
-
-  if (!st_store_begin (store, NULL))
-    return ms;
-  res = st_store_exec (store, &st_sql_outbox_next_due,
-                       (const char *[]){ clock }, NULL);
-  if (res != NULL && !PQgetisnull (res, 0, 0))
-    ms = CLAMP (g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10), 1,
-                ST_FALLBACK_POLL_MS);
-  st_store_rollback (store);
-  return ms;
-}
