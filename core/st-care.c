@@ -27,16 +27,24 @@ ST_STATEMENT_DEFINE (st_sql_care_enqueue, 5,
   ")"
   "SELECT pg_notify('" ST_CARE_CHANNEL "', ''), (SELECT count(*) FROM ins)");
 
+/* Claim the oldest due job and take its customer's lock: one job per
+ * customer at a time, since a script reads the customer, decides and acts,
+ * and a second job deciding on the same stale record would contradict it
+ * (two churn checks both moving the customer). The lock is held until the
+ * commit; what the job reads is read after it, by the next statement. */
 ST_STATEMENT_DEFINE (st_sql_care_claim, 0,
-  "SELECT customer_id, id, key, script, trigger, event_id, payload"
-  "  FROM care_jobs WHERE state = 'pending' AND due_at <= now()"
-  " ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED");
+  "WITH j AS ("
+  "  SELECT customer_id, id, key, script, trigger, event_id, payload"
+  "    FROM care_jobs WHERE state = 'pending' AND due_at <= now()"
+  "   ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+  " SELECT j.*,"
+  "   pg_advisory_xact_lock(73911856, (j.customer_id % 2147483647)::int)::text"
+  "  FROM j");
 
-/* One job per customer at a time: a script reads the customer, decides and
- * acts; a second job deciding on the same stale record would contradict it
- * (two churn checks both moving the customer). Held until the commit. */
-ST_STATEMENT_DEFINE (st_sql_care_lock_customer, 1,
-  "SELECT pg_advisory_xact_lock(73911856, ($1::bigint % 2147483647)::int)");
+enum {
+  COL_CUSTOMER, COL_ID, COL_KEY, COL_SCRIPT, COL_TRIGGER, COL_EVENT,
+  COL_PAYLOAD,
+};
 
 ST_STATEMENT_DEFINE (st_sql_care_finish, 4,
   "UPDATE care_jobs SET state = $3, attempts = attempts + 1,"
@@ -59,22 +67,18 @@ int_text (gint64 value)
   return g_strdup_printf ("%" G_GINT64_FORMAT, value);
 }
 
-gboolean
-st_care_enqueue (StStore *store, StScriptSet *scripts, gint64 customer_id,
-                 const char *trigger, const char *source, gint64 source_id,
-                 GError **error)
+char *
+st_care_plan (StScriptSet *scripts, const char *trigger)
 {
   g_autoptr (GPtrArray) matching = NULL;
-  g_autoptr (GString) list = NULL;
-  g_autofree char *customer = NULL, *prefix = NULL, *event_id = NULL;
-  g_autoptr (PGresult) res = NULL;
+  GString *list;
 
   if (scripts == NULL)
-    return TRUE;
+    return NULL;
   matching = st_script_set_for_trigger (scripts, trigger);
   if (matching == NULL || matching->len == 0)
-    return TRUE;
-
+    return NULL;
+  /* Script names are [a-z0-9_-]: nothing to escape. */
   list = g_string_new ("[");
   for (guint i = 0; i < matching->len; i++)
     {
@@ -83,13 +87,27 @@ st_care_enqueue (StStore *store, StScriptSet *scripts, gint64 customer_id,
                               i ? "," : "", script->name, script->delay);
     }
   g_string_append_c (list, ']');
+  return g_string_free (list, FALSE);
+}
+
+gboolean
+st_care_enqueue (StStore *store, StScriptSet *scripts, gint64 customer_id,
+                 const char *trigger, const char *source, gint64 source_id,
+                 GError **error)
+{
+  g_autofree char *list = st_care_plan (scripts, trigger);
+  g_autofree char *customer = NULL, *prefix = NULL, *event_id = NULL;
+  g_autoptr (PGresult) res = NULL;
+
+  if (list == NULL)
+    return TRUE;
   customer = int_text (customer_id);
   prefix = g_strdup_printf ("%s:%" G_GINT64_FORMAT, source, source_id);
   if (g_str_equal (source, "event"))
     event_id = int_text (source_id);
   res = st_store_exec (store, &st_sql_care_enqueue,
                        (const char *[]){ customer, prefix, trigger, event_id,
-                                         list->str },
+                                         list },
                        error);
   return res != NULL;
 }
@@ -104,60 +122,83 @@ struct _StCare {
 
 /* Running one job ------------------------------------------------------- */
 
-/* The event the script sees: the recorded event, the stage entry, or the
- * follow-up with the data the script left for itself. */
+/* The event of a job that has no row to read: a follow-up, with the data
+ * the script left for itself. */
 static GVariant *
-job_event (StScriptRun *job, PGresult *claim, GError **error)
+follow_up_event (PGresult *claim)
 {
-  g_autofree char *customer = int_text (job->customer_id);
-  const char *trigger = PQgetvalue (claim, 0, 4);
-  const char *key = PQgetvalue (claim, 0, 2);
-  g_autoptr (PGresult) res = NULL;
+  GVariantDict dict;
+  g_autoptr (GVariant) payload = st_record_from_json (
+      PQgetvalue (claim, 0, COL_PAYLOAD), NULL);
 
-  if (!PQgetisnull (claim, 0, 5))
+  if (payload != NULL)
+    g_variant_ref_sink (payload);
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "kind", "s",
+                         PQgetvalue (claim, 0, COL_TRIGGER));
+  g_variant_dict_insert (&dict, "key", "s", PQgetvalue (claim, 0, COL_KEY));
+  if (payload != NULL)
+    g_variant_dict_insert_value (&dict, "data", payload);
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+/* What the script sees, read in one round trip: the customer, and the
+ * recorded event or the stage entry that triggered the job (or the
+ * follow-up's own data). */
+static gboolean
+read_job (StScriptRun *run, PGresult *claim, GError **error)
+{
+  const char *customer = PQgetvalue (claim, 0, COL_CUSTOMER);
+  const char *key = PQgetvalue (claim, 0, COL_KEY);
+  g_autofree char *history = NULL;
+  const char *customer_params[] = { customer };
+  const char *event_params[] = { customer, NULL };
+  StStoreCall calls[2] = {
+    { st_customers_record_statement (), customer_params, NULL },
+  };
+  guint n = 1;
+  gboolean ok;
+
+  if (!PQgetisnull (claim, 0, COL_EVENT))
     {
-      res = st_store_exec (job->store, &st_sql_care_event,
-                           (const char *[]){ customer,
-                                             PQgetvalue (claim, 0, 5) },
-                           error);
-      if (res == NULL)
-        return NULL;
+      event_params[1] = PQgetvalue (claim, 0, COL_EVENT);
+      calls[n++] = (StStoreCall){ &st_sql_care_event, event_params, NULL };
     }
   else if (g_str_has_prefix (key, "stage:"))
     {
       /* key is "stage:<history id>:<script>" */
-      g_autofree char *history = g_strndup (key + 6, strcspn (key + 6, ":"));
-      res = st_store_exec (job->store, &st_sql_care_stage_entry,
-                           (const char *[]){ customer, history }, error);
-      if (res == NULL)
-        return NULL;
+      history = g_strndup (key + 6, strcspn (key + 6, ":"));
+      event_params[1] = history;
+      calls[n++] = (StStoreCall){ &st_sql_care_stage_entry, event_params,
+                                  NULL };
     }
-  if (res != NULL && PQntuples (res) == 1)
-    return g_variant_ref_sink (st_record_from_row (res, 0));
-  {
-    GVariantDict dict;
-    g_autoptr (GVariant) payload = st_record_from_json (
-        PQgetvalue (claim, 0, 6), NULL);
-    if (payload != NULL)
-      g_variant_ref_sink (payload);
-    g_variant_dict_init (&dict, NULL);
-    g_variant_dict_insert (&dict, "kind", "s", trigger);
-    g_variant_dict_insert (&dict, "key", "s", key);
-    if (payload != NULL)
-      g_variant_dict_insert_value (&dict, "data", payload);
-    return g_variant_ref_sink (g_variant_dict_end (&dict));
-  }
+  if (!st_store_exec_many (run->store, calls, n, error))
+    return FALSE;
+  run->customer = st_customers_record_from_result (calls[0].result,
+                                                   run->customer_id, error);
+  if (n == 2 && PQntuples (calls[1].result) == 1)
+    run->event = g_variant_ref_sink (st_record_from_row (calls[1].result, 0));
+  else
+    run->event = follow_up_event (claim);
+  ok = run->customer != NULL;
+  for (guint i = 0; i < n; i++)
+    PQclear (calls[i].result);
+  return ok;
 }
 
+/* Record the job's end; with @commit, commit in the same round trip. */
 static gboolean
 finish_job (StStore *store, const char *customer, const char *id,
-            const char *state, const char *message, GError **error)
+            const char *state, const char *message, gboolean commit,
+            GError **error)
 {
-  g_autoptr (PGresult) res = st_store_exec (
-      store, &st_sql_care_finish,
-      (const char *[]){ customer, id, state, message }, error);
+  const char *params[] = { customer, id, state, message };
+  StStoreCall call = { &st_sql_care_finish, params, NULL };
+  gboolean ok = commit ? st_store_exec_and_commit (store, &call, 1, error)
+                       : st_store_exec_many (store, &call, 1, error);
 
-  return res != NULL;
+  g_clear_pointer (&call.result, PQclear);
+  return ok;
 }
 
 /* A failed job is recorded, with an alert, in a transaction of its own:
@@ -176,7 +217,8 @@ record_failure (StCare *care, StStore *store, const char *customer,
   if (!st_store_begin (store, &error))
     return;
   /* The job must still be pending: another worker may not take it now. */
-  if (finish_job (store, customer, id, "failed", failure->message, &error))
+  if (finish_job (store, customer, id, "failed", failure->message, FALSE,
+                  &error))
     alert = st_alerts_raise (store, g_ascii_strtoll (customer, NULL, 10),
                              "script_failed", "critical", message, NULL,
                              "core", &error);
@@ -197,7 +239,7 @@ run_one (StCare *care, StStore *store, StLua *lua, GError **error)
   g_autoptr (PGresult) claim = NULL;
   g_autoptr (GError) failure = NULL;
   g_autoptr (StScriptSet) scripts = NULL;
-  g_autofree char *customer = NULL, *id = NULL, *script_name = NULL;
+  const char *customer, *id, *script_name;
   StScriptRun run;
   const StScript *script;
   gboolean ok;
@@ -210,20 +252,9 @@ run_one (StCare *care, StStore *store, StLua *lua, GError **error)
       st_store_rollback (store);
       return FALSE;
     }
-  customer = g_strdup (PQgetvalue (claim, 0, 0));
-  id = g_strdup (PQgetvalue (claim, 0, 1));
-  script_name = g_strdup (PQgetvalue (claim, 0, 3));
-
-  {
-    g_autoptr (PGresult) locked = st_store_exec (
-        store, &st_sql_care_lock_customer, (const char *[]){ customer },
-        error);
-    if (locked == NULL)
-      {
-        st_store_rollback (store);
-        return FALSE;
-      }
-  }
+  customer = PQgetvalue (claim, 0, COL_CUSTOMER);
+  id = PQgetvalue (claim, 0, COL_ID);
+  script_name = PQgetvalue (claim, 0, COL_SCRIPT);
 
   scripts = st_engine_get_scripts (care->engine);
   script = st_script_set_find (scripts, script_name);
@@ -234,8 +265,7 @@ run_one (StCare *care, StStore *store, StLua *lua, GError **error)
           "script %s is not loaded%s%s", script_name,
           script ? ": " : " (removed or renamed)",
           script ? script->error : "");
-      ok = finish_job (store, customer, id, "skipped", why, error)
-           && st_store_commit (store, error);
+      ok = finish_job (store, customer, id, "skipped", why, TRUE, error);
       if (!ok)
         st_store_rollback (store);
       return ok;
@@ -243,15 +273,14 @@ run_one (StCare *care, StStore *store, StLua *lua, GError **error)
 
   st_script_run_init (&run, care->engine, store, scripts, script,
                       g_ascii_strtoll (customer, NULL, 10));
-  run.event_id = PQgetisnull (claim, 0, 5)
-                     ? 0 : g_ascii_strtoll (PQgetvalue (claim, 0, 5), NULL, 10);
-  run.customer = st_customers_record (store, run.customer_id, &failure);
-  if (run.customer != NULL)
-    run.event = job_event (&run, claim, &failure);
-  ok = run.event != NULL && st_script_run_call (&run, lua, &failure)
+  run.event_id = PQgetisnull (claim, 0, COL_EVENT)
+                     ? 0
+                     : g_ascii_strtoll (PQgetvalue (claim, 0, COL_EVENT),
+                                        NULL, 10);
+  ok = read_job (&run, claim, &failure)
+       && st_script_run_call (&run, lua, &failure)
        && st_script_run_apply (&run, &failure)
-       && finish_job (store, customer, id, "done", NULL, &failure)
-       && st_store_commit (store, &failure);
+       && finish_job (store, customer, id, "done", NULL, TRUE, &failure);
 
   if (ok)
     st_script_run_announce (&run);

@@ -26,6 +26,11 @@ gboolean st_care_enqueue (StStore *store, StScriptSet *scripts,
                           const char *source, gint64 source_id,
                           GError **error);
 
+/* The same jobs as a JSON array of {"name", "delay"} for a write path
+ * that inserts them in its own statement (st-events.c, which must insert
+ * them as st_care_enqueue does), or NULL when no script is on @trigger. */
+char *st_care_plan (StScriptSet *scripts, const char *trigger);
+
 typedef struct _StCare StCare;
 
 StCare *st_care_new (StEngine *engine);

@@ -7,12 +7,7 @@
 #include "st-triggers.h"
 #include "st-validate.h"
 
-#define CUSTOMER_COLUMNS                                                     \
-  "id, ref, name, email, phone, locale, tz, owner, to_json(tags) AS tags, "  \
-  "attrs, stage, stage_since, created_at, updated_at, first_purchase_at, "   \
-  "last_purchase_at, purchase_count, revenue, last_contact_at, "             \
-  "last_event_at, event_count, open_tickets, last_nps, health_score, "      \
-  "health_factors, risk_level, health_updated_at"
+#define CUSTOMER_COLUMNS ST_CUSTOMER_COLUMNS
 
 /* Tags travel to SQL as a JSON array: no array-literal quoting to get wrong. */
 #define TAGS_FROM_JSON(param) \
@@ -174,6 +169,24 @@ st_customers_resolve (StStore *store, const char *address, gboolean lock,
   return TRUE;
 }
 
+const StStatement *
+st_customers_record_statement (void)
+{
+  return &st_sql_customer_record;
+}
+
+GVariant *
+st_customers_record_from_result (PGresult *res, gint64 id, GError **error)
+{
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
+                   "no customer with id %" G_GINT64_FORMAT, id);
+      return NULL;
+    }
+  return g_variant_ref_sink (st_record_from_row (res, 0));
+}
+
 GVariant *
 st_customers_record (StStore *store, gint64 id, GError **error)
 {
@@ -182,15 +195,7 @@ st_customers_record (StStore *store, gint64 id, GError **error)
   g_autoptr (PGresult) res = st_store_exec (store, &st_sql_customer_record,
                                             params, error);
 
-  if (res == NULL)
-    return NULL;
-  if (PQntuples (res) == 0)
-    {
-      g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
-                   "no customer with id %" G_GINT64_FORMAT, id);
-      return NULL;
-    }
-  return g_variant_ref_sink (st_record_from_row (res, 0));
+  return res == NULL ? NULL : st_customers_record_from_result (res, id, error);
 }
 
 /* Fields -------------------------------------------------------------- */

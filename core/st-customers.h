@@ -13,6 +13,15 @@ G_BEGIN_DECLS
  * number that is both one customer's id and another's ref is refused as
  * ambiguous rather than guessed. */
 
+/* The columns of a customer's record, for queries that read records in
+ * bulk (campaign batches); st_record_from_row() makes the record. */
+#define ST_CUSTOMER_COLUMNS                                                  \
+  "id, ref, name, email, phone, locale, tz, owner, to_json(tags) AS tags, "  \
+  "attrs, stage, stage_since, created_at, updated_at, first_purchase_at, "   \
+  "last_purchase_at, purchase_count, revenue, last_contact_at, "             \
+  "last_event_at, event_count, open_tickets, last_nps, health_score, "      \
+  "health_factors, risk_level, health_updated_at"
+
 /* Find the customer's id inside the caller's open transaction, locking the
  * row FOR UPDATE when @lock is set. */
 gboolean st_customers_resolve (StStore *store, const char *address,
@@ -20,6 +29,12 @@ gboolean st_customers_resolve (StStore *store, const char *address,
 
 /* The full record of customer @id (a{sv}), inside the caller's transaction. */
 GVariant *st_customers_record (StStore *store, gint64 id, GError **error);
+/* The same in two halves, for callers that send the statement along with
+ * others in one round trip (st_store_exec_many): its one parameter is the
+ * id as text, and its result makes the record (NOT_FOUND when empty). */
+const StStatement *st_customers_record_statement (void);
+GVariant *st_customers_record_from_result (PGresult *res, gint64 id,
+                                           GError **error);
 
 GVariant *st_customers_create (StStore *store, const StConfig *config,
                                GVariant *fields, const char *actor,

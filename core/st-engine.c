@@ -35,6 +35,14 @@ engine_fire (gpointer data, StStore *store, gint64 customer_id,
                           source_id, error);
 }
 
+static char *
+engine_plan (gpointer data, const char *trigger)
+{
+  g_autoptr (StScriptSet) scripts = st_engine_get_scripts (data);
+
+  return st_care_plan (scripts, trigger);
+}
+
 StLuaLimits
 st_engine_lua_limits (StEngine *engine)
 {
@@ -81,6 +89,7 @@ st_engine_new (StConfig *config, GError **error)
   engine->max_stores = MAX (config->workers, 1);
   engine->started_at = g_date_time_new_now_utc ();
   engine->triggers.fire = engine_fire;
+  engine->triggers.plan = engine_plan;
   engine->triggers.data = engine;
   engine->scripts = load_scripts (config);
   engine->conninfo = g_strdup (config->database != NULL ? config->database

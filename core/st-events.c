@@ -15,9 +15,11 @@
   "id, customer_id, kind, occurred_at, recorded_at, amount, data, " \
   "idem_key AS key"
 
-/* One statement: the event, the customer's aggregates and the per-kind
- * times. Aggregates use GREATEST/LEAST so events may arrive out of order. */
-ST_STATEMENT_DEFINE (st_sql_event_insert, 6,
+/* One statement: the event, the customer's aggregates, the per-kind times
+ * and the care jobs ($7, st_triggers_plan(): inserted as st_care_enqueue
+ * does, and the care workers woken). Aggregates use GREATEST/LEAST so
+ * events may arrive out of order. */
+ST_STATEMENT_DEFINE (st_sql_event_insert, 7,
   "WITH ins AS ("
   "  INSERT INTO events (customer_id, kind, occurred_at, amount, data,"
   "                      idem_key)"
@@ -64,8 +66,18 @@ ST_STATEMENT_DEFINE (st_sql_event_insert, 6,
   "    first_at = LEAST(k.first_at, EXCLUDED.first_at),"
   "    last_at = GREATEST(k.last_at, EXCLUDED.last_at),"
   "    count = k.count + 1"
+  "), jobs AS ("
+  "  INSERT INTO care_jobs (customer_id, key, script, trigger, event_id,"
+  "                         due_at)"
+  "  SELECT ins.customer_id, 'event:' || ins.id || ':' || j.name, j.name,"
+  "         ins.kind, ins.id, now() + make_interval(secs => j.delay)"
+  "    FROM ins, jsonb_to_recordset(COALESCE($7::jsonb, '[]'))"
+  "      AS j(name text, delay bigint)"
+  "  ON CONFLICT (customer_id, key) DO NOTHING RETURNING 1"
   ")"
-  "SELECT " EVENT_COLUMNS ", false AS duplicate FROM ins");
+  "SELECT " EVENT_COLUMNS ", false AS duplicate FROM ins"
+  "  LEFT JOIN (SELECT pg_notify('" ST_CARE_CHANNEL "', '')"
+  "               FROM jobs LIMIT 1) AS wake ON true");
 
 ST_STATEMENT_DEFINE (st_sql_event_by_key, 2,
   "SELECT " EVENT_COLUMNS ", true AS duplicate FROM events"
@@ -221,32 +233,34 @@ read_event (GVariant *dict, const char *kind, EventInput *in, GError **error)
   return TRUE;
 }
 
-/* Record one event inside the caller's transaction. */
+/* Record one event inside the caller's transaction; with @commit, commit
+ * it in the same round trip as the insert. */
 static GVariant *
 record_one (StStore *store, const char *customer, const EventInput *in,
-            GError **error)
+            gboolean commit, GError **error)
 {
   gint64 id;
-  g_autofree char *id_text = NULL;
+  g_autofree char *id_text = NULL, *jobs = NULL;
+  const char *params[7];
+  StStoreCall call = { &st_sql_event_insert, params, NULL };
   g_autoptr (PGresult) res = NULL;
 
   if (!st_customers_resolve (store, customer, FALSE, &id, error))
     return NULL;
   id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
-  res = st_store_exec (store, &st_sql_event_insert,
-                       (const char *[]){ id_text, in->kind, in->at,
-                                         in->amount, in->data_json, in->key },
-                       error);
-  if (res == NULL)
+  jobs = st_triggers_plan (st_store_get_triggers (store), in->kind);
+  params[0] = id_text;
+  params[1] = in->kind;
+  params[2] = in->at;
+  params[3] = in->amount;
+  params[4] = in->data_json;
+  params[5] = in->key;
+  params[6] = jobs;
+  if (commit ? !st_store_exec_and_commit (store, &call, 1, error)
+             : !st_store_exec_many (store, &call, 1, error))
     return NULL;
-  if (PQntuples (res) > 0)
-    {
-      gint64 event_id = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
-      if (!st_triggers_fire (st_store_get_triggers (store), store, id,
-                             in->kind, "event", event_id, error))
-        return NULL;
-    }
-  else
+  res = g_steal_pointer (&call.result);
+  if (PQntuples (res) == 0)
     {
       /* The key was recorded before: answer with that event. */
       g_clear_pointer (&res, PQclear);
@@ -276,16 +290,15 @@ st_events_record (StStore *store, const char *customer, const char *kind,
     return NULL;
   if (!st_store_begin (store, error))
     return NULL;
-  event = record_one (store, customer, &in, error);
+  /* Two round trips: BEGIN with the customer's lookup, then the event with
+   * its jobs and the COMMIT. */
+  event = record_one (store, customer, &in, TRUE, error);
   if (event == NULL)
     {
       st_store_rollback (store);
       return NULL;
     }
-  g_variant_ref_sink (event);
-  if (!st_store_commit (store, error))
-    return NULL;
-  return g_steal_pointer (&event);
+  return g_variant_ref_sink (g_steal_pointer (&event));
 }
 
 GVariant *
@@ -314,7 +327,8 @@ st_events_record_many (StStore *store, GVariant *events, GError **error)
       if (st_record_get_string (dict, "customer", &customer, error)
           && st_record_get_string (dict, "kind", &kind, error)
           && read_event (dict, kind ? kind : "", &in, error))
-        event = record_one (store, customer ? customer : "", &in, error);
+        event = record_one (store, customer ? customer : "", &in, FALSE,
+                            error);
       if (event == NULL)
         {
           g_prefix_error (error, "event %" G_GSIZE_FORMAT ": ", i + 1);

@@ -4,6 +4,7 @@
 
 #include "st-lua.h"
 #include "st-store.h"
+#include "st-triggers.h"
 
 G_BEGIN_DECLS
 
@@ -12,9 +13,6 @@ G_BEGIN_DECLS
  * applying them in the caller's transaction. Trigger jobs (st-care.c) and
  * campaign targets (st-campaigns.c) both run scripts this way; a dry run
  * reads the buffered actions instead of applying them. */
-
-/* The NOTIFY channel that wakes the care workers (follow-ups enqueue). */
-#define ST_CARE_CHANNEL "steward_care"
 
 typedef struct _StEngine StEngine;
 

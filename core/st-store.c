@@ -305,11 +305,11 @@ pipeline_check (StStore *store, PGresult *res, gboolean *failed,
   return res;
 }
 
-/* Send @calls (after BEGIN when @begin) and read their results, in one
- * round trip. */
+/* Send @calls (after BEGIN when @begin, and then COMMIT when @commit) and
+ * read their results, in one round trip. */
 static gboolean
 run_pipeline (StStore *store, gboolean begin, StStoreCall *calls, guint n,
-              GError **error)
+              gboolean commit, GError **error)
 {
   g_autofree gboolean *preparing = g_new0 (gboolean, n);
   gboolean failed = FALSE;
@@ -331,7 +331,9 @@ run_pipeline (StStore *store, gboolean begin, StStoreCall *calls, guint n,
                                    calls[i].params, NULL, NULL, 0))
         goto lost;
     }
-  if (!PQpipelineSync (store->conn))
+  if ((commit && !PQsendQueryParams (store->conn, "COMMIT", 0, NULL, NULL,
+                                     NULL, NULL, 0))
+      || !PQpipelineSync (store->conn))
     goto lost;
 
   if (begin)
@@ -352,6 +354,13 @@ run_pipeline (StStore *store, gboolean begin, StStoreCall *calls, guint n,
       calls[i].result = pipeline_check (store, pipeline_result (store),
                                         &failed, error);
     }
+  if (commit)
+    {
+      res = pipeline_check (store, pipeline_result (store), &failed, error);
+      g_clear_pointer (&res, PQclear);
+      if (!failed)
+        store->in_transaction = FALSE;
+    }
   res = PQgetResult (store->conn); /* PGRES_PIPELINE_SYNC */
   g_clear_pointer (&res, PQclear);
   if (!PQexitPipelineMode (store->conn) && st_store_is_connected (store))
@@ -367,9 +376,9 @@ lost:
   return FALSE;
 }
 
-gboolean
-st_store_exec_many (StStore *store, StStoreCall *calls, guint n,
-                    GError **error)
+static gboolean
+exec_pipeline (StStore *store, StStoreCall *calls, guint n, gboolean commit,
+               GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   gboolean begin = store->begin_pending;
@@ -384,7 +393,7 @@ st_store_exec_many (StStore *store, StStoreCall *calls, guint n,
       return FALSE;
     }
   store->begin_pending = FALSE;
-  if (run_pipeline (store, begin, calls, n, &local_error))
+  if (run_pipeline (store, begin, calls, n, commit, &local_error))
     return TRUE;
   /* As BEGIN alone did: a connection found dead by a transaction's first
    * statement is made again once, since nothing was done yet. */
@@ -395,10 +404,25 @@ st_store_exec_many (StStore *store, StStoreCall *calls, guint n,
       if (!store_connect (store, error))
         return FALSE;
       store->in_transaction = TRUE;
-      return run_pipeline (store, TRUE, calls, n, error);
+      return run_pipeline (store, TRUE, calls, n, commit, error);
     }
   g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
+}
+
+gboolean
+st_store_exec_many (StStore *store, StStoreCall *calls, guint n,
+                    GError **error)
+{
+  return exec_pipeline (store, calls, n, FALSE, error);
+}
+
+gboolean
+st_store_exec_and_commit (StStore *store, StStoreCall *calls, guint n,
+                          GError **error)
+{
+  g_return_val_if_fail (store->in_transaction, FALSE);
+  return exec_pipeline (store, calls, n, TRUE, error);
 }
 
 PGresult *

@@ -58,6 +58,10 @@ typedef struct {
  * transaction, a failure leaves it to be rolled back as usual. */
 gboolean st_store_exec_many (StStore *store, StStoreCall *calls, guint n,
                              GError **error);
+/* The same, then COMMIT, still in one round trip. On failure the
+ * transaction is to be rolled back as usual. */
+gboolean st_store_exec_and_commit (StStore *store, StStoreCall *calls,
+                                   guint n, GError **error);
 
 /* The same for SQL that varies with its arguments' shape; still only
  * parameters, never spliced values. */

@@ -10,12 +10,20 @@ G_BEGIN_DECLS
  * the transaction that recorded it: the engine inserts one job per script
  * whose `on` matches, so the job commits with the fact or not at all. The
  * store layer only calls this; it knows nothing of scripts. */
+/* The NOTIFY channel that wakes the care workers when jobs are queued. */
+#define ST_CARE_CHANNEL "steward_care"
+
 typedef struct {
   /* @trigger: the event kind or "stage:<stage>"; @source: "event" or
    * "stage"; @source_id: the event's or the stage-history row's id. */
   gboolean (*fire) (gpointer data, StStore *store, gint64 customer_id,
                     const char *trigger, const char *source,
                     gint64 source_id, GError **error);
+  /* The jobs an event of kind @trigger makes, for a write path that
+   * inserts them in its own statement (st-events.c): a JSON array of
+   * {"name": script, "delay": seconds}, or NULL when no script is on it.
+   * Freed with g_free(). */
+  char *(*plan) (gpointer data, const char *trigger);
   gpointer data;
 } StTriggers;
 
@@ -28,6 +36,14 @@ st_triggers_fire (const StTriggers *triggers, StStore *store,
     return TRUE;
   return triggers->fire (triggers->data, store, customer_id, trigger, source,
                          source_id, error);
+}
+
+static inline char *
+st_triggers_plan (const StTriggers *triggers, const char *trigger)
+{
+  if (triggers == NULL || triggers->plan == NULL)
+    return NULL;
+  return triggers->plan (triggers->data, trigger);
 }
 
 G_END_DECLS
