@@ -6,6 +6,7 @@
 #include "st-customers.h"
 #include "st-engine.h"
 #include "st-error.h"
+#include "st-json.h"
 #include "st-record.h"
 #include "st-script-run.h"
 #include "st-waker.h"
@@ -27,39 +28,54 @@ ST_STATEMENT_DEFINE (st_sql_care_enqueue, 5,
   ")"
   "SELECT pg_notify('" ST_CARE_CHANNEL "', ''), (SELECT count(*) FROM ins)");
 
-/* Claim the oldest due job and take its customer's lock: one job per
- * customer at a time, since a script reads the customer, decides and acts,
- * and a second job deciding on the same stale record would contradict it
- * (two churn checks both moving the customer). The lock is held until the
- * commit; what the job reads is read after it, by the next statement. */
-ST_STATEMENT_DEFINE (st_sql_care_claim, 0,
-  "WITH j AS ("
-  "  SELECT customer_id, id, key, script, trigger, event_id, payload"
-  "    FROM care_jobs WHERE state = 'pending' AND due_at <= now()"
-  "   ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
-  " SELECT j.*,"
-  "   pg_advisory_xact_lock(73911856, (j.customer_id % 2147483647)::int)::text"
-  "  FROM j");
+/* Claim up to $1 due jobs, oldest first. A batch runs in one transaction:
+ * the per-transaction costs (BEGIN, claim, reads, COMMIT and their round
+ * trips) are shared by its jobs, and batches grow only when jobs queue up
+ * (with an idle queue a batch holds the one job that just came). */
+ST_STATEMENT_DEFINE (st_sql_care_claim, 1,
+  "SELECT customer_id, id, key, script, trigger, event_id, payload"
+  "  FROM care_jobs WHERE state = 'pending' AND due_at <= now()"
+  " ORDER BY due_at LIMIT $1::int FOR UPDATE SKIP LOCKED");
 
 enum {
   COL_CUSTOMER, COL_ID, COL_KEY, COL_SCRIPT, COL_TRIGGER, COL_EVENT,
   COL_PAYLOAD,
 };
 
-ST_STATEMENT_DEFINE (st_sql_care_finish, 4,
-  "UPDATE care_jobs SET state = $3, attempts = attempts + 1,"
-  "  last_error = $4, finished_at = now()"
-  " WHERE customer_id = $1 AND id = $2");
+/* One job per customer at a time: a script reads the customer, decides and
+ * acts, and a second job deciding on the same stale record would contradict
+ * it (two churn checks both moving the customer). The batch's customers are
+ * locked in key order, so two workers never wait on each other crosswise;
+ * the locks are held until the commit, and what the jobs read is read by
+ * the statements after this one (a fresh snapshot). */
+ST_STATEMENT_DEFINE (st_sql_care_lock, 1,
+  "SELECT count(pg_advisory_xact_lock(73911856, k)) FROM ("
+  "  SELECT DISTINCT (c % 2147483647)::int AS k"
+  "    FROM unnest($1::bigint[]) AS c ORDER BY 1) AS keys");
 
-ST_STATEMENT_DEFINE (st_sql_care_event, 2,
+ST_STATEMENT_DEFINE (st_sql_care_customers, 1,
+  "SELECT " ST_CUSTOMER_COLUMNS " FROM customers"
+  " WHERE id = ANY($1::bigint[])");
+
+ST_STATEMENT_DEFINE (st_sql_care_events, 2,
   "SELECT id, customer_id, kind, occurred_at, recorded_at, amount, data,"
   "       idem_key AS key"
-  "  FROM events WHERE customer_id = $1 AND id = $2");
+  "  FROM events WHERE id = ANY($2::bigint[])"
+  "   AND customer_id = ANY($1::bigint[])");
 
-ST_STATEMENT_DEFINE (st_sql_care_stage_entry, 2,
-  "SELECT 'stage:' || to_stage AS kind, id, to_stage AS stage,"
+ST_STATEMENT_DEFINE (st_sql_care_stage_entries, 2,
+  "SELECT id, 'stage:' || to_stage AS kind, to_stage AS stage,"
   "       from_stage AS \"from\", actor, reason, changed_at AS occurred_at"
-  "  FROM stage_history WHERE customer_id = $1 AND id = $2");
+  "  FROM stage_history WHERE id = ANY($2::bigint[])"
+  "   AND customer_id = ANY($1::bigint[])");
+
+/* The batch's outcomes: [{customer_id, id, state, error}]. */
+ST_STATEMENT_DEFINE (st_sql_care_finish_many, 1,
+  "UPDATE care_jobs j SET state = f.state, attempts = j.attempts + 1,"
+  "  last_error = f.error, finished_at = now()"
+  "  FROM jsonb_to_recordset($1::jsonb)"
+  "    AS f(customer_id bigint, id bigint, state text, error text)"
+  " WHERE j.customer_id = f.customer_id AND j.id = f.id");
 
 static char *
 int_text (gint64 value)
@@ -120,180 +136,444 @@ struct _StCare {
   GPtrArray *threads;
 };
 
-/* Running one job ------------------------------------------------------- */
+/* Running a batch of jobs ---------------------------------------------- */
+
+/* The most jobs one transaction takes. */
+#define CARE_BATCH 16
+
+/* One claimed job; the strings point into the claim's result. */
+typedef struct {
+  int row;
+  const char *customer; /* id as text */
+  const char *id;
+  const char *script_name;
+  gint64 customer_id;
+  gint64 event_id;      /* 0: none */
+  gint64 stage_entry;   /* the stage-history row of a stage job, or 0 */
+  const char *state;    /* "done", "failed" or "skipped" once run */
+  char *error;          /* why, when not done */
+} Job;
+
+typedef struct {
+  StCare *care;
+  StStore *store;
+  StLua *lua;
+  StScriptSet *scripts;
+  PGresult *claim;
+  Job *jobs;
+  guint n;
+  GHashTable *customers; /* customer id → record a{sv} */
+  GHashTable *events;    /* event id → record */
+  GHashTable *entries;   /* stage-history id → record */
+  GPtrArray *alerts;     /* raised, to announce after the commit */
+} Batch;
+
+static void
+batch_clear (Batch *b)
+{
+  for (guint i = 0; b->jobs != NULL && i < b->n; i++)
+    g_free (b->jobs[i].error);
+  g_clear_pointer (&b->jobs, g_free);
+  g_clear_pointer (&b->claim, PQclear);
+  g_clear_pointer (&b->customers, g_hash_table_unref);
+  g_clear_pointer (&b->events, g_hash_table_unref);
+  g_clear_pointer (&b->entries, g_hash_table_unref);
+  g_clear_pointer (&b->alerts, g_ptr_array_unref);
+  g_clear_pointer (&b->scripts, st_script_set_unref);
+}
+
+static GHashTable *
+record_table (void)
+{
+  return g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                (GDestroyNotify) g_variant_unref);
+}
+
+/* Each row of @res as a record, by its first column (an id: the
+ * statements above put it first). */
+static void
+index_records (GHashTable *table, PGresult *res)
+{
+  for (int row = 0; row < PQntuples (res); row++)
+    {
+      gint64 *key = g_new (gint64, 1);
+
+      *key = g_ascii_strtoll (PQgetvalue (res, row, 0), NULL, 10);
+      g_hash_table_replace (table, key,
+                            g_variant_ref_sink (st_record_from_row (res, row)));
+    }
+}
+
+static void
+append_id (GString *array, gint64 id)
+{
+  g_string_append_printf (array, "%s%" G_GINT64_FORMAT,
+                          array->len > 1 ? "," : "", id);
+}
+
+/* Take the jobs out of the claim's result. */
+static void
+batch_read_claim (Batch *b)
+{
+  b->n = (guint) PQntuples (b->claim);
+  b->jobs = g_new0 (Job, b->n);
+  for (guint i = 0; i < b->n; i++)
+    {
+      Job *job = &b->jobs[i];
+      const char *key = PQgetvalue (b->claim, i, COL_KEY);
+
+      job->row = (int) i;
+      job->customer = PQgetvalue (b->claim, i, COL_CUSTOMER);
+      job->id = PQgetvalue (b->claim, i, COL_ID);
+      job->script_name = PQgetvalue (b->claim, i, COL_SCRIPT);
+      job->customer_id = g_ascii_strtoll (job->customer, NULL, 10);
+      if (!PQgetisnull (b->claim, i, COL_EVENT))
+        job->event_id = g_ascii_strtoll (PQgetvalue (b->claim, i, COL_EVENT),
+                                         NULL, 10);
+      else if (g_str_has_prefix (key, "stage:"))
+        /* key is "stage:<history id>:<script>" */
+        job->stage_entry = g_ascii_strtoll (key + 6, NULL, 10);
+    }
+}
+
+/* Lock the batch's customers, then read what the scripts will see, in one
+ * round trip. */
+static gboolean
+batch_read (Batch *b, GError **error)
+{
+  g_autoptr (GString) customers = g_string_new ("{");
+  g_autoptr (GString) events = g_string_new ("{");
+  g_autoptr (GString) entries = g_string_new ("{");
+  const char *lock_params[1], *customer_params[1];
+  const char *event_params[2], *entry_params[2];
+  StStoreCall calls[4];
+  gboolean ok;
+
+  for (guint i = 0; i < b->n; i++)
+    {
+      append_id (customers, b->jobs[i].customer_id);
+      if (b->jobs[i].event_id != 0)
+        append_id (events, b->jobs[i].event_id);
+      if (b->jobs[i].stage_entry != 0)
+        append_id (entries, b->jobs[i].stage_entry);
+    }
+  g_string_append_c (customers, '}');
+  g_string_append_c (events, '}');
+  g_string_append_c (entries, '}');
+  lock_params[0] = customer_params[0] = customers->str;
+  event_params[0] = entry_params[0] = customers->str;
+  event_params[1] = events->str;
+  entry_params[1] = entries->str;
+  calls[0] = (StStoreCall){ &st_sql_care_lock, lock_params, NULL };
+  calls[1] = (StStoreCall){ &st_sql_care_customers, customer_params, NULL };
+  calls[2] = (StStoreCall){ &st_sql_care_events, event_params, NULL };
+  calls[3] = (StStoreCall){ &st_sql_care_stage_entries, entry_params, NULL };
+  if (!st_store_exec_many (b->store, calls, G_N_ELEMENTS (calls), error))
+    return FALSE;
+  index_records (b->customers, calls[1].result);
+  index_records (b->events, calls[2].result);
+  index_records (b->entries, calls[3].result);
+  ok = TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+    PQclear (calls[i].result);
+  return ok;
+}
 
 /* The event of a job that has no row to read: a follow-up, with the data
  * the script left for itself. */
 static GVariant *
-follow_up_event (PGresult *claim)
+follow_up_event (PGresult *claim, int row)
 {
   GVariantDict dict;
   g_autoptr (GVariant) payload = st_record_from_json (
-      PQgetvalue (claim, 0, COL_PAYLOAD), NULL);
+      PQgetvalue (claim, row, COL_PAYLOAD), NULL);
 
   if (payload != NULL)
     g_variant_ref_sink (payload);
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "kind", "s",
-                         PQgetvalue (claim, 0, COL_TRIGGER));
-  g_variant_dict_insert (&dict, "key", "s", PQgetvalue (claim, 0, COL_KEY));
+                         PQgetvalue (claim, row, COL_TRIGGER));
+  g_variant_dict_insert (&dict, "key", "s", PQgetvalue (claim, row, COL_KEY));
   if (payload != NULL)
     g_variant_dict_insert_value (&dict, "data", payload);
   return g_variant_ref_sink (g_variant_dict_end (&dict));
 }
 
-/* What the script sees, read in one round trip: the customer, and the
- * recorded event or the stage entry that triggered the job (or the
- * follow-up's own data). */
-static gboolean
-read_job (StScriptRun *run, PGresult *claim, GError **error)
+/* What the script of @job sees as `event`. */
+static GVariant *
+job_event (Batch *b, const Job *job)
 {
-  const char *customer = PQgetvalue (claim, 0, COL_CUSTOMER);
-  const char *key = PQgetvalue (claim, 0, COL_KEY);
-  g_autofree char *history = NULL;
-  const char *customer_params[] = { customer };
-  const char *event_params[] = { customer, NULL };
-  StStoreCall calls[2] = {
-    { st_customers_record_statement (), customer_params, NULL },
-  };
-  guint n = 1;
-  gboolean ok;
+  GVariant *record = NULL;
 
-  if (!PQgetisnull (claim, 0, COL_EVENT))
+  if (job->event_id != 0)
+    record = g_hash_table_lookup (b->events, &job->event_id);
+  else if (job->stage_entry != 0)
+    record = g_hash_table_lookup (b->entries, &job->stage_entry);
+  return record != NULL ? g_variant_ref (record)
+                        : follow_up_event (b->claim, job->row);
+}
+
+/* The customer as @job's script must see it: as read, unless an earlier job
+ * of the batch acted on the same customer; then read again, in the
+ * transaction that holds those actions. */
+static GVariant *
+job_customer (Batch *b, const Job *job, GError **error)
+{
+  GVariant *record;
+
+  for (const Job *earlier = b->jobs; earlier < job; earlier++)
+    if (earlier->customer_id == job->customer_id)
+      return st_customers_record (b->store, job->customer_id, error);
+  record = g_hash_table_lookup (b->customers, &job->customer_id);
+  if (record == NULL)
     {
-      event_params[1] = PQgetvalue (claim, 0, COL_EVENT);
-      calls[n++] = (StStoreCall){ &st_sql_care_event, event_params, NULL };
+      g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
+                   "no customer with id %" G_GINT64_FORMAT, job->customer_id);
+      return NULL;
     }
-  else if (g_str_has_prefix (key, "stage:"))
-    {
-      /* key is "stage:<history id>:<script>" */
-      history = g_strndup (key + 6, strcspn (key + 6, ":"));
-      event_params[1] = history;
-      calls[n++] = (StStoreCall){ &st_sql_care_stage_entry, event_params,
-                                  NULL };
-    }
-  if (!st_store_exec_many (run->store, calls, n, error))
+  return g_variant_ref (record);
+}
+
+/* A script that failed: recorded, with an alert, in the batch's
+ * transaction; nothing it decided is applied. */
+static gboolean
+job_failed (Batch *b, Job *job, const GError *failure, GError **error)
+{
+  g_autofree char *message = g_strdup_printf (
+      "script %s failed for customer %s: %s", job->script_name,
+      job->customer, failure->message);
+  GVariant *alert;
+
+  g_warning ("%s", message);
+  job->state = "failed";
+  job->error = g_strdup (failure->message);
+  alert = st_alerts_raise (b->store, job->customer_id, "script_failed",
+                           "critical", message, NULL, "core", error);
+  if (alert == NULL)
     return FALSE;
-  run->customer = st_customers_record_from_result (calls[0].result,
-                                                   run->customer_id, error);
-  if (n == 2 && PQntuples (calls[1].result) == 1)
-    run->event = g_variant_ref_sink (st_record_from_row (calls[1].result, 0));
+  g_ptr_array_add (b->alerts, alert);
+  return TRUE;
+}
+
+/* Run @job's script and apply its actions. FALSE when the transaction
+ * cannot go on (@error set); a script that fails by itself is recorded. */
+static gboolean
+job_run (Batch *b, Job *job, GError **error)
+{
+  const StScript *script = st_script_set_find (b->scripts, job->script_name);
+  g_autoptr (GError) failure = NULL;
+  StScriptRun run;
+  gboolean ran, ok = TRUE;
+
+  if (script == NULL || script->error != NULL)
+    {
+      /* Removed or broken since the job was queued: say so, keep going. */
+      job->state = "skipped";
+      job->error = g_strdup_printf (
+          "script %s is not loaded%s%s", job->script_name,
+          script ? ": " : " (removed or renamed)",
+          script ? script->error : "");
+      return TRUE;
+    }
+  st_script_run_init (&run, b->care->engine, b->store, b->scripts, script,
+                      job->customer_id);
+  run.event_id = job->event_id;
+  run.customer = job_customer (b, job, &failure);
+  ran = run.customer != NULL
+        && (run.event = job_event (b, job)) != NULL
+        && st_script_run_call (&run, b->lua, &failure);
+  if (ran)
+    {
+      /* The actions write: a failure here leaves the transaction to be
+       * rolled back, and the caller sorts it out. */
+      ok = st_script_run_apply (&run, error);
+      if (ok)
+        {
+          job->state = "done";
+          g_ptr_array_extend_and_steal (b->alerts,
+                                        g_steal_pointer (&run.alerts));
+          run.alerts = g_ptr_array_new ();
+        }
+    }
+  else if (g_error_matches (failure, ST_ERROR, ST_ERROR_UNAVAILABLE))
+    {
+      g_propagate_error (error, g_steal_pointer (&failure));
+      ok = FALSE;
+    }
   else
-    run->event = follow_up_event (claim);
-  ok = run->customer != NULL;
-  for (guint i = 0; i < n; i++)
-    PQclear (calls[i].result);
+    ok = job_failed (b, job, failure, error);
+  st_script_run_clear (&run);
   return ok;
 }
 
-/* Record the job's end; with @commit, commit in the same round trip. */
+/* Record every job's outcome and commit, in one round trip. */
 static gboolean
-finish_job (StStore *store, const char *customer, const char *id,
-            const char *state, const char *message, gboolean commit,
-            GError **error)
+batch_finish (Batch *b, GError **error)
 {
-  const char *params[] = { customer, id, state, message };
-  StStoreCall call = { &st_sql_care_finish, params, NULL };
-  gboolean ok = commit ? st_store_exec_and_commit (store, &call, 1, error)
-                       : st_store_exec_many (store, &call, 1, error);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *outcomes = NULL;
+  const char *params[1];
+  StStoreCall call = { &st_sql_care_finish_many, params, NULL };
+  gboolean ok;
 
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < b->n; i++)
+    {
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "customer_id");
+      json_builder_add_int_value (builder, b->jobs[i].customer_id);
+      json_builder_set_member_name (builder, "id");
+      json_builder_add_string_value (builder, b->jobs[i].id);
+      json_builder_set_member_name (builder, "state");
+      json_builder_add_string_value (builder, b->jobs[i].state);
+      json_builder_set_member_name (builder, "error");
+      if (b->jobs[i].error != NULL)
+        json_builder_add_string_value (builder, b->jobs[i].error);
+      else
+        json_builder_add_null_value (builder);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  root = json_builder_get_root (builder);
+  outcomes = st_json_to_string (root, FALSE);
+  params[0] = outcomes;
+  ok = st_store_exec_and_commit (b->store, &call, 1, error);
   g_clear_pointer (&call.result, PQclear);
   return ok;
 }
 
-/* A failed job is recorded, with an alert, in a transaction of its own:
- * nothing the script decided is kept. */
+/* A job whose actions could not be written, alone in its batch: recorded
+ * as failed, with an alert, in a transaction of its own. */
 static void
-record_failure (StCare *care, StStore *store, const char *customer,
-                const char *id, const char *script, const GError *failure)
+record_failure (Batch *b, const Job *job, const GError *failure)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *message = g_strdup_printf (
-      "script %s failed for customer %s: %s", script, customer,
-      failure->message);
-  g_autoptr (GVariant) alert = NULL;
+  Job failed = *job;
 
-  g_warning ("%s", message);
-  if (!st_store_begin (store, &error))
-    return;
-  /* The job must still be pending: another worker may not take it now. */
-  if (finish_job (store, customer, id, "failed", failure->message, FALSE,
-                  &error))
-    alert = st_alerts_raise (store, g_ascii_strtoll (customer, NULL, 10),
-                             "script_failed", "critical", message, NULL,
-                             "core", &error);
-  if (alert == NULL || !st_store_commit (store, &error))
+  failed.error = NULL;
+  g_clear_pointer (&b->alerts, g_ptr_array_unref);
+  b->alerts = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) g_variant_unref);
+  if (!st_store_begin (b->store, &error)
+      || !job_failed (b, &failed, failure, &error))
+    goto out;
+  /* One job: batch_finish() reads only this one. */
+  {
+    Job *saved = b->jobs;
+    b->jobs = &failed;
+    b->n = 1;
+    if (!batch_finish (b, &error))
+      st_store_rollback (b->store);
+    b->jobs = saved;
+  }
+out:
+  if (error != NULL)
     {
-      g_warning ("cannot record the failure of job %s: %s", id,
-                 error ? error->message : "?");
-      st_store_rollback (store);
-      return;
+      g_warning ("cannot record the failure of job %s: %s", job->id,
+                 error->message);
+      st_store_rollback (b->store);
+      g_ptr_array_set_size (b->alerts, 0);
     }
-  st_engine_alert_raised (care->engine, alert);
+  g_free (failed.error);
 }
 
-/* Claim and run one due job. Returns FALSE when there was none. */
-static gboolean
-run_one (StCare *care, StStore *store, StLua *lua, GError **error)
+typedef enum {
+  BATCH_NONE,   /* nothing due */
+  BATCH_RAN,
+  BATCH_SPLIT,  /* a write failed in a batch of several: run them one by
+                 * one to find the job at fault */
+  BATCH_ERROR,  /* the database is unavailable (@error set) */
+} BatchResult;
+
+/* Claim up to @limit due jobs and run them in one transaction. */
+static BatchResult
+run_batch (StCare *care, StStore *store, StLua *lua, guint limit, guint *ran,
+           GError **error)
 {
-  g_autoptr (PGresult) claim = NULL;
+  g_autofree char *limit_text = g_strdup_printf ("%u", limit);
   g_autoptr (GError) failure = NULL;
-  g_autoptr (StScriptSet) scripts = NULL;
-  const char *customer, *id, *script_name;
-  StScriptRun run;
-  const StScript *script;
-  gboolean ok;
+  Batch b = { .care = care, .store = store, .lua = lua };
+  BatchResult result = BATCH_RAN;
+  guint i = 0;
 
   if (!st_store_begin (store, error))
-    return FALSE;
-  claim = st_store_exec (store, &st_sql_care_claim, NULL, error);
-  if (claim == NULL || PQntuples (claim) == 0)
+    return BATCH_ERROR;
+  b.claim = st_store_exec (store, &st_sql_care_claim,
+                           (const char *[]){ limit_text }, error);
+  if (b.claim == NULL || PQntuples (b.claim) == 0)
     {
       st_store_rollback (store);
-      return FALSE;
+      result = b.claim == NULL ? BATCH_ERROR : BATCH_NONE;
+      batch_clear (&b);
+      return result;
     }
-  customer = PQgetvalue (claim, 0, COL_CUSTOMER);
-  id = PQgetvalue (claim, 0, COL_ID);
-  script_name = PQgetvalue (claim, 0, COL_SCRIPT);
+  b.scripts = st_engine_get_scripts (care->engine);
+  b.customers = record_table ();
+  b.events = record_table ();
+  b.entries = record_table ();
+  b.alerts = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  batch_read_claim (&b);
 
-  scripts = st_engine_get_scripts (care->engine);
-  script = st_script_set_find (scripts, script_name);
-  if (script == NULL || script->error != NULL)
+  if (batch_read (&b, &failure))
+    for (; i < b.n; i++)
+      if (!job_run (&b, &b.jobs[i], &failure))
+        break;
+  if (failure == NULL && batch_finish (&b, &failure))
     {
-      /* Removed or broken since the job was queued: say so, keep going. */
-      g_autofree char *why = g_strdup_printf (
-          "script %s is not loaded%s%s", script_name,
-          script ? ": " : " (removed or renamed)",
-          script ? script->error : "");
-      ok = finish_job (store, customer, id, "skipped", why, TRUE, error);
-      if (!ok)
-        st_store_rollback (store);
-      return ok;
+      for (guint k = 0; k < b.alerts->len; k++)
+        st_engine_alert_raised (care->engine, g_ptr_array_index (b.alerts, k));
+      *ran += b.n;
+      batch_clear (&b);
+      return BATCH_RAN;
     }
 
-  st_script_run_init (&run, care->engine, store, scripts, script,
-                      g_ascii_strtoll (customer, NULL, 10));
-  run.event_id = PQgetisnull (claim, 0, COL_EVENT)
-                     ? 0
-                     : g_ascii_strtoll (PQgetvalue (claim, 0, COL_EVENT),
-                                        NULL, 10);
-  ok = read_job (&run, claim, &failure)
-       && st_script_run_call (&run, lua, &failure)
-       && st_script_run_apply (&run, &failure)
-       && finish_job (store, customer, id, "done", NULL, TRUE, &failure);
-
-  if (ok)
-    st_script_run_announce (&run);
+  st_store_rollback (store);
+  if (g_error_matches (failure, ST_ERROR, ST_ERROR_UNAVAILABLE))
+    {
+      g_propagate_error (error, g_steal_pointer (&failure));
+      result = BATCH_ERROR;
+    }
+  else if (b.n > 1)
+    result = BATCH_SPLIT;
   else
     {
-      st_store_rollback (store);
-      if (g_error_matches (failure, ST_ERROR, ST_ERROR_UNAVAILABLE))
-        g_propagate_error (error, g_steal_pointer (&failure));
-      else
-        record_failure (care, store, customer, id, script_name, failure);
+      record_failure (&b, &b.jobs[MIN (i, b.n - 1)], failure);
+      for (guint k = 0; k < b.alerts->len; k++)
+        st_engine_alert_raised (care->engine, g_ptr_array_index (b.alerts, k));
+      *ran += 1;
     }
-  st_script_run_clear (&run);
-  return ok || error == NULL || *error == NULL;
+  batch_clear (&b);
+  return result;
+}
+
+/* Run what is due in batches until nothing is; returns how many jobs ran.
+ * After a split, the next jobs go one at a time. */
+static guint
+run_due (StCare *care, StStore *store, StLua *lua, GError **error)
+{
+  guint ran = 0, singles = 0;
+
+  for (;;)
+    {
+      guint limit = singles > 0 ? 1 : CARE_BATCH;
+
+      switch (run_batch (care, store, lua, limit, &ran, error))
+        {
+        case BATCH_NONE:
+        case BATCH_ERROR:
+          return ran;
+        case BATCH_SPLIT:
+          singles = CARE_BATCH;
+          break;
+        case BATCH_RAN:
+          if (singles > 0)
+            singles--;
+          break;
+        }
+      if (care->waker != NULL && st_waker_stopping (care->waker))
+        return ran;
+    }
 }
 
 static StLua *
@@ -314,8 +594,7 @@ st_care_run_once (StCare *care, GError **error)
   if (store == NULL)
     return 0;
   lua = care_lua_new (care);
-  while (run_one (care, store, lua, error))
-    n++;
+  n = run_due (care, store, lua, error);
   return n;
 }
 
@@ -333,8 +612,8 @@ care_worker (gpointer data)
 
       if (store == NULL)
         store = st_engine_new_store (care->engine, &error);
-      if (store != NULL && run_one (care, store, lua, &error))
-        continue;
+      if (store != NULL)
+        run_due (care, store, lua, &error);
       if (error != NULL)
         g_debug ("care worker: %s", error->message);
       st_waker_wait (care->waker, seen, CARE_POLL_MS);

@@ -640,6 +640,84 @@ test_failing_and_broken_scripts (void)
   remove_tree (scripts);
 }
 
+/* Sends with a template that does not exist for customers named Bad: the
+ * script runs, and writing its message fails. */
+static const char picky_script[] =
+  "return {\n"
+  "  name = 'picky', on = { 'pick' },\n"
+  "  run = function(customer, event)\n"
+  "    local message = { customer = customer, channel = 'email',\n"
+  "                      key = 'pick:' .. event.id }\n"
+  "    if customer.name == 'Bad' then\n"
+  "      message.template = 'no_such_template'\n"
+  "    else\n"
+  "      message.subject = 'Picked'\n"
+  "      message.body = 'You were picked'\n"
+  "    end\n"
+  "    steward.send(message)\n"
+  "  end,\n"
+  "}\n";
+
+/* Jobs committed together are run together (one transaction per batch);
+ * one job whose actions cannot be written must not cost the others their
+ * messages, nor send any of them twice. */
+static void
+test_batch_with_one_bad_write (void)
+{
+  g_autofree char *scripts = write_scripts (
+      (const char *const[]){ "picky.lua", picky_script, NULL });
+  const char *names[] = { "Ann", "Bad", "Cy", "Dee" };
+  gint64 ids[G_N_ELEMENTS (names)];
+  GVariantBuilder events;
+  Fixture fx = { 0 };
+
+  fixture_start (&fx, scripts);
+  g_variant_builder_init (&events, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *address = NULL;
+
+      ids[i] = create_customer (&fx, names[i], NULL);
+      address = g_strdup_printf ("id:%" G_GINT64_FORMAT, ids[i]);
+      g_variant_builder_add_parsed (&events, "{'customer': <%s>, "
+                                    "'kind': <'pick'>}", address);
+    }
+  g_variant_unref (call (&fx, "Customers", "RecordEvents",
+                         g_variant_new ("(aa{sv})", &events)));
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    wait_jobs_settled (&fx, ids[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      gboolean bad = g_str_equal (names[i], "Bad");
+      g_autoptr (GPtrArray) lines = wait_lines (&fx, ids[i], "picky",
+                                                bad ? 0 : 1);
+
+      g_assert_cmpuint (lines->len, ==, bad ? 0 : 1);
+      g_assert_cmpint (count_sql (&fx, "SELECT count(*) FROM messages WHERE "
+                                       "customer_id = %" G_GINT64_FORMAT,
+                                  ids[i]),
+                       ==, bad ? 0 : 1);
+      g_assert_cmpint (count_sql (&fx, bad
+                                  ? "SELECT count(*) FROM care_jobs WHERE "
+                                    "customer_id = %" G_GINT64_FORMAT " AND "
+                                    "state = 'failed' AND last_error LIKE "
+                                    "'%%no_such_template%%'"
+                                  : "SELECT count(*) FROM care_jobs WHERE "
+                                    "customer_id = %" G_GINT64_FORMAT " AND "
+                                    "state = 'done' AND attempts = 1",
+                                  ids[i]),
+                       ==, 1);
+      g_assert_cmpint (count_sql (&fx, "SELECT count(*) FROM alerts WHERE "
+                                       "customer_id = %" G_GINT64_FORMAT
+                                       " AND kind = 'script_failed'",
+                                  ids[i]),
+                       ==, bad ? 1 : 0);
+    }
+  fixture_teardown (&fx, NULL);
+  remove_tree (scripts);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -666,6 +744,8 @@ main (int argc, char **argv)
               test_scripts_listed, fixture_teardown);
   g_test_add_func ("/care/kill-before-commit/sends-once",
                    test_kill_before_commit_sends_once);
+  g_test_add_func ("/care/batch/one-bad-write",
+                   test_batch_with_one_bad_write);
   g_test_add_func ("/care/failing-and-broken-scripts",
                    test_failing_and_broken_scripts);
   return g_test_run ();
