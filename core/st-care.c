@@ -6,7 +6,6 @@
 #include "st-customers.h"
 #include "st-engine.h"
 #include "st-error.h"
-#include "st-json.h"
 #include "st-record.h"
 #include "st-script-run.h"
 #include "st-waker.h"
@@ -69,13 +68,13 @@ ST_STATEMENT_DEFINE (st_sql_care_stage_entries, 2,
   "  FROM stage_history WHERE id = ANY($2::bigint[])"
   "   AND customer_id = ANY($1::bigint[])");
 
-/* The batch's outcomes: [{customer_id, id, state, error}]. */
-ST_STATEMENT_DEFINE (st_sql_care_finish_many, 1,
-  "UPDATE care_jobs j SET state = f.state, attempts = j.attempts + 1,"
-  "  last_error = f.error, finished_at = now()"
-  "  FROM jsonb_to_recordset($1::jsonb)"
-  "    AS f(customer_id bigint, id bigint, state text, error text)"
-  " WHERE j.customer_id = f.customer_id AND j.id = f.id");
+/* One job's outcome. A batch sends one per job, all in one round trip
+ * with the COMMIT: one statement over the whole batch (a join with its
+ * outcomes) left the planner guessing, and it guessed badly. */
+ST_STATEMENT_DEFINE (st_sql_care_finish, 4,
+  "UPDATE care_jobs SET state = $3, attempts = attempts + 1,"
+  "  last_error = $4, finished_at = now()"
+  " WHERE customer_id = $1 AND id = $2");
 
 static char *
 int_text (gint64 value)
@@ -410,36 +409,23 @@ job_run (Batch *b, Job *job, GError **error)
 static gboolean
 batch_finish (Batch *b, GError **error)
 {
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *outcomes = NULL;
-  const char *params[1];
-  StStoreCall call = { &st_sql_care_finish_many, params, NULL };
+  g_autofree StStoreCall *calls = g_new0 (StStoreCall, b->n);
+  g_autofree const char **params = g_new0 (const char *, 4 * b->n);
   gboolean ok;
 
-  json_builder_begin_array (builder);
   for (guint i = 0; i < b->n; i++)
     {
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "customer_id");
-      json_builder_add_int_value (builder, b->jobs[i].customer_id);
-      json_builder_set_member_name (builder, "id");
-      json_builder_add_string_value (builder, b->jobs[i].id);
-      json_builder_set_member_name (builder, "state");
-      json_builder_add_string_value (builder, b->jobs[i].state);
-      json_builder_set_member_name (builder, "error");
-      if (b->jobs[i].error != NULL)
-        json_builder_add_string_value (builder, b->jobs[i].error);
-      else
-        json_builder_add_null_value (builder);
-      json_builder_end_object (builder);
+      const char **p = params + 4 * i;
+
+      p[0] = b->jobs[i].customer;
+      p[1] = b->jobs[i].id;
+      p[2] = b->jobs[i].state;
+      p[3] = b->jobs[i].error;
+      calls[i] = (StStoreCall){ &st_sql_care_finish, p, NULL };
     }
-  json_builder_end_array (builder);
-  root = json_builder_get_root (builder);
-  outcomes = st_json_to_string (root, FALSE);
-  params[0] = outcomes;
-  ok = st_store_exec_and_commit (b->store, &call, 1, error);
-  g_clear_pointer (&call.result, PQclear);
+  ok = st_store_exec_and_commit (b->store, calls, b->n, error);
+  for (guint i = 0; i < b->n; i++)
+    g_clear_pointer (&calls[i].result, PQclear);
   return ok;
 }
 
@@ -548,15 +534,20 @@ run_batch (StCare *care, StStore *store, StLua *lua, guint limit, guint *ran,
 }
 
 /* Run what is due in batches until nothing is; returns how many jobs ran.
- * After a split, the next jobs go one at a time. */
+ * After a split, the next jobs go one at a time. Unless @drain, stop after
+ * a batch that was not full: nothing else was due when it was claimed,
+ * and what came since was notified (a worker woken for it does not sleep),
+ * so claiming again would mostly find nothing. */
 static guint
-run_due (StCare *care, StStore *store, StLua *lua, GError **error)
+run_due (StCare *care, StStore *store, StLua *lua, gboolean drain,
+         GError **error)
 {
   guint ran = 0, singles = 0;
 
   for (;;)
     {
       guint limit = singles > 0 ? 1 : CARE_BATCH;
+      guint before = ran;
 
       switch (run_batch (care, store, lua, limit, &ran, error))
         {
@@ -565,10 +556,12 @@ run_due (StCare *care, StStore *store, StLua *lua, GError **error)
           return ran;
         case BATCH_SPLIT:
           singles = CARE_BATCH;
-          break;
+          continue;
         case BATCH_RAN:
           if (singles > 0)
             singles--;
+          else if (!drain && ran - before < limit)
+            return ran;
           break;
         }
       if (care->waker != NULL && st_waker_stopping (care->waker))
@@ -594,7 +587,7 @@ st_care_run_once (StCare *care, GError **error)
   if (store == NULL)
     return 0;
   lua = care_lua_new (care);
-  n = run_due (care, store, lua, error);
+  n = run_due (care, store, lua, TRUE, error);
   return n;
 }
 
@@ -613,7 +606,7 @@ care_worker (gpointer data)
       if (store == NULL)
         store = st_engine_new_store (care->engine, &error);
       if (store != NULL)
-        run_due (care, store, lua, &error);
+        run_due (care, store, lua, FALSE, &error);
       if (error != NULL)
         g_debug ("care worker: %s", error->message);
       st_waker_wait (care->waker, seen, CARE_POLL_MS);
