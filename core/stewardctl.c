@@ -15,6 +15,7 @@
 #include "st-cli-alert.h"
 #include "st-cli-customer.h"
 #include "st-cli-event.h"
+#include "st-cli-schedule.h"
 #include "st-cli-script.h"
 #include "st-cli.h"
 #include "st-error.h"
@@ -79,6 +80,10 @@ static const StCliCommand commands[] = {
     st_cli_event_add },
   { "timeline", NULL, "ID|REF [--limit N]",
     "Show a customer's events and stage changes, newest first", st_cli_timeline },
+  { "schedule", "next", "EXPR [--tz ZONE] [--from ISO-8601] [--count N]",
+    "Show the next times a cron schedule fires (quote EXPR: '0 9 * * mon'); works without "
+    "the daemon",
+    st_cli_schedule_next },
   { "alert", "list", "[--open] [--customer ID|REF] [--kind K] [--limit N]",
     "List alerts, newest first: all of them, or with --open only those not acknowledged yet",
     st_cli_alert_list },
