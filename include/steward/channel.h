@@ -97,6 +97,9 @@ typedef struct {
   /* The customer's record as a JSON object: "id", "name", "email",
    * "phone", "locale", "tz" (null when unknown). Never NULL. */
   const char *customer_json;
+  /* An HTML rendering of the body (from a <template>.<locale>.html file
+   * beside the text one), or NULL when there is none. */
+  const char *html;
 } StChannelMessage;
 
 /* What deliver() reports. */
