@@ -24,7 +24,8 @@ typedef struct {
   char *source;        /* the file's text, compiled anew in each worker */
   GStrv on;            /* triggers: event kinds and "stage:<stage>" */
   gint64 delay;        /* seconds from the trigger to the run; 0: at once */
-  /* Campaign fields (scheduled scripts); read but not acted on yet. */
+  /* Campaign fields (scheduled scripts), checked at load: the schedule
+   * parses (st-cron.h), the audience compiles (st-audience.h). */
   char *schedule;      /* cron text, or NULL */
   char *audience_json; /* the audience table as JSON, or NULL */
   gboolean local_time;

@@ -5,6 +5,8 @@
 #include <lua.h>
 #include <string.h>
 
+#include "st-audience.h"
+#include "st-cron.h"
 #include "st-error.h"
 #include "st-lua-private.h"
 #include "st-record.h"
@@ -184,6 +186,7 @@ check_audience (lua_State *L, int idx, StScript *script, GError **error)
 {
   g_autoptr (GError) local = NULL;
   g_autoptr (GVariant) audience = NULL;
+  g_autoptr (StAudience) compiled = NULL;
 
   if (lua_type (L, idx) != LUA_TTABLE)
     return field_error (error, script, "audience",
@@ -196,7 +199,27 @@ check_audience (lua_State *L, int idx, StScript *script, GError **error)
   if (!g_variant_is_of_type (audience, G_VARIANT_TYPE_VARDICT))
     return field_error (error, script, "audience",
                         "must be a table of named filters, not a list");
+  /* Checked now, so a misspelt filter breaks the script at load time
+   * rather than its first run (its messages name the key path). */
+  compiled = st_audience_new (audience, &local);
+  if (compiled == NULL)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT, "%s: %s",
+                   script->path, local->message);
+      return FALSE;
+    }
   script->audience_json = st_record_to_json (audience);
+  return TRUE;
+}
+
+static gboolean
+check_schedule (StScript *script, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autoptr (StCron) cron = st_cron_parse (script->schedule, &local);
+
+  if (cron == NULL)
+    return field_error (error, script, "schedule", "%s", local->message);
   return TRUE;
 }
 
@@ -305,8 +328,9 @@ check_returned (lua_State *L, int idx, gpointer data, GError **error)
   lua_settop (L, top);
 
   if (get_field (L, idx, "schedule") != LUA_TNIL
-      && !check_string_field (L, lua_gettop (L), script, "schedule",
-                              &script->schedule, error))
+      && (!check_string_field (L, lua_gettop (L), script, "schedule",
+                               &script->schedule, error)
+          || !check_schedule (script, error)))
     return FALSE;
   lua_settop (L, top);
 

@@ -1253,14 +1253,16 @@ test_script_campaign (void)
                       "  schedule = '0 9 * * 1',\n"
                       "  local_time = true,\n"
                       "  audience = { stage = 'churned', tags = { 'vip' },\n"
-                      "               min_days = 30 },\n"
+                      "               events = { purchase = {\n"
+                      "                 older_than = '30d' } } },\n"
                       "}\n");
 
   g_assert_cmpstr (script->schedule, ==, "0 9 * * 1");
   g_assert_true (script->local_time);
   g_assert_cmpstr (
       script->audience_json, ==,
-      "{\"min_days\":30,\"stage\":\"churned\",\"tags\":[\"vip\"]}");
+      "{\"events\":{\"purchase\":{\"older_than\":\"30d\"}},"
+      "\"stage\":\"churned\",\"tags\":[\"vip\"]}");
   g_assert_null (script->on);
 }
 
@@ -1313,6 +1315,21 @@ test_script_errors (void)
                  "return { name = 'x', on = { 'a' }, run = print,\n"
                  "  audience = { stage = 'x' } }",
                  ": schedule: is required");
+  assert_broken ("audience-typo.lua",
+                 "return { name = 'x', schedule = '@daily',\n"
+                 "  audience = { stage = 'active', min_days = 30 },\n"
+                 "  run = function() end }",
+                 ": audience: unknown key 'min_days'");
+  assert_broken ("audience-bad-duration.lua",
+                 "return { name = 'x', schedule = '@daily',\n"
+                 "  audience = { events = { purchase = { older_than = '3 "
+                 "months' } } },\n"
+                 "  run = function() end }",
+                 ": audience.events.purchase.older_than: ");
+  assert_broken ("bad-schedule.lua",
+                 "return { name = 'x', schedule = '0 9 32 * *',\n"
+                 "  audience = { all = true }, run = function() end }",
+                 ": schedule: day-of-month: 32 is out of range 1-31");
   assert_broken ("load-loop.lua", "while true do end",
                  ": instruction limit of 2000000 reached");
   assert_broken ("load-action.lua",
