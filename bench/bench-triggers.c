@@ -18,25 +18,18 @@
  * a failure: the exit status is non-zero only when the benchmark itself
  * could not run (no daemon, no database, lost events). */
 
-#include <gio/gio.h>
-#include <libpq-fe.h>
+#include "bench-util.h"
+
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
-#define BUS_NAME "org.steward.Steward1"
-#define OBJECT_PATH "/org/steward/Steward1"
-#define CUSTOMERS_IFACE "org.steward.Steward1.Customers"
 #define THANK_YOU_SCRIPT "thank-you"
 #define GOAL_P99_MS 100.0
 /* Open loop, but not without bound: past this many unanswered calls the
  * sender waits (and the report says it fell behind). */
 #define MAX_IN_FLIGHT 20000
-#define CALL_TIMEOUT_MS 120000
 /* The steady phase is also reported window by window. */
 #define WINDOW_SECONDS 10
 
@@ -52,12 +45,9 @@ typedef struct {
   int bare_seconds;
   int care_workers;
   int drain_timeout;
-  int daemon_pid;
-  int pg_pid;
-  int bus_pid;
   gboolean statements;
   gboolean quick;
-  char *database;
+  BenchRun run;
 } Options;
 
 static Options opt = {
@@ -74,171 +64,12 @@ static Options opt = {
   .drain_timeout = 600,
 };
 
+/* From opt.run, once connected. */
 static GDBusConnection *bus;
-static char *run_tag;         /* makes keys unique to this run */
+static const char *run_tag;   /* makes keys unique to this run */
 static char **customer_ids;   /* "123", as RecordEvent takes them */
 
-/* Small helpers ---------------------------------------------------------- */
-
-static void G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN
-die (const char *format, ...)
-{
-  va_list ap;
-
-  fputs ("bench-triggers: ", stderr);
-  va_start (ap, format);
-  vfprintf (stderr, format, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-  exit (1);
-}
-
-static void G_GNUC_PRINTF (1, 2)
-note (const char *format, ...)
-{
-  va_list ap;
-
-  fputs ("bench-triggers: ", stderr);
-  va_start (ap, format);
-  vfprintf (stderr, format, ap);
-  va_end (ap);
-  fputc ('\n', stderr);
-  fflush (stderr);
-}
-
-static double
-seconds_since (gint64 mono_start)
-{
-  return (g_get_monotonic_time () - mono_start) / 1e6;
-}
-
-/* Summaries of a set of values (milliseconds or rates). */
-typedef struct {
-  guint n;
-  double p50, p95, p99, max, mean;
-} Summary;
-
-static int
-compare_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentiles; sorts @values. */
-static Summary
-summarize (GArray *values)
-{
-  Summary s = { 0 };
-  double *v = (double *) (void *) values->data;
-  double sum = 0;
-
-  s.n = values->len;
-  if (s.n == 0)
-    return s;
-  qsort (v, s.n, sizeof (double), compare_double);
-#define RANK(p) v[MIN (s.n - 1, (guint) MAX (0.0, ceil ((p) / 100.0 * s.n) - 1))]
-  s.p50 = RANK (50);
-  s.p95 = RANK (95);
-  s.p99 = RANK (99);
-#undef RANK
-  s.max = v[s.n - 1];
-  for (guint i = 0; i < s.n; i++)
-    sum += v[i];
-  s.mean = sum / s.n;
-  return s;
-}
-
-static char *
-fmt_ms (double ms)
-{
-  if (isnan (ms))
-    return g_strdup ("n/a");
-  if (ms < 1)
-    return g_strdup_printf ("%.3f ms", ms);
-  if (ms < 100)
-    return g_strdup_printf ("%.2f ms", ms);
-  return g_strdup_printf ("%.0f ms", ms);
-}
-
-/* "LABEL 1.23 ms" */
-static char *
-labelled_ms (const char *label, double ms)
-{
-  g_autofree char *value = fmt_ms (ms);
-
-  return g_strdup_printf ("%s %s", label, value);
-}
-
-static char *
-fmt_rate (double per_second, const char *unit)
-{
-  if (isnan (per_second))
-    return g_strdup ("n/a");
-  if (per_second >= 100)
-    return g_strdup_printf ("%.0f %s/s", per_second, unit);
-  return g_strdup_printf ("%.1f %s/s", per_second, unit);
-}
-
-static char *
-fmt_ratio (double ours, double limit)
-{
-  if (isnan (ours) || isnan (limit) || limit <= 0)
-    return g_strdup ("n/a");
-  if (ours / limit >= 10)
-    return g_strdup_printf ("%.0f×", ours / limit);
-  return g_strdup_printf ("%.2f×", ours / limit);
-}
-
 /* The database ----------------------------------------------------------- */
-
-static PGconn *
-db_connect (void)
-{
-  const char *keys[] = { "dbname", "application_name", "options", NULL };
-  const char *values[] = { opt.database, "bench-triggers", "-c TimeZone=UTC -c client_min_messages=warning",
-                           NULL };
-  PGconn *conn = PQconnectdbParams (keys, values, 1);
-
-  if (PQstatus (conn) != CONNECTION_OK)
-    die ("cannot connect to the database (%s): %s", opt.database,
-         PQerrorMessage (conn));
-  return conn;
-}
-
-static PGresult *
-db_exec (PGconn *conn, const char *sql, int n_params,
-         const char *const *params)
-{
-  PGresult *res = PQexecParams (conn, sql, n_params, NULL, params, NULL, NULL,
-                                0);
-  ExecStatusType status = PQresultStatus (res);
-
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
-    die ("%s\n  failed: %s", sql, PQerrorMessage (conn));
-  return res;
-}
-
-static gint64
-db_int (PGconn *conn, const char *sql, int n_params, const char *const *params)
-{
-  PGresult *res = db_exec (conn, sql, n_params, params);
-  gint64 value = 0;
-
-  if (PQntuples (res) > 0 && !PQgetisnull (res, 0, 0))
-    value = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
-  PQclear (res);
-  return value;
-}
-
-static double
-value_double (PGresult *res, int row, int col)
-{
-  if (PQgetisnull (res, row, col))
-    return NAN;
-  return g_ascii_strtod (PQgetvalue (res, row, col), NULL);
-}
 
 /* Waits until no care job is due any more (every triggered script ran and
  * committed its messages with its job) and the outbox is delivered. */
@@ -252,30 +83,31 @@ wait_drained (PGconn *db, const char *phase)
     {
       /* The outbox too, so that the delivery of a phase's messages is
        * counted in that phase's CPU time. EXISTS reads one index entry;
-       * the count, for the progress note, reads the whole backlog. */
-      gboolean busy = db_int (db, "SELECT (EXISTS (SELECT FROM care_jobs"
+       * the count, for the progress bench_note, reads the whole backlog. */
+      gboolean busy = bench_db_int (db, "SELECT (EXISTS (SELECT FROM care_jobs"
                                   "  WHERE state = 'pending'"
                                   "    AND due_at <= now())"
                                   " OR EXISTS (SELECT FROM messages"
                                   "  WHERE state IN ('pending', 'retry')"
                                   "    AND due_at <= now()))::int", 0, NULL);
-      gboolean late = seconds_since (start) > opt.drain_timeout;
+      gboolean late = bench_seconds_since (start) > opt.drain_timeout;
 
       if (!busy)
         return;
       if (late || g_get_monotonic_time () - last_note > 5 * G_USEC_PER_SEC)
         {
-          gint64 jobs = db_int (db, "SELECT count(*) FROM care_jobs"
+          gint64 jobs = bench_db_int (db, "SELECT count(*) FROM care_jobs"
                                     " WHERE state = 'pending'"
                                     "   AND due_at <= now()", 0, NULL);
-          gint64 messages = db_int (db, "SELECT count(*) FROM messages"
+          gint64 messages = bench_db_int (db, "SELECT count(*) FROM messages"
                                         " WHERE state IN ('pending', 'retry')"
                                         "   AND due_at <= now()", 0, NULL);
           if (late)
-            die ("%s: %" G_GINT64_FORMAT " care jobs and %" G_GINT64_FORMAT
-                 " messages still due after %d s", phase, jobs, messages,
-                 opt.drain_timeout);
-          note ("%s: %" G_GINT64_FORMAT " care jobs and %" G_GINT64_FORMAT
+            bench_die ("%s: %" G_GINT64_FORMAT
+                       " care jobs and %" G_GINT64_FORMAT
+                       " messages still due after %d s",
+                       phase, jobs, messages, opt.drain_timeout);
+          bench_note ("%s: %" G_GINT64_FORMAT " care jobs and %" G_GINT64_FORMAT
                 " messages due", phase, jobs, messages);
           last_note = g_get_monotonic_time ();
         }
@@ -283,203 +115,15 @@ wait_drained (PGconn *db, const char *phase)
     }
 }
 
-/* CPU use: ours, process by process, and the machine's ---------------------- */
-
-/* Who used the CPU between two marks, in cores (1.0 = one core busy the
- * whole time). The machine is shared: "others" is what the processes of
- * this run do not account for. */
-typedef struct {
-  double daemon, postgres, bus, bench, others, machine;
-  double seconds;
-} CpuUse;
-
-typedef struct {
-  gint64 daemon, postgres, bus, bench; /* clock ticks, -1 when unknown */
-  gint64 busy, total;                  /* /proc/stat, all CPUs */
-  gint64 mono;
-  gint64 real;                         /* to compare with server times */
-} CpuMark;
-
-/* utime + stime of @pid in clock ticks, and its parent; -1 when gone. */
-static gint64
-proc_ticks (const char *pid, int *ppid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
-  g_autofree char *text = NULL;
-  const char *p;
-  unsigned long long utime = 0, stime = 0;
-  int parent = 0;
-
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return -1;
-  /* The command name may hold spaces: fields are counted after ')'. */
-  p = strrchr (text, ')');
-  if (p == NULL
-      || sscanf (p + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-                 &parent, &utime, &stime) != 3)
-    return -1;
-  if (ppid != NULL)
-    *ppid = parent;
-  return (gint64) (utime + stime);
-}
-
-static gint64
-pid_ticks (int pid)
-{
-  char text[32];
-
-  if (pid <= 0)
-    return -1;
-  g_snprintf (text, sizeof text, "%d", pid);
-  return proc_ticks (text, NULL);
-}
-
-/* The postmaster and its children (backends, background workers). */
-static gint64
-postgres_ticks (void)
-{
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-  gint64 sum;
-
-  if (opt.pg_pid <= 0 || (sum = pid_ticks (opt.pg_pid)) < 0)
-    return -1;
-  dir = g_dir_open ("/proc", 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      int ppid = 0;
-      gint64 ticks;
-
-      if (!g_ascii_isdigit (name[0]))
-        continue;
-      ticks = proc_ticks (name, &ppid);
-      if (ticks >= 0 && ppid == opt.pg_pid)
-        sum += ticks;
-    }
-  return sum;
-}
-
-static CpuMark
-cpu_mark (void)
-{
-  CpuMark m = { .daemon = pid_ticks (opt.daemon_pid),
-                .postgres = postgres_ticks (),
-                .bus = pid_ticks (opt.bus_pid),
-                .bench = proc_ticks ("self", NULL),
-                .mono = g_get_monotonic_time (),
-                .real = g_get_real_time () };
-  g_autofree char *text = NULL;
-  unsigned long long v[8] = { 0 };
-
-  if (g_file_get_contents ("/proc/stat", &text, NULL, NULL)
-      && sscanf (text, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-                 &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8)
-    {
-      for (int i = 0; i < 8; i++)
-        m.total += (gint64) v[i];
-      m.busy = m.total - (gint64) (v[3] + v[4]); /* idle, iowait */
-    }
-  return m;
-}
-
-static CpuUse
-cpu_between (const CpuMark *a, const CpuMark *b)
-{
-  double seconds = (b->mono - a->mono) / 1e6;
-  double hz = (double) sysconf (_SC_CLK_TCK);
-  double ncpu = (double) sysconf (_SC_NPROCESSORS_ONLN);
-  CpuUse u;
-  double ours = 0;
-
-#define CORES(field) \
-  ((a->field < 0 || b->field < 0 || seconds <= 0) \
-       ? NAN : (b->field - a->field) / hz / seconds)
-  u.daemon = CORES (daemon);
-  u.postgres = CORES (postgres);
-  u.bus = CORES (bus);
-  u.bench = CORES (bench);
-#undef CORES
-  u.machine = b->total > a->total ? ncpu * (double) (b->busy - a->busy)
-                                        / (double) (b->total - a->total)
-                                  : NAN;
-  for (const double *x = &u.daemon; x <= &u.bench; x++)
-    if (!isnan (*x))
-      ours += *x;
-  u.others = MAX (0.0, u.machine - ours);
-  u.seconds = seconds;
-  return u;
-}
-
-static double
-daemon_status_kib (const char *field)
-{
-  g_autofree char *path = NULL, *text = NULL;
-  const char *line;
-
-  if (opt.daemon_pid <= 0)
-    return NAN;
-  path = g_strdup_printf ("/proc/%d/status", opt.daemon_pid);
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return NAN;
-  line = strstr (text, field);
-  if (line == NULL)
-    return NAN;
-  return g_ascii_strtod (line + strlen (field) + 1, NULL);
-}
-
 /* The daemon --------------------------------------------------------------- */
-
-static gboolean
-name_has_owner (void)
-{
-  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-      bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-      "org.freedesktop.DBus", "NameHasOwner", g_variant_new ("(s)", BUS_NAME),
-      G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, 2000, NULL, NULL);
-  gboolean owned = FALSE;
-
-  if (reply != NULL)
-    g_variant_get (reply, "(b)", &owned);
-  return owned;
-}
-
-static void
-wait_for_daemon (void)
-{
-  gint64 start = g_get_monotonic_time ();
-
-  while (!name_has_owner ())
-    {
-      if (opt.daemon_pid > 0 && kill (opt.daemon_pid, 0) != 0)
-        die ("stewardd (pid %d) is gone", opt.daemon_pid);
-      if (seconds_since (start) > 30)
-        die ("%s did not appear on the bus within 30 s", BUS_NAME);
-      g_usleep (20 * 1000);
-    }
-}
-
-static GVariant *
-call_sync (const char *interface, const char *method, GVariant *params,
-           const char *reply_type)
-{
-  g_autoptr (GError) error = NULL;
-  GVariant *reply = g_dbus_connection_call_sync (
-      bus, BUS_NAME, OBJECT_PATH, interface, method, params,
-      reply_type ? G_VARIANT_TYPE (reply_type) : NULL, G_DBUS_CALL_FLAGS_NONE,
-      CALL_TIMEOUT_MS, NULL, &error);
-
-  if (reply == NULL)
-    die ("%s.%s: %s", interface, method, error->message);
-  return reply;
-}
 
 /* The scripts loaded must make exactly one job (thank-you) per purchase,
  * or the figures mean something else. */
 static void
 check_scripts (void)
 {
-  g_autoptr (GVariant) reply = call_sync ("org.steward.Steward1.Scripts",
-                                          "List", NULL, "(aa{sv})");
+  g_autoptr (GVariant) reply = bench_call_sync (
+      bus, "org.steward.Steward1.Scripts", "List", NULL, "(aa{sv})");
   g_autoptr (GVariant) list = g_variant_get_child_value (reply, 0);
   gboolean found = FALSE;
   guint on_purchase = 0;
@@ -500,85 +144,21 @@ check_scripts (void)
       if (g_str_equal (name, THANK_YOU_SCRIPT))
         {
           if (!g_str_equal (state, "ok"))
-            die ("script %s is %s", THANK_YOU_SCRIPT, state);
+            bench_die ("script %s is %s", THANK_YOU_SCRIPT, state);
           if (delay != 0)
-            die ("script %s has a delay of %" G_GINT64_FORMAT " s; the "
+            bench_die ("script %s has a delay of %" G_GINT64_FORMAT " s; the "
                  "benchmark needs it to run at once", THANK_YOU_SCRIPT, delay);
           found = TRUE;
         }
     }
   if (!found)
-    die ("the daemon has no %s script loaded; bench/triggers gives it "
+    bench_die ("the daemon has no %s script loaded; bench/triggers gives it "
          "scripts/thank_you.lua only", THANK_YOU_SCRIPT);
   if (on_purchase != 1)
-    note ("warning: %u scripts react to purchase, not only %s: each event "
-          "makes %u jobs", on_purchase, THANK_YOU_SCRIPT, on_purchase);
-}
-
-/* Customers ------------------------------------------------------------- */
-
-typedef struct {
-  gint next;
-  gint failed;
-} CreateWork;
-
-static gpointer
-create_customers_thread (gpointer data)
-{
-  CreateWork *work = data;
-  gint i;
-
-  while ((i = g_atomic_int_add (&work->next, 1)) < opt.customers)
-    {
-      g_autofree char *name = g_strdup_printf ("Bench Customer %d", i);
-      g_autofree char *ref = g_strdup_printf ("bench-%s-%d", run_tag, i);
-      g_autofree char *email = g_strdup_printf ("bench-%s-%d@example.com",
-                                                run_tag, i);
-      GVariantBuilder fields;
-      g_autoptr (GVariant) reply = NULL, record = NULL;
-      g_autoptr (GError) error = NULL;
-      gint64 id = 0;
-
-      g_variant_builder_init (&fields, G_VARIANT_TYPE_VARDICT);
-      g_variant_builder_add (&fields, "{sv}", "name", g_variant_new_string (name));
-      g_variant_builder_add (&fields, "{sv}", "ref", g_variant_new_string (ref));
-      g_variant_builder_add (&fields, "{sv}", "email",
-                             g_variant_new_string (email));
-      g_variant_builder_add (&fields, "{sv}", "locale",
-                             g_variant_new_string ("en"));
-      reply = g_dbus_connection_call_sync (
-          bus, BUS_NAME, OBJECT_PATH, CUSTOMERS_IFACE, "Create",
-          g_variant_new ("(a{sv})", &fields), G_VARIANT_TYPE ("(a{sv})"),
-          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, &error);
-      if (reply == NULL)
-        {
-          if (g_atomic_int_add (&work->failed, 1) == 0)
-            note ("Customers.Create: %s", error->message);
-          continue;
-        }
-      record = g_variant_get_child_value (reply, 0);
-      g_variant_lookup (record, "id", "x", &id);
-      customer_ids[i] = g_strdup_printf ("%" G_GINT64_FORMAT, id);
-    }
-  return NULL;
-}
-
-static void
-create_customers (void)
-{
-  CreateWork work = { 0 };
-  GThread *threads[8];
-  gint64 start = g_get_monotonic_time ();
-
-  customer_ids = g_new0 (char *, opt.customers + 1);
-  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
-    threads[i] = g_thread_new ("create", create_customers_thread, &work);
-  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
-    g_thread_join (threads[i]);
-  if (work.failed > 0)
-    die ("%d of %d customers could not be created", work.failed,
-         opt.customers);
-  note ("created %d customers in %.1f s", opt.customers, seconds_since (start));
+    bench_note (
+        "warning: %u scripts react to purchase, not only %s: each event "
+        "makes %u jobs",
+        on_purchase, THANK_YOU_SCRIPT, on_purchase);
 }
 
 /* Phase 1: a steady, paced stream of RecordEvent ---------------------------- */
@@ -604,7 +184,7 @@ struct _Steady {
   gint64 max_lag_us;  /* how late the sender was against its schedule */
   guint max_in_flight;
   GMainLoop *loop;
-  GArray *marks;      /* CpuMark at the start and every WINDOW_SECONDS */
+  GArray *marks;      /* BenchCpuMark at the start and every WINDOW_SECONDS */
 };
 
 static void
@@ -620,7 +200,7 @@ record_event_done (GObject *source, GAsyncResult *result, gpointer data)
   if (reply == NULL)
     {
       if (steady->errors++ < 5)
-        note ("RecordEvent: %s", error->message);
+        bench_note ("RecordEvent: %s", error->message);
     }
   else
     {
@@ -647,14 +227,13 @@ send_record_event (Steady *steady, guint i)
   sample->steady = steady;
   sample->send_real = g_get_real_time ();
   sample->send_mono = g_get_monotonic_time ();
-  g_dbus_connection_call (bus, BUS_NAME, OBJECT_PATH, CUSTOMERS_IFACE,
-                          "RecordEvent",
-                          g_variant_new ("(ss@a{sv})",
-                                         customer_ids[i % opt.customers],
-                                         "purchase",
-                                         g_variant_builder_end (&data)),
-                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
-                          CALL_TIMEOUT_MS, NULL, record_event_done, sample);
+  g_dbus_connection_call (
+      bus, BENCH_BUS_NAME, BENCH_OBJECT_PATH, BENCH_CUSTOMERS_IFACE,
+      "RecordEvent",
+      g_variant_new ("(ss@a{sv})", customer_ids[i % opt.customers], "purchase",
+                     g_variant_builder_end (&data)),
+      G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+      BENCH_CALL_TIMEOUT_MS, NULL, record_event_done, sample);
 }
 
 /* Every millisecond: send every call whose time has come. A late tick
@@ -665,7 +244,8 @@ steady_tick (gpointer data)
   Steady *steady = data;
   gint64 now = g_get_monotonic_time ();
   double elapsed = (now - steady->start_mono) / 1e6;
-  guint due = (guint) MIN ((double) steady->n, floor (elapsed * steady->rate) + 1);
+  guint due
+      = (guint) MIN ((double) steady->n, floor (elapsed * steady->rate) + 1);
 
   while (steady->sent < due)
     {
@@ -688,7 +268,7 @@ static gboolean
 steady_window (gpointer data)
 {
   Steady *steady = data;
-  CpuMark mark = cpu_mark ();
+  BenchCpuMark mark = bench_cpu_mark (&opt.run);
 
   g_array_append_val (steady->marks, mark);
   return steady->sent < steady->n ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
@@ -707,7 +287,7 @@ steady_run (const char *phase, double rate, int seconds)
   steady->n = (guint) MAX (1.0, rate * seconds);
   steady->samples = g_new0 (Sample, steady->n);
   steady->loop = g_main_loop_new (context, FALSE);
-  steady->marks = g_array_new (FALSE, FALSE, sizeof (CpuMark));
+  steady->marks = g_array_new (FALSE, FALSE, sizeof (BenchCpuMark));
 
   /* Replies come back to the thread-default context of the caller. */
   g_main_context_push_thread_default (context);
@@ -751,19 +331,6 @@ typedef struct {
   guint *jobs_in_window;      /* care transactions begun between marks */
 } Latencies;
 
-static GArray *
-new_values (void)
-{
-  return g_array_new (FALSE, FALSE, sizeof (double));
-}
-
-static void
-add_value (GArray *values, double value)
-{
-  if (!isnan (value))
-    g_array_append_val (values, value);
-}
-
 static Latencies *
 steady_latencies (PGconn *db, Steady *steady)
 {
@@ -775,20 +342,20 @@ steady_latencies (PGconn *db, Steady *steady)
   PGresult *res;
   guint n_windows = (steady->n / MAX (1.0, steady->rate)) / WINDOW_SECONDS + 1;
 
-  lat->enqueue = new_values ();
-  lat->committed = new_values ();
-  lat->end_to_end = new_values ();
-  lat->record_tx = new_values ();
-  lat->queued = new_values ();
-  lat->care_tx = new_values ();
-  lat->call = new_values ();
+  lat->enqueue = bench_values_new ();
+  lat->committed = bench_values_new ();
+  lat->end_to_end = bench_values_new ();
+  lat->record_tx = bench_values_new ();
+  lat->queued = bench_values_new ();
+  lat->care_tx = bench_values_new ();
+  lat->call = bench_values_new ();
   lat->windows = g_array_new (FALSE, TRUE, sizeof (GArray *));
   for (guint w = 0; w < n_windows; w++)
     {
-      GArray *values = new_values ();
+      GArray *values = bench_values_new ();
       g_array_append_val (lat->windows, values);
     }
-  lat->commit_ts = db_int (db, "SELECT (current_setting("
+  lat->commit_ts = bench_db_int (db, "SELECT (current_setting("
                                "'track_commit_timestamp') = 'on')::int", 0,
                            NULL) == 1;
 
@@ -810,7 +377,7 @@ steady_latencies (PGconn *db, Steady *steady)
       lat->commit_ts ? US ("pg_xact_commit_timestamp(e.xmin)") : "NULL",
       lat->commit_ts ? US ("pg_xact_commit_timestamp(j.xmin)") : "NULL");
 #undef US
-  res = db_exec (db, sql, 1, params);
+  res = bench_db_exec (db, sql, 1, params);
   lat->messages = PQntuples (res);
   lat->first_job = G_MAXDOUBLE;
   lat->jobs_in_window = g_new0 (guint, steady->marks->len + 1);
@@ -818,10 +385,10 @@ steady_latencies (PGconn *db, Steady *steady)
   for (guint r = 0; r < lat->messages; r++)
     {
       guint i = (guint) g_ascii_strtoull (PQgetvalue (res, r, 0), NULL, 10);
-      double recorded = value_double (res, r, 1);
-      double created = value_double (res, r, 2);
-      double event_commit = value_double (res, r, 3);
-      double message_commit = value_double (res, r, 4);
+      double recorded = bench_value_double (res, r, 1);
+      double created = bench_value_double (res, r, 2);
+      double event_commit = bench_value_double (res, r, 3);
+      double message_commit = bench_value_double (res, r, 4);
       double enqueue = (created - recorded) / 1000;
       Sample *sample;
       guint window;
@@ -829,32 +396,34 @@ steady_latencies (PGconn *db, Steady *steady)
       if (i >= steady->n)
         continue;
       sample = &steady->samples[i];
-      add_value (lat->enqueue, enqueue);
+      bench_values_add (lat->enqueue, enqueue);
       for (guint w = 0; w + 1 < steady->marks->len; w++)
-        if (created >= g_array_index (steady->marks, CpuMark, w).real
-            && created < g_array_index (steady->marks, CpuMark, w + 1).real)
+        if (created >= g_array_index (steady->marks, BenchCpuMark, w).real
+            && created
+                   < g_array_index (steady->marks, BenchCpuMark, w + 1).real)
           lat->jobs_in_window[w]++;
       lat->first_job = MIN (lat->first_job, created);
       lat->last_job = MAX (lat->last_job, created);
       window = (guint) ((sample->send_mono - steady->start_mono) / 1e6
                         / WINDOW_SECONDS);
       if (window < n_windows)
-        add_value (g_array_index (lat->windows, GArray *, window), enqueue);
-      add_value (lat->committed, (message_commit - recorded) / 1000);
-      add_value (lat->end_to_end,
-                 (message_commit - (double) sample->send_real) / 1000);
-      add_value (lat->record_tx, (event_commit - recorded) / 1000);
-      add_value (lat->queued, (created - event_commit) / 1000);
-      add_value (lat->care_tx, (message_commit - created) / 1000);
+        bench_values_add (g_array_index (lat->windows, GArray *, window),
+                          enqueue);
+      bench_values_add (lat->committed, (message_commit - recorded) / 1000);
+      bench_values_add (lat->end_to_end,
+                        (message_commit - (double) sample->send_real) / 1000);
+      bench_values_add (lat->record_tx, (event_commit - recorded) / 1000);
+      bench_values_add (lat->queued, (created - event_commit) / 1000);
+      bench_values_add (lat->care_tx, (message_commit - created) / 1000);
     }
   PQclear (res);
-  lat->failed_jobs = (guint) db_int (
+  lat->failed_jobs = (guint) bench_db_int (
       db, "SELECT count(*) FROM care_jobs j JOIN events e"
           "    ON e.customer_id = j.customer_id AND e.id = j.event_id"
           " WHERE e.idem_key LIKE $1 AND j.state <> 'done'", 1, params);
   for (guint i = 0; i < steady->n; i++)
     if (steady->samples[i].ok)
-      add_value (lat->call, (steady->samples[i].reply_mono
+      bench_values_add (lat->call, (steady->samples[i].reply_mono
                              - steady->samples[i].send_mono) / 1000.0);
   return lat;
 }
@@ -919,13 +488,14 @@ ceiling_sender (gpointer data)
           g_variant_builder_close (&events);
         }
       reply = g_dbus_connection_call_sync (
-          bus, BUS_NAME, OBJECT_PATH, CUSTOMERS_IFACE, "RecordEvents",
-          g_variant_new ("(aa{sv})", &events), G_VARIANT_TYPE ("(aa{sv})"),
-          G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, &error);
+          bus, BENCH_BUS_NAME, BENCH_OBJECT_PATH, BENCH_CUSTOMERS_IFACE,
+          "RecordEvents", g_variant_new ("(aa{sv})", &events),
+          G_VARIANT_TYPE ("(aa{sv})"), G_DBUS_CALL_FLAGS_NONE,
+          BENCH_CALL_TIMEOUT_MS, NULL, &error);
       if (reply == NULL)
         {
           if (g_atomic_int_add (&c->failed, 1) == 0)
-            note ("RecordEvents: %s", error->message);
+            bench_note ("RecordEvents: %s", error->message);
           continue;
         }
       results = g_variant_get_child_value (reply, 0);
@@ -953,7 +523,7 @@ typedef struct {
   double drain_rate;        /* jobs/s after the last batch was in */
   guint drain_jobs;
   guint jobs, not_done;
-  CpuUse drain_cpu;
+  BenchCpuUse drain_cpu;
 } CeilingResult;
 
 static CeilingResult
@@ -963,7 +533,7 @@ ceiling_run (PGconn *db)
   CeilingResult r = { 0 };
   GThread **threads = g_new0 (GThread *, opt.senders);
   gint64 start_mono, end_real;
-  CpuMark before, after;
+  BenchCpuMark before, after;
   g_autofree char *lo = NULL, *hi = NULL, *end_text = NULL;
   PGresult *res;
 
@@ -976,21 +546,21 @@ ceiling_run (PGconn *db)
     g_thread_join (threads[i]);
   g_free (threads);
   end_real = g_get_real_time ();
-  r.ingest_seconds = seconds_since (start_mono);
+  r.ingest_seconds = bench_seconds_since (start_mono);
   if (c.failed > 0 || c.recorded == 0)
-    die ("%d RecordEvents batches failed", c.failed);
+    bench_die ("%d RecordEvents batches failed", c.failed);
   r.ingest_rate = c.recorded / r.ingest_seconds;
-  note ("ceiling: %u events recorded in %.1f s (%.0f/s); waiting for the "
+  bench_note ("ceiling: %u events recorded in %.1f s (%.0f/s); waiting for the "
         "care workers", c.recorded, r.ingest_seconds, r.ingest_rate);
-  before = cpu_mark ();
+  before = bench_cpu_mark (&opt.run);
   wait_drained (db, "ceiling");
-  after = cpu_mark ();
-  r.drain_cpu = cpu_between (&before, &after);
+  after = bench_cpu_mark (&opt.run);
+  r.drain_cpu = bench_cpu_between (&before, &after);
 
   lo = g_strdup_printf ("%" G_GINT64_FORMAT, c.min_id);
   hi = g_strdup_printf ("%" G_GINT64_FORMAT, c.max_id);
   end_text = g_strdup_printf ("%.6f", end_real / 1e6);
-  res = db_exec (
+  res = bench_db_exec (
       db,
       "SELECT count(*),"
       "  count(*) FILTER (WHERE state <> 'done'),"
@@ -1003,35 +573,17 @@ ceiling_run (PGconn *db)
       3, (const char *[]){ lo, hi, end_text });
   r.jobs = (guint) g_ascii_strtoull (PQgetvalue (res, 0, 0), NULL, 10);
   r.not_done = (guint) g_ascii_strtoull (PQgetvalue (res, 0, 1), NULL, 10);
-  r.overall_rate = r.jobs > 1 ? (r.jobs - 1) / value_double (res, 0, 2) : NAN;
+  r.overall_rate
+      = r.jobs > 1 ? (r.jobs - 1) / bench_value_double (res, 0, 2) : NAN;
   r.drain_jobs = (guint) g_ascii_strtoull (PQgetvalue (res, 0, 3), NULL, 10);
-  r.drain_rate = r.drain_jobs > 100 ? (r.drain_jobs - 1) / value_double (res, 0, 4)
-                                    : NAN;
+  r.drain_rate = r.drain_jobs > 100
+                     ? (r.drain_jobs - 1) / bench_value_double (res, 0, 4)
+                     : NAN;
   PQclear (res);
   return r;
 }
 
 /* Phase 3: the limits ------------------------------------------------------ */
-
-static Summary
-ping_run (void)
-{
-  g_autoptr (GArray) values = new_values ();
-
-  for (int i = 0; i < opt.pings; i++)
-    {
-      gint64 t0 = g_get_monotonic_time ();
-      g_autoptr (GError) error = NULL;
-      g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-          bus, BUS_NAME, OBJECT_PATH, "org.freedesktop.DBus.Peer", "Ping",
-          NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
-
-      if (reply == NULL)
-        die ("Peer.Ping: %s", error->message);
-      add_value (values, (g_get_monotonic_time () - t0) / 1000.0);
-    }
-  return summarize (values);
-}
 
 typedef struct {
   int worker;
@@ -1046,7 +598,7 @@ static gpointer
 bare_insert_thread (gpointer data)
 {
   BareInsert *b = data;
-  PGconn *conn = db_connect ();
+  PGconn *conn = bench_db_connect (&opt.run);
   PGresult *res = PQprepare (
       conn, "bare",
       "INSERT INTO bench_bare_messages (customer_id, id, key, channel, script,"
@@ -1057,7 +609,7 @@ bare_insert_thread (gpointer data)
       4, NULL);
 
   if (PQresultStatus (res) != PGRES_COMMAND_OK)
-    die ("prepare: %s", PQerrorMessage (conn));
+    bench_die ("prepare: %s", PQerrorMessage (conn));
   PQclear (res);
   while (g_get_monotonic_time () < b->deadline_mono)
     {
@@ -1074,9 +626,9 @@ bare_insert_thread (gpointer data)
 
       res = PQexecPrepared (conn, "bare", 4, params, NULL, NULL, 0);
       if (PQresultStatus (res) != PGRES_COMMAND_OK)
-        die ("bare INSERT: %s", PQerrorMessage (conn));
+        bench_die ("bare INSERT: %s", PQerrorMessage (conn));
       PQclear (res);
-      add_value (b->latencies, (g_get_monotonic_time () - t0) / 1000.0);
+      bench_values_add (b->latencies, (g_get_monotonic_time () - t0) / 1000.0);
     }
   PQfinish (conn);
   return NULL;
@@ -1084,7 +636,7 @@ bare_insert_thread (gpointer data)
 
 typedef struct {
   double rate;        /* rows (= transactions) per second, all connections */
-  Summary latency;    /* of one INSERT + commit */
+  BenchSummary latency;    /* of one INSERT + commit */
 } BareResult;
 
 static BareResult
@@ -1093,23 +645,24 @@ bare_insert_run (PGconn *db)
   int n = MAX (opt.care_workers, 1);
   BareInsert *workers = g_new0 (BareInsert, n);
   GThread **threads = g_new0 (GThread *, n);
-  g_autoptr (GArray) all = new_values ();
+  g_autoptr (GArray) all = bench_values_new ();
   BareResult r;
   gint64 start = g_get_monotonic_time ();
   guint rows = 0;
 
-  PQclear (db_exec (db, "DROP TABLE IF EXISTS bench_bare_messages", 0, NULL));
+  PQclear (
+      bench_db_exec (db, "DROP TABLE IF EXISTS bench_bare_messages", 0, NULL));
   /* Same columns, defaults, checks and indexes as the outbox; no foreign
    * key. Ids come from the client, so messages' sequence is left alone. */
-  PQclear (db_exec (db, "CREATE TABLE bench_bare_messages"
+  PQclear (bench_db_exec (db, "CREATE TABLE bench_bare_messages"
                         " (LIKE messages INCLUDING ALL)", 0, NULL));
-  PQclear (db_exec (db, "ALTER TABLE bench_bare_messages"
+  PQclear (bench_db_exec (db, "ALTER TABLE bench_bare_messages"
                         " ALTER COLUMN id DROP DEFAULT", 0, NULL));
   for (int i = 0; i < n; i++)
     {
       workers[i].worker = i;
       workers[i].deadline_mono = start + opt.bare_seconds * G_USEC_PER_SEC;
-      workers[i].latencies = new_values ();
+      workers[i].latencies = bench_values_new ();
       threads[i] = g_thread_new ("bare", bare_insert_thread, &workers[i]);
     }
   for (int i = 0; i < n; i++)
@@ -1120,9 +673,9 @@ bare_insert_run (PGconn *db)
                            workers[i].latencies->len);
       g_array_unref (workers[i].latencies);
     }
-  r.rate = rows / seconds_since (start);
-  r.latency = summarize (all);
-  PQclear (db_exec (db, "DROP TABLE bench_bare_messages", 0, NULL));
+  r.rate = rows / bench_seconds_since (start);
+  r.latency = bench_summarize (all);
+  PQclear (bench_db_exec (db, "DROP TABLE bench_bare_messages", 0, NULL));
   g_free (workers);
   g_free (threads);
   return r;
@@ -1138,16 +691,19 @@ bare_copy_run (PGconn *db)
   PGresult *res;
   int rows = MAX (opt.ceiling_events, 1000);
 
-  PQclear (db_exec (db, "DROP TABLE IF EXISTS bench_bare_events", 0, NULL));
-  PQclear (db_exec (db, "CREATE TABLE bench_bare_events"
-                        " (LIKE events INCLUDING ALL)", 0, NULL));
-  PQclear (db_exec (db, "ALTER TABLE bench_bare_events"
+  PQclear (
+      bench_db_exec (db, "DROP TABLE IF EXISTS bench_bare_events", 0, NULL));
+  PQclear (bench_db_exec (db,
+                          "CREATE TABLE bench_bare_events"
+                          " (LIKE events INCLUDING ALL)",
+                          0, NULL));
+  PQclear (bench_db_exec (db, "ALTER TABLE bench_bare_events"
                         " ALTER COLUMN id DROP DEFAULT", 0, NULL));
   start = g_get_monotonic_time ();
   res = PQexec (db, "COPY bench_bare_events (customer_id, id, kind,"
                     " occurred_at, amount, idem_key) FROM STDIN");
   if (PQresultStatus (res) != PGRES_COPY_IN)
-    die ("COPY: %s", PQerrorMessage (db));
+    bench_die ("COPY: %s", PQerrorMessage (db));
   PQclear (res);
   for (int i = 0; i < rows; i++)
     {
@@ -1157,117 +713,47 @@ bare_copy_run (PGconn *db)
       if (buffer->len > 65536 || i == rows - 1)
         {
           if (PQputCopyData (db, buffer->str, (int) buffer->len) != 1)
-            die ("COPY: %s", PQerrorMessage (db));
+            bench_die ("COPY: %s", PQerrorMessage (db));
           g_string_truncate (buffer, 0);
         }
     }
   if (PQputCopyEnd (db, NULL) != 1)
-    die ("COPY: %s", PQerrorMessage (db));
+    bench_die ("COPY: %s", PQerrorMessage (db));
   res = PQgetResult (db);
   if (PQresultStatus (res) != PGRES_COMMAND_OK)
-    die ("COPY: %s", PQerrorMessage (db));
+    bench_die ("COPY: %s", PQerrorMessage (db));
   PQclear (res);
   while ((res = PQgetResult (db)) != NULL)
     PQclear (res);
   {
-    double rate = rows / seconds_since (start);
-    PQclear (db_exec (db, "DROP TABLE bench_bare_events", 0, NULL));
+    double rate = rows / bench_seconds_since (start);
+    PQclear (bench_db_exec (db, "DROP TABLE bench_bare_events", 0, NULL));
     return rate;
   }
 }
 
 /* The report --------------------------------------------------------------- */
 
-static void
-row (const char *figure, char *ours, char *limit, char *ratio,
-     const char *goal)
-{
-  printf ("| %s | %s | %s | %s | %s |\n", figure, ours, limit, ratio, goal);
-  g_free (ours);
-  g_free (limit);
-  g_free (ratio);
-}
-
-static char *
-machine_description (void)
-{
-  g_autofree char *cpuinfo = NULL;
-  g_autofree char *model = NULL;
-  struct utsname u;
-
-  if (g_file_get_contents ("/proc/cpuinfo", &cpuinfo, NULL, NULL))
-    {
-      const char *line = strstr (cpuinfo, "model name");
-      const char *colon = line ? strchr (line, ':') : NULL;
-      if (colon != NULL)
-        model = g_strstrip (g_strndup (colon + 1, strcspn (colon + 1, "\n")));
-    }
-  uname (&u);
-  return g_strdup_printf ("%ld CPUs (%s), Linux %s", sysconf (_SC_NPROCESSORS_ONLN),
-                          model ? model : "unknown CPU", u.release);
-}
-
-static void
-print_summary_row (const char *what, GArray *values)
-{
-  Summary s = summarize (values);
-  g_autofree char *p50 = fmt_ms (s.n ? s.p50 : NAN);
-  g_autofree char *p95 = fmt_ms (s.n ? s.p95 : NAN);
-  g_autofree char *p99 = fmt_ms (s.n ? s.p99 : NAN);
-  g_autofree char *max = fmt_ms (s.n ? s.max : NAN);
-
-  printf ("| %s | %s | %s | %s | %s |\n", what, p50, p95, p99, max);
-}
-
-static void
-print_cpu_row (const char *what, double steady, double drain)
-{
-  char a[32] = "n/a", b[32] = "n/a";
-
-  if (!isnan (steady))
-    g_snprintf (a, sizeof a, "%.2f", steady);
-  if (!isnan (drain))
-    g_snprintf (b, sizeof b, "%.2f", drain);
-  printf ("| %s | %s | %s |\n", what, a, b);
-}
-
-/* The 1, 5 and 15 minute load averages. */
-static char *
-load_average (void)
-{
-  g_autofree char *text = NULL;
-  g_auto (GStrv) fields = NULL;
-
-  if (!g_file_get_contents ("/proc/loadavg", &text, NULL, NULL))
-    return g_strdup ("n/a");
-  fields = g_strsplit (text, " ", 4);
-  if (g_strv_length (fields) < 3)
-    return g_strdup ("n/a");
-  return g_strdup_printf ("%s/%s/%s", fields[0], fields[1], fields[2]);
-}
-
 static char *load_at_start;
 
 static void
 report (Steady *steady, Latencies *lat, const CeilingResult *ceiling,
-        const Summary *ping, const BareResult *bare, double copy_rate,
-        const CpuUse *steady_cpu, PGresult *statements, PGresult *tables)
+        const BenchSummary *ping, const BareResult *bare, double copy_rate,
+        const BenchCpuUse *steady_cpu, PGresult *statements, PGresult *tables)
 {
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *date = g_date_time_format (now, "%Y-%m-%d %H:%M UTC");
-  g_autofree char *machine = machine_description ();
-  Summary enq = summarize (lat->enqueue);
-  Summary e2e = summarize (lat->end_to_end);
-  Summary committed = summarize (lat->committed);
-  Summary call = summarize (lat->call);
+  g_autofree char *date = bench_now_text ();
+  g_autofree char *machine = bench_machine_description ();
+  BenchSummary enq = bench_summarize (lat->enqueue);
+  BenchSummary e2e = bench_summarize (lat->end_to_end);
+  BenchSummary committed = bench_summarize (lat->committed);
+  BenchSummary call = bench_summarize (lat->call);
   guint ok = 0;
   gint64 first_send = G_MAXINT64, last_reply = 0;
-  double achieved, hwm = daemon_status_kib ("VmHWM:");
-  double rss = daemon_status_kib ("VmRSS:");
-  g_autofree char *load_now = load_average ();
-  const char *verdict = enq.n && enq.p99 <= GOAL_P99_MS ? "PASS" : "MISS";
-  g_autofree char *goal = g_strdup_printf ("p99 ≤ %.0f ms: **%s**",
-                                           GOAL_P99_MS, verdict);
+  double achieved, ceiling_rate,
+      hwm = bench_status_kib (opt.run.daemon_pid, "VmHWM:");
+  double rss = bench_status_kib (opt.run.daemon_pid, "VmRSS:");
+  g_autofree char *load_now = bench_load_average ();
+  g_autofree char *goal = g_strdup_printf ("p99 ≤ %.0f ms", GOAL_P99_MS);
   g_autofree char *strict_goal = g_strdup_printf (
       "(same goal, strict: %s)",
       committed.n == 0 ? "n/a"
@@ -1285,6 +771,8 @@ report (Steady *steady, Latencies *lat, const CeilingResult *ceiling,
         last_reply = MAX (last_reply, steady->samples[i].reply_mono);
       }
   achieved = ok > 1 ? ok / ((last_reply - first_send) / 1e6) : NAN;
+  ceiling_rate = isnan (ceiling->drain_rate) ? ceiling->overall_rate
+                                             : ceiling->drain_rate;
 
   printf ("## Trigger latency and throughput\n\n");
   printf ("%s; %s. Steady: %u RecordEvent purchase calls offered at %d/s "
@@ -1294,74 +782,79 @@ report (Steady *steady, Latencies *lat, const CeilingResult *ceiling,
           opt.customers, opt.warmup, opt.ceiling_events, opt.batch,
           opt.senders, opt.care_workers);
 
-  printf ("| figure | ours | limit measured | ratio | goal |\n");
-  printf ("|---|---|---|---|---|\n");
-  row ("event → message enqueued p50", fmt_ms (enq.p50),
-       labelled_ms ("bare INSERT p50", bare->latency.p50),
-       fmt_ratio (enq.p50, bare->latency.p50), "");
-  row ("event → message enqueued p95", fmt_ms (enq.p95),
-       labelled_ms ("bare INSERT p95", bare->latency.p95),
-       fmt_ratio (enq.p95, bare->latency.p95), "");
-  row ("event → message enqueued p99", fmt_ms (enq.p99),
-       labelled_ms ("bare INSERT p99", bare->latency.p99),
-       fmt_ratio (enq.p99, bare->latency.p99), goal);
-  row ("event → message enqueued max", fmt_ms (enq.max),
-       labelled_ms ("bare INSERT max", bare->latency.max),
-       fmt_ratio (enq.max, bare->latency.max), "");
-  row ("event → message committed p99 (strict)",
-       committed.n ? fmt_ms (committed.p99) : g_strdup ("n/a"),
-       labelled_ms ("bare INSERT p99", bare->latency.p99),
-       committed.n ? fmt_ratio (committed.p99, bare->latency.p99)
-                   : g_strdup ("n/a"), strict_goal);
-  row ("client send → message committed p99",
-       lat->commit_ts && e2e.n ? fmt_ms (e2e.p99) : g_strdup ("n/a"),
-       labelled_ms ("Peer.Ping p99", ping->p99),
-       lat->commit_ts && e2e.n ? fmt_ratio (e2e.p99, ping->p99)
-                               : g_strdup ("n/a"), "");
-  row ("RecordEvent round trip p50", fmt_ms (call.p50),
-       labelled_ms ("Peer.Ping p50", ping->p50),
-       fmt_ratio (call.p50, ping->p50), "");
-  row ("RecordEvent round trip p99", fmt_ms (call.p99),
-       labelled_ms ("Peer.Ping p99", ping->p99),
-       fmt_ratio (call.p99, ping->p99), "");
-  row ("RecordEvent rate achieved", fmt_rate (achieved, "events"),
-       fmt_rate (opt.rate, "offered events"),
-       fmt_ratio (achieved, opt.rate), rate_goal);
-  row ("trigger throughput ceiling (drain)",
-       isnan (ceiling->drain_rate) ? fmt_rate (ceiling->overall_rate, "jobs")
-                                   : fmt_rate (ceiling->drain_rate, "jobs"),
-       g_strdup_printf ("bare INSERT %.0f rows/s (%d conn.)", bare->rate,
-                        MAX (opt.care_workers, 1)),
-       fmt_ratio (isnan (ceiling->drain_rate) ? ceiling->overall_rate
-                                              : ceiling->drain_rate,
-                  bare->rate),
-       ceiling_goal);
-  row ("RecordEvents ingest", fmt_rate (ceiling->ingest_rate, "events"),
-       g_strdup_printf ("COPY %.0f rows/s", copy_rate),
-       fmt_ratio (ceiling->ingest_rate, copy_rate), "");
-  row ("stewardd peak RSS (VmHWM)",
-       isnan (hwm) ? g_strdup ("n/a") : g_strdup_printf ("%.1f MiB", hwm / 1024),
-       g_strdup ("—"), g_strdup ("—"), "");
-  printf ("\n");
+  bench_table_begin ();
+  bench_row ("event → message enqueued p50", bench_fmt_ms (enq.p50),
+             bench_labelled_ms ("bare INSERT p50", bare->latency.p50),
+             bench_fmt_ratio (enq.p50, bare->latency.p50), NULL, NULL);
+  bench_row ("event → message enqueued p95", bench_fmt_ms (enq.p95),
+             bench_labelled_ms ("bare INSERT p95", bare->latency.p95),
+             bench_fmt_ratio (enq.p95, bare->latency.p95), NULL, NULL);
+  bench_row ("event → message enqueued p99", bench_fmt_ms (enq.p99),
+             bench_labelled_ms ("bare INSERT p99", bare->latency.p99),
+             bench_fmt_ratio (enq.p99, bare->latency.p99), goal,
+             bench_verdict (enq.n && enq.p99 <= GOAL_P99_MS));
+  bench_row ("event → message enqueued max", bench_fmt_ms (enq.max),
+             bench_labelled_ms ("bare INSERT max", bare->latency.max),
+             bench_fmt_ratio (enq.max, bare->latency.max), NULL, NULL);
+  bench_row ("event → message committed p99 (strict)",
+             bench_fmt_ms (committed.p99),
+             bench_labelled_ms ("bare INSERT p99", bare->latency.p99),
+             bench_fmt_ratio (committed.p99, bare->latency.p99), strict_goal,
+             NULL);
+  bench_row ("client send → message committed p99",
+             lat->commit_ts ? bench_fmt_ms (e2e.p99) : g_strdup ("n/a"),
+             bench_labelled_ms ("Peer.Ping p99", ping->p99),
+             lat->commit_ts ? bench_fmt_ratio (e2e.p99, ping->p99)
+                            : g_strdup ("n/a"), NULL, NULL);
+  bench_row ("RecordEvent round trip p50", bench_fmt_ms (call.p50),
+             bench_labelled_ms ("Peer.Ping p50", ping->p50),
+             bench_fmt_ratio (call.p50, ping->p50), NULL, NULL);
+  bench_row ("RecordEvent round trip p99", bench_fmt_ms (call.p99),
+             bench_labelled_ms ("Peer.Ping p99", ping->p99),
+             bench_fmt_ratio (call.p99, ping->p99), NULL, NULL);
+  /* Kept up: every call answered, and the last reply came no later than
+   * 1 % of the run after the schedule's end. */
+  bench_row ("RecordEvent rate achieved", bench_fmt_rate (achieved, "events"),
+             bench_fmt_rate (opt.rate, "offered events"),
+             bench_fmt_ratio (achieved, opt.rate), rate_goal,
+             bench_verdict (steady->errors == 0 && ok == steady->n
+                            && achieved >= 0.99 * opt.rate));
+  bench_row ("trigger throughput ceiling (drain)",
+             bench_fmt_rate (ceiling_rate, "jobs"),
+             g_strdup_printf ("bare INSERT %.0f rows/s (%d conn.)", bare->rate,
+                              MAX (opt.care_workers, 1)),
+             bench_fmt_ratio (ceiling_rate, bare->rate), ceiling_goal,
+             bench_verdict (ceiling_rate >= opt.rate));
+  bench_row ("RecordEvents ingest",
+             bench_fmt_rate (ceiling->ingest_rate, "events"),
+             g_strdup_printf ("COPY %.0f rows/s", copy_rate),
+             bench_fmt_ratio (ceiling->ingest_rate, copy_rate), NULL, NULL);
+  bench_row ("stewardd peak RSS (VmHWM)",
+             isnan (hwm) ? g_strdup ("n/a")
+                         : g_strdup_printf ("%.1f MiB", hwm / 1024),
+             g_strdup ("—"), g_strdup ("—"), NULL, NULL);
+  bench_table_end ();
 
-  printf ("Where the steady phase's time goes (per event; server clocks%s):\n\n",
-          lat->commit_ts ? ", commit times from track_commit_timestamp" : "");
+  printf (
+      "Where the steady phase's time goes (per event; server clocks%s):\n\n",
+      lat->commit_ts ? ", commit times from track_commit_timestamp" : "");
   printf ("| stretch | p50 | p95 | p99 | max |\n|---|---|---|---|---|\n");
-  print_summary_row ("event → message enqueued (created_at − recorded_at)",
-                     lat->enqueue);
+  bench_percentile_row ("event → message enqueued (created_at − recorded_at)",
+                        lat->enqueue);
   if (lat->commit_ts)
     {
-      print_summary_row ("RecordEvent transaction (begin → commit)",
-                         lat->record_tx);
-      print_summary_row ("queued (event committed → care transaction begins)",
-                         lat->queued);
-      print_summary_row ("care transaction (begin → message committed)",
-                         lat->care_tx);
-      print_summary_row ("event → message committed (recorded_at → commit)",
-                         lat->committed);
-      print_summary_row ("client send → message committed", lat->end_to_end);
+      bench_percentile_row ("RecordEvent transaction (begin → commit)",
+                            lat->record_tx);
+      bench_percentile_row (
+          "queued (event committed → care transaction begins)", lat->queued);
+      bench_percentile_row ("care transaction (begin → message committed)",
+                            lat->care_tx);
+      bench_percentile_row ("event → message committed (recorded_at → commit)",
+                            lat->committed);
+      bench_percentile_row ("client send → message committed",
+                            lat->end_to_end);
     }
-  print_summary_row ("RecordEvent round trip (client)", lat->call);
+  bench_percentile_row ("RecordEvent round trip (client)", lat->call);
   printf ("\n");
 
   printf ("Event → message enqueued over time (by send time):\n\n");
@@ -1371,21 +864,21 @@ report (Steady *steady, Latencies *lat, const CeilingResult *ceiling,
   for (guint w = 0; w < lat->windows->len; w++)
     {
       GArray *values = g_array_index (lat->windows, GArray *, w);
-      Summary s = summarize (values);
+      BenchSummary s = bench_summarize (values);
       g_autofree char *p50 = NULL, *p99 = NULL, *max = NULL;
 
       if (s.n == 0)
         continue;
-      p50 = fmt_ms (s.p50);
-      p99 = fmt_ms (s.p99);
-      max = fmt_ms (s.max);
+      p50 = bench_fmt_ms (s.p50);
+      p99 = bench_fmt_ms (s.p99);
+      max = bench_fmt_ms (s.max);
       printf ("| %u–%u | %u | %s | %s | %s |", w * WINDOW_SECONDS,
               (w + 1) * WINDOW_SECONDS, s.n, p50, p99, max);
       if (w + 1 < steady->marks->len)
         {
-          CpuUse u = cpu_between (&g_array_index (steady->marks, CpuMark, w),
-                                  &g_array_index (steady->marks, CpuMark,
-                                                  w + 1));
+          BenchCpuUse u = bench_cpu_between (
+              &g_array_index (steady->marks, BenchCpuMark, w),
+              &g_array_index (steady->marks, BenchCpuMark, w + 1));
           double ours = u.daemon + u.postgres + u.bus + u.bench;
 
           /* The window's CPU time over the jobs run in it: RecordEvent,
@@ -1399,22 +892,12 @@ report (Steady *steady, Latencies *lat, const CeilingResult *ceiling,
     }
   printf ("\n");
 
-  printf ("CPU, in cores of %ld (1.00 = one core busy all the time):\n\n",
-          sysconf (_SC_NPROCESSORS_ONLN));
-  printf ("| process | steady phase, until drained | ceiling drain |\n"
-          "|---|---|---|\n");
-  print_cpu_row ("stewardd", steady_cpu->daemon, ceiling->drain_cpu.daemon);
-  print_cpu_row ("PostgreSQL (this run's cluster)", steady_cpu->postgres,
-                 ceiling->drain_cpu.postgres);
-  print_cpu_row ("dbus-daemon (private bus)", steady_cpu->bus,
-                 ceiling->drain_cpu.bus);
-  print_cpu_row ("bench-triggers", steady_cpu->bench,
-                 ceiling->drain_cpu.bench);
-  print_cpu_row ("everything else on the machine", steady_cpu->others,
-                 ceiling->drain_cpu.others);
-  print_cpu_row ("machine total", steady_cpu->machine,
-                 ceiling->drain_cpu.machine);
-  printf ("\n");
+  {
+    const char *phases[] = { "steady phase, until drained", "ceiling drain" };
+    const BenchCpuUse uses[] = { *steady_cpu, ceiling->drain_cpu };
+
+    bench_cpu_table (phases, uses, G_N_ELEMENTS (uses));
+  }
   {
     /* What one event costs, whatever the load: the CPU time of this run's
      * processes over the phase, divided by its events. */
@@ -1461,11 +944,13 @@ report (Steady *steady, Latencies *lat, const CeilingResult *ceiling,
               "|---|---|---|---|---|\n");
       for (int r = 0; r < PQntuples (statements); r++)
         {
-          double calls = value_double (statements, r, 0);
-          g_autofree char *mean = fmt_ms (value_double (statements, r, 1));
-          g_autofree char *total = fmt_ms (value_double (statements, r, 2));
-          g_auto (GStrv) parts = g_strsplit (PQgetvalue (statements, r, 3),
-                                             "|", -1);
+          double calls = bench_value_double (statements, r, 0);
+          g_autofree char *mean
+              = bench_fmt_ms (bench_value_double (statements, r, 1));
+          g_autofree char *total
+              = bench_fmt_ms (bench_value_double (statements, r, 2));
+          g_auto (GStrv) parts
+              = g_strsplit (PQgetvalue (statements, r, 3), "|", -1);
           g_autofree char *query = g_strjoinv ("\\|", parts);
 
           printf ("| %.0f | %.2f | %s | %s | `%s` |\n", calls,
@@ -1476,18 +961,18 @@ report (Steady *steady, Latencies *lat, const CeilingResult *ceiling,
 
   printf ("Other observations: %u of %u events answered (%u errors), %u "
           "thank-you messages, %u jobs not done; during the steady phase "
-          "the care workers ran %.0f jobs/s (first to last job); the sender was at most "
-          "%.1f ms behind schedule with at most %u calls in flight. Ceiling: "
-          "%u jobs, %.0f jobs/s from first to last (ingest running), %u of "
-          "them after the last batch was in, %s. Peer.Ping p50/p99 "
+          "the care workers ran %.0f jobs/s (first to last job); the sender "
+          "was at most %.1f ms behind schedule with at most %u calls in "
+          "flight. Ceiling: %u jobs, %.0f jobs/s from first to last "
+          "(ingest running), %u of them after the last batch was in, %s. Peer.Ping p50/p99 "
           "%.3f/%.3f ms over %d pings. stewardd RSS at the end %.1f MiB. "
           "Load average at the start %s, at the end %s.\n",
           ok, steady->n, steady->errors, lat->messages, lat->failed_jobs,
-          lat->messages > 1 ? (lat->messages - 1) * 1e6
-                                  / (lat->last_job - lat->first_job)
-                            : NAN,
-          steady->max_lag_us / 1000.0, steady->max_in_flight,
-          ceiling->jobs, ceiling->overall_rate, ceiling->drain_jobs,
+          lat->messages > 1
+              ? (lat->messages - 1) * 1e6 / (lat->last_job - lat->first_job)
+              : NAN,
+          steady->max_lag_us / 1000.0, steady->max_in_flight, ceiling->jobs,
+          ceiling->overall_rate, ceiling->drain_jobs,
           isnan (ceiling->drain_rate)
               ? "too few for a drain-only rate: the workers kept up with the "
                 "ingest, so the ceiling shown is the overall rate (a lower "
@@ -1502,8 +987,6 @@ report (Steady *steady, Latencies *lat, const CeilingResult *ceiling,
 int
 main (int argc, char **argv)
 {
-  g_autoptr (GOptionContext) context = NULL;
-  g_autoptr (GError) error = NULL;
   const GOptionEntry entries[] = {
     { "duration", 0, 0, G_OPTION_ARG_INT, &opt.duration,
       "Seconds of the steady phase (default 60)", "S" },
@@ -1531,18 +1014,9 @@ main (int argc, char **argv)
     { "drain-timeout", 0, 0, G_OPTION_ARG_INT, &opt.drain_timeout,
       "Give up when jobs are still pending after S seconds (default 600)",
       "S" },
-    { "daemon-pid", 0, 0, G_OPTION_ARG_INT, &opt.daemon_pid,
-      "stewardd's pid, for its CPU use and peak RSS", "PID" },
-    { "pg-pid", 0, 0, G_OPTION_ARG_INT, &opt.pg_pid,
-      "The postmaster's pid, for PostgreSQL's CPU use", "PID" },
-    { "bus-pid", 0, 0, G_OPTION_ARG_INT, &opt.bus_pid,
-      "The dbus-daemon's pid, for its CPU use", "PID" },
     { "statements", 0, 0, G_OPTION_ARG_NONE, &opt.statements,
       "Show the steady phase's statements (needs pg_stat_statements "
       "preloaded: bench/triggers --statements)", NULL },
-    { "database", 0, 0, G_OPTION_ARG_STRING, &opt.database,
-      "libpq conninfo of the daemon's database (default $STEWARD_DATABASE)",
-      "CONNINFO" },
     { NULL }
   };
   gboolean duration_set, rate_set, ceiling_set;
@@ -1550,27 +1024,19 @@ main (int argc, char **argv)
   Steady *warm, *steady;
   Latencies *lat;
   CeilingResult ceiling;
-  Summary ping;
+  BenchSummary ping;
   BareResult bare;
   double copy_rate;
-  CpuUse steady_cpu;
+  BenchCpuUse steady_cpu;
   PGresult *statements = NULL, *tables = NULL;
   int status;
-  CpuMark before, after;
+  BenchCpuMark before, after;
 
-  setvbuf (stdout, NULL, _IOLBF, 0);
-  context = g_option_context_new ("- trigger latency and throughput");
-  g_option_context_set_summary (
-      context, "Drives a running stewardd (on the session bus) and reads its "
-               "database. Run it through bench/triggers, which starts all "
-               "of it privately.");
-  g_option_context_add_main_entries (context, entries, NULL);
   opt.duration = -1, opt.rate = -1, opt.ceiling_events = -1;
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    {
-      fprintf (stderr, "bench-triggers: %s\n", error->message);
-      return 2;
-    }
+  if (!bench_parse_options (&opt.run, "bench-triggers",
+                            "trigger latency and throughput", entries, &argc,
+                            &argv))
+    return 2;
   duration_set = opt.duration >= 0;
   rate_set = opt.rate >= 0;
   ceiling_set = opt.ceiling_events >= 0;
@@ -1595,30 +1061,17 @@ main (int argc, char **argv)
                "(warm-up 0), and duration × rate at most 10,000,000\n");
       return 2;
     }
-  if (opt.database == NULL)
-    opt.database = g_strdup (g_getenv ("STEWARD_DATABASE"));
-  if (opt.database == NULL)
-    {
-      fprintf (stderr, "bench-triggers: no database: pass --database or set "
-               "STEWARD_DATABASE (bench/triggers does)\n");
-      return 2;
-    }
 
-  run_tag = g_strdup_printf ("%" G_GINT64_MODIFIER "x", g_get_real_time ());
-  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
-  if (bus == NULL)
-    die ("cannot reach the session bus: %s", error->message);
-  wait_for_daemon ();
-  db = db_connect ();
-  if (db_int (db, "SELECT count(*) FROM pg_tables WHERE tablename = "
-                  "'care_jobs'", 0, NULL) != 1)
-    die ("the database has no care_jobs table: is it the daemon's?");
+  bench_run_connect (&opt.run, "care_jobs");
+  bus = opt.run.bus;
+  run_tag = opt.run.tag;
+  db = opt.run.db;
   check_scripts ();
-  create_customers ();
+  customer_ids = bench_create_customers (bus, opt.customers, run_tag);
 
   if (opt.warmup > 0)
     {
-      note ("warm-up: %d s at %d/s", opt.warmup, opt.rate);
+      bench_note ("warm-up: %d s at %d/s", opt.warmup, opt.rate);
       warm = steady_run ("warm", opt.rate, opt.warmup);
       steady_free (warm);
       wait_drained (db, "warm-up");
@@ -1626,21 +1079,23 @@ main (int argc, char **argv)
 
   if (opt.statements)
     {
-      PQclear (db_exec (db, "CREATE EXTENSION IF NOT EXISTS "
+      PQclear (bench_db_exec (db, "CREATE EXTENSION IF NOT EXISTS "
                             "pg_stat_statements", 0, NULL));
-      PQclear (db_exec (db, "SELECT pg_stat_statements_reset()", 0, NULL));
+      PQclear (
+          bench_db_exec (db, "SELECT pg_stat_statements_reset()", 0, NULL));
     }
-  note ("steady: %d s at %d/s", opt.duration, opt.rate);
-  load_at_start = load_average ();
-  before = cpu_mark ();
+  bench_note ("steady: %d s at %d/s", opt.duration, opt.rate);
+  load_at_start = bench_load_average ();
+  before = bench_cpu_mark (&opt.run);
   steady = steady_run ("steady", opt.rate, opt.duration);
-  note ("steady: %u calls answered (%u errors); waiting for the care workers",
-        steady->replied, steady->errors);
+  bench_note (
+      "steady: %u calls answered (%u errors); waiting for the care workers",
+      steady->replied, steady->errors);
   wait_drained (db, "steady");
-  after = cpu_mark ();
-  steady_cpu = cpu_between (&before, &after);
+  after = bench_cpu_mark (&opt.run);
+  steady_cpu = bench_cpu_between (&before, &after);
   if (opt.statements)
-    statements = db_exec (
+    statements = bench_db_exec (
         db,
         "SELECT calls, mean_exec_time, total_exec_time,"
         "  left(regexp_replace(query, '\\s+', ' ', 'g'), 110)"
@@ -1652,8 +1107,8 @@ main (int argc, char **argv)
   {
     /* Autovacuum during the phase: when, relative to its start. */
     g_autofree char *start = g_strdup_printf (
-        "%.6f", g_array_index (steady->marks, CpuMark, 0).real / 1e6);
-    tables = db_exec (
+        "%.6f", g_array_index (steady->marks, BenchCpuMark, 0).real / 1e6);
+    tables = bench_db_exec (
         db,
         "SELECT relname, n_live_tup, n_dead_tup,"
         "  autovacuum_count, autoanalyze_count,"
@@ -1667,15 +1122,17 @@ main (int argc, char **argv)
   }
   if (steady->errors > 0 || lat->messages + lat->failed_jobs
                                 < steady->n - steady->errors)
-    note ("warning: %u events answered, %u messages found, %u jobs not done",
-          steady->n - steady->errors, lat->messages, lat->failed_jobs);
+    bench_note (
+        "warning: %u events answered, %u messages found, %u jobs not done",
+        steady->n - steady->errors, lat->messages, lat->failed_jobs);
 
-  note ("ceiling: %d events in batches of %d", opt.ceiling_events, opt.batch);
+  bench_note ("ceiling: %d events in batches of %d", opt.ceiling_events,
+              opt.batch);
   ceiling = ceiling_run (db);
 
-  note ("limits: %d Peer.Ping, %d s of bare INSERTs, COPY", opt.pings,
-        opt.bare_seconds);
-  ping = ping_run ();
+  bench_note ("limits: %d Peer.Ping, %d s of bare INSERTs, COPY", opt.pings,
+              opt.bare_seconds);
+  ping = bench_ping_run (bus, opt.pings);
   bare = bare_insert_run (db);
   copy_rate = bare_copy_run (db);
 
@@ -1684,14 +1141,11 @@ main (int argc, char **argv)
   if (statements != NULL)
     PQclear (statements);
   PQclear (tables);
-  PQfinish (db);
   status = steady->errors > 0 || lat->messages == 0 ? 1 : 0;
   latencies_free (lat);
   steady_free (steady);
   g_strfreev (customer_ids);
-  g_free (run_tag);
   g_free (load_at_start);
-  g_free (opt.database);
-  g_object_unref (bus);
+  bench_run_clear (&opt.run);
   return status;
 }
