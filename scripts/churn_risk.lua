@@ -4,8 +4,11 @@
 -- does not flap between the stages.
 local model = require("lib.health_model")
 
-local ENTER_RISK = 35   -- active -> at_risk below this
-local LEAVE_RISK = 55   -- at_risk -> active at or above this
+-- The model's risk levels: below 35 the odds of buying again within 90
+-- days are under about a third of a typical customer's; from 55 they are
+-- better than typical (lib/health_model.lua).
+local ENTER_RISK = model.high_risk_below -- active -> at_risk below this
+local LEAVE_RISK = model.low_risk_from   -- at_risk -> active at or above this
 local RECHECK_DAYS = 60 -- look again if no purchase follows
 
 return {

@@ -1,6 +1,8 @@
 -- Health: a 0-100 score per customer with the contribution of each factor,
 -- recomputed on every event that can change it and kept with its history.
--- Replace this file to score customers your own way.
+-- The model is lib/health_model.lua: how likely the customer is to buy
+-- again within 90 days. Replace either file to score customers your own
+-- way, and check the result with `stewardctl report backtest`.
 local model = require("lib.health_model")
 
 return {

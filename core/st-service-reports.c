@@ -1,0 +1,35 @@
+/* The Reports interface: Backtest. */
+
+#include "st-service-private.h"
+
+#include "st-backtest.h"
+#include "st-error.h"
+#include "st-record.h"
+
+GVariant *
+st_service_report_backtest (StCall *call, GVariant *params, GError **error)
+{
+  static const char *const known[] = { "script", NULL };
+  g_autoptr (GVariant) options = NULL;
+  g_autoptr (GVariant) report = NULL;
+  StBacktestRequest request = { 0 };
+  double seconds = 0;
+  StStore *store;
+
+  g_variant_get (params, "(&su@a{sv})", &request.cutoff,
+                 &request.horizon_days, &options);
+  if (!st_record_check_keys (options, known, "options", error)
+      || !st_record_get_string (options, "script", &request.script, error))
+    return NULL;
+  store = st_call_store (call, error);
+  if (store == NULL)
+    return NULL;
+  report = st_backtest_run (call->service->engine, store, &request, error);
+  if (report == NULL)
+    return NULL;
+  g_variant_lookup (report, "seconds", "d", &seconds);
+  g_message ("backtest of %s at %s over %u days: done in %.1f s",
+             request.script ? request.script : "health", request.cutoff,
+             request.horizon_days, seconds);
+  return g_variant_new ("(@a{sv})", report);
+}
