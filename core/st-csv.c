@@ -1,0 +1,350 @@
+/* The CSV reader: a byte-at-a-time state machine, so records may span the
+ * pieces the input arrives in (a quoted line break, a CRLF, even the
+ * byte-order mark split across two reads). */
+
+#include "st-csv.h"
+
+#include <string.h>
+
+#include "st-error.h"
+
+typedef enum {
+  FIELD_START, /* nothing of the field yet */
+  UNQUOTED,
+  QUOTED,
+  QUOTE_IN_QUOTED, /* a quote inside quotes: "" or the closing one */
+  AFTER_CR,        /* a record ended with CR: swallow an LF after it */
+} State;
+
+static const char bom[] = "\xEF\xBB\xBF";
+
+struct _StCsv {
+  char delimiter;
+  StCsvRecordFunc func;
+  gpointer user_data;
+  State state;
+  guint bom_seen;        /* bytes of the BOM matched; 3 once decided */
+  guint64 line;          /* the physical line being read */
+  guint64 record_line;   /* where the current record started */
+  guint64 quote_line;    /* where the open quote started */
+  GString *buf;          /* the record's fields, each ended by a NUL */
+  GArray *starts;        /* offset of each field in buf */
+  gsize field_start;
+  gboolean field_quoted; /* the first field was quoted (not an empty line) */
+  gboolean in_record;
+  const char *problem;
+  char *problem_text;
+  gboolean overflow;     /* a record outgrew ST_CSV_MAX_RECORD */
+  GPtrArray *fields;     /* pointers into buf, rebuilt per record */
+};
+
+StCsv *
+st_csv_new (char delimiter, StCsvRecordFunc func, gpointer user_data)
+{
+  StCsv *csv = g_new0 (StCsv, 1);
+
+  csv->delimiter = delimiter;
+  csv->func = func;
+  csv->user_data = user_data;
+  csv->line = 1;
+  csv->record_line = 1;
+  csv->buf = g_string_sized_new (4096);
+  csv->starts = g_array_new (FALSE, FALSE, sizeof (gsize));
+  csv->fields = g_ptr_array_new ();
+  return csv;
+}
+
+void
+st_csv_free (StCsv *csv)
+{
+  if (csv == NULL)
+    return;
+  g_string_free (csv->buf, TRUE);
+  g_array_unref (csv->starts);
+  g_ptr_array_unref (csv->fields);
+  g_free (csv->problem_text);
+  g_free (csv);
+}
+
+static void
+set_problem (StCsv *csv, const char *problem)
+{
+  if (csv->problem == NULL)
+    csv->problem = problem;
+}
+
+static void
+append (StCsv *csv, char c)
+{
+  if (csv->buf->len >= ST_CSV_MAX_RECORD)
+    {
+      csv->overflow = TRUE;
+      return;
+    }
+  g_string_append_c (csv->buf, c);
+}
+
+static void
+begin_field (StCsv *csv)
+{
+  csv->field_start = csv->buf->len;
+}
+
+static void
+end_field (StCsv *csv)
+{
+  gsize len = csv->buf->len - csv->field_start;
+
+  if (!g_utf8_validate (csv->buf->str + csv->field_start, (gssize) len, NULL))
+    set_problem (csv, "the record is not valid UTF-8 (is the file in "
+                      "another encoding?)");
+  g_array_append_val (csv->starts, csv->field_start);
+  g_string_append_c (csv->buf, '\0');
+  begin_field (csv);
+}
+
+static void
+reset_record (StCsv *csv)
+{
+  g_string_truncate (csv->buf, 0);
+  g_array_set_size (csv->starts, 0);
+  csv->field_start = 0;
+  csv->field_quoted = FALSE;
+  csv->in_record = FALSE;
+  csv->problem = NULL;
+}
+
+/* The record is complete: hand it over, unless it is an empty line. */
+static gboolean
+emit (StCsv *csv)
+{
+  gboolean go_on = TRUE;
+
+  end_field (csv);
+  if (csv->starts->len > 1 || csv->buf->len > 1 || csv->field_quoted
+      || csv->problem != NULL)
+    {
+      g_ptr_array_set_size (csv->fields, 0);
+      for (guint i = 0; i < csv->starts->len; i++)
+        g_ptr_array_add (csv->fields,
+                         csv->buf->str + g_array_index (csv->starts, gsize, i));
+      go_on = csv->func ((char **) csv->fields->pdata,
+                         csv->fields->len, csv->record_line, csv->problem,
+                         csv->user_data);
+    }
+  reset_record (csv);
+  return go_on;
+}
+
+static void
+start_record_if_needed (StCsv *csv)
+{
+  if (!csv->in_record)
+    {
+      csv->in_record = TRUE;
+      csv->record_line = csv->line;
+    }
+}
+
+/* A line break outside quotes ends the record. */
+static gboolean
+end_of_line (StCsv *csv, char c)
+{
+  gboolean go_on = TRUE;
+
+  if (csv->in_record || csv->buf->len > 0)
+    go_on = emit (csv);
+  else
+    reset_record (csv);
+  csv->line++;
+  csv->state = c == '\r' ? AFTER_CR : FIELD_START;
+  return go_on;
+}
+
+static gboolean
+field_start (StCsv *csv, char c)
+{
+  start_record_if_needed (csv);
+  if (c == '"')
+    {
+      if (csv->starts->len == 0)
+        csv->field_quoted = TRUE;
+      csv->quote_line = csv->line;
+      csv->state = QUOTED;
+    }
+  else if (c == csv->delimiter)
+    end_field (csv);
+  else if (c == '\n' || c == '\r')
+    return end_of_line (csv, c);
+  else
+    {
+      append (csv, c);
+      csv->state = UNQUOTED;
+    }
+  return TRUE;
+}
+
+static gboolean
+step (StCsv *csv, char c)
+{
+  switch (csv->state)
+    {
+    case AFTER_CR:
+      csv->state = FIELD_START;
+      if (c == '\n')
+        return TRUE;
+      /* fall through */
+    case FIELD_START:
+      return field_start (csv, c);
+    case UNQUOTED:
+      if (c == csv->delimiter)
+        {
+          end_field (csv);
+          csv->state = FIELD_START;
+        }
+      else if (c == '\n' || c == '\r')
+        return end_of_line (csv, c);
+      else
+        append (csv, c); /* a quote inside an unquoted field is kept */
+      return TRUE;
+    case QUOTED:
+      if (c == '"')
+        csv->state = QUOTE_IN_QUOTED;
+      else
+        {
+          if (c == '\n')
+            csv->line++;
+          append (csv, c);
+        }
+      return TRUE;
+    case QUOTE_IN_QUOTED:
+      if (c == '"')
+        {
+          append (csv, '"');
+          csv->state = QUOTED;
+        }
+      else if (c == csv->delimiter)
+        {
+          end_field (csv);
+          csv->state = FIELD_START;
+        }
+      else if (c == '\n' || c == '\r')
+        return end_of_line (csv, c);
+      else
+        {
+          set_problem (csv, "text follows a closing quote; inside a quoted "
+                            "field write a quote as \"\"");
+          append (csv, c);
+          csv->state = UNQUOTED;
+        }
+      return TRUE;
+    }
+  return TRUE;
+}
+
+/* The byte-order mark is only one at the very start; bytes that merely
+ * began like one are parsed after all. */
+static gboolean
+take_bom (StCsv *csv, char c, gboolean *consumed)
+{
+  *consumed = FALSE;
+  if (csv->bom_seen >= 3)
+    return TRUE;
+  if (c == bom[csv->bom_seen])
+    {
+      csv->bom_seen++;
+      *consumed = TRUE;
+      return TRUE;
+    }
+  {
+    guint seen = csv->bom_seen;
+
+    csv->bom_seen = 3;
+    for (guint i = 0; i < seen; i++)
+      if (!step (csv, bom[i]))
+        return FALSE;
+  }
+  return TRUE;
+}
+
+/* Inside a field, the bytes up to the next one that matters are copied in
+ * one go: most of a file is plain text. Returns how many were taken. */
+static gsize
+take_run (StCsv *csv, const char *data, gsize len)
+{
+  gsize n = 0;
+
+  if (csv->state == UNQUOTED)
+    while (n < len && data[n] != csv->delimiter && data[n] != '\n'
+           && data[n] != '\r')
+      n++;
+  else if (csv->state == QUOTED)
+    while (n < len && data[n] != '"' && data[n] != '\n')
+      n++;
+  if (n == 0)
+    return 0;
+  if (csv->buf->len + n > ST_CSV_MAX_RECORD)
+    csv->overflow = TRUE;
+  else
+    g_string_append_len (csv->buf, data, (gssize) n);
+  return n;
+}
+
+static gboolean
+refuse_overflow (StCsv *csv, GError **error)
+{
+  g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+               "the record starting on line %" G_GUINT64_FORMAT " is longer "
+               "than 1 MiB: a quote that is never closed, or not a CSV file; "
+               "nothing after it was read", csv->record_line);
+  return FALSE;
+}
+
+gboolean
+st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
+{
+  for (gsize i = 0; i < len; i++)
+    {
+      gboolean consumed;
+
+      if (csv->bom_seen >= 3 && (i += take_run (csv, data + i, len - i)) >= len)
+        break;
+      if (csv->bom_seen < 3)
+        {
+          if (!take_bom (csv, data[i], &consumed))
+            return FALSE;
+          if (consumed)
+            continue;
+        }
+      if (!step (csv, data[i]))
+        return FALSE;
+      if (csv->overflow)
+        return refuse_overflow (csv, error);
+    }
+  return !csv->overflow || refuse_overflow (csv, error);
+}
+
+gboolean
+st_csv_finish (StCsv *csv)
+{
+  if (csv->bom_seen < 3)
+    {
+      guint seen = csv->bom_seen;
+
+      csv->bom_seen = 3;
+      for (guint i = 0; i < seen; i++)
+        if (!step (csv, bom[i]))
+          return FALSE;
+    }
+  if (csv->state == QUOTED)
+    {
+      g_free (csv->problem_text);
+      csv->problem_text = g_strdup_printf (
+          "the quoted field opened on line %" G_GUINT64_FORMAT " is never "
+          "closed", csv->quote_line);
+      csv->problem = csv->problem_text;
+    }
+  if (csv->in_record || csv->buf->len > 0)
+    return emit (csv);
+  return TRUE;
+}

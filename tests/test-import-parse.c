@@ -1,0 +1,357 @@
+/* Tests for the pure parsing half of the bulk import: core/st-csv.c (the
+ * CSV reader, fed in pieces of every size) and core/st-import-values.c
+ * (times, amounts, refs, payload values, COPY text). No database. */
+
+#include <string.h>
+
+#include "st-csv.h"
+#include "st-error.h"
+#include "st-import-values.h"
+#include "st-test-util.h"
+
+/* The CSV reader ------------------------------------------------------------ */
+
+/* Records as "LINE:field|field|..." or "LINE!problem", one per line. */
+static gboolean
+collect (char **fields, guint n, guint64 line, const char *problem,
+         gpointer data)
+{
+  GString *out = data;
+
+  g_string_append_printf (out, "%" G_GUINT64_FORMAT, line);
+  if (problem != NULL)
+    {
+      g_string_append_printf (out, "!%s\n", problem);
+      return TRUE;
+    }
+  g_string_append_c (out, ':');
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (out, "%s%s", i ? "|" : "", fields[i]);
+  g_string_append_c (out, '\n');
+  return TRUE;
+}
+
+/* Parse @input fed @piece bytes at a time. */
+static char *
+parse_in_pieces (const char *input, gsize len, gsize piece, char delimiter)
+{
+  GString *out = g_string_new (NULL);
+  g_autoptr (StCsv) csv = st_csv_new (delimiter, collect, out);
+
+  for (gsize at = 0; at < len; at += piece)
+    g_assert_true (st_csv_feed (csv, input + at, MIN (piece, len - at), NULL));
+  g_assert_true (st_csv_finish (csv));
+  return g_string_free (out, FALSE);
+}
+
+/* Every piece size gives the same records: a record, a CRLF, a quote and
+ * the byte-order mark may all be split between two reads. */
+static void
+assert_csv (const char *input, const char *expected)
+{
+  gsize len = strlen (input);
+
+  for (gsize piece = 1; piece <= len + 1; piece++)
+    {
+      g_autofree char *got = parse_in_pieces (input, len, piece, ',');
+
+      if (g_strcmp0 (got, expected) != 0)
+        g_error ("pieces of %" G_GSIZE_FORMAT ": got\n%s\nexpected\n%s", piece,
+                 got, expected);
+    }
+}
+
+static void
+test_csv_basics (void)
+{
+  assert_csv ("a,b,c\n1,2,3\n", "1:a|b|c\n2:1|2|3\n");
+  /* No line break at the end, empty fields, an empty line skipped. */
+  assert_csv ("a,b\n,\n\nx,\n,y", "1:a|b\n2:|\n4:x|\n5:|y\n");
+  /* CRLF and a lone CR end records too. */
+  assert_csv ("a,b\r\n1,2\r\n3,4\r5,6\r\n", "1:a|b\n2:1|2\n3:3|4\n4:5|6\n");
+}
+
+static void
+test_csv_quotes (void)
+{
+  /* Quoted delimiters, doubled quotes, a quoted line break (the next
+   * record starts on line 4), an empty quoted field. */
+  assert_csv ("h1,h2\n\"a,b\",\"say \"\"hi\"\"\"\n\"two\nlines\",\"\"\nx,y\n",
+              "1:h1|h2\n2:a,b|say \"hi\"\n3:two\nlines|\n5:x|y\n");
+  /* A CRLF inside quotes is kept; a quote inside an unquoted field too. */
+  assert_csv ("a\r\n\"1\r\n2\"\r\nab\"c\r\n", "1:a\n2:1\r\n2\n4:ab\"c\n");
+}
+
+static void
+test_csv_bom (void)
+{
+  assert_csv ("\xEF\xBB\xBFid,name\r\n1,x\r\n", "1:id|name\n2:1|x\n");
+  /* Bytes that only start like a byte-order mark are text (U+FEFE). */
+  assert_csv ("\xEF\xBB\xBE,y\n", "1:\xEF\xBB\xBE|y\n");
+  /* A mark later in the file is no mark. */
+  assert_csv ("a\n\xEF\xBB\xBF" "b\n", "1:a\n2:\xEF\xBB\xBF" "b\n");
+}
+
+static void
+test_csv_problems (void)
+{
+  g_autofree char *after_quote = parse_in_pieces ("a,b\n\"x\"y,2\n3,4\n", 16,
+                                                  16, ',');
+  g_autofree char *unterminated = parse_in_pieces ("a\n\"open\nmore\n", 13, 5,
+                                                   ',');
+  g_autofree char *invalid = parse_in_pieces ("a,b\n\xC3\x28,1\n", 9, 9, ',');
+  g_autofree char *semicolons = parse_in_pieces ("a;b\n1,5;2\n", 10, 3, ';');
+
+  st_test_assert_contains (after_quote, "2!text follows a closing quote");
+  st_test_assert_contains (after_quote, "3:3|4");
+  st_test_assert_contains (unterminated,
+                           "2!the quoted field opened on line 2 is never closed");
+  st_test_assert_contains (invalid, "2!the record is not valid UTF-8");
+  g_assert_cmpstr (semicolons, ==, "1:a|b\n2:1,5|2\n");
+}
+
+static gboolean
+stop_at_second (char **fields, guint n, guint64 line, const char *problem,
+                gpointer data)
+{
+  (void) fields, (void) n, (void) problem;
+  (*(int *) data)++;
+  return line < 2;
+}
+
+static void
+test_csv_stop (void)
+{
+  int seen = 0;
+  g_autoptr (StCsv) csv = st_csv_new (',', stop_at_second, &seen);
+
+  g_assert_false (st_csv_feed (csv, "a\nb\nc\n", 6, NULL));
+  g_assert_cmpint (seen, ==, 2);
+}
+
+/* Times --------------------------------------------------------------------- */
+
+static char *
+time_text (const char *pattern, const char *zone, const char *text,
+           GError **error)
+{
+  g_autoptr (GTimeZone) tz = zone ? g_time_zone_new_identifier (zone) : NULL;
+  g_autoptr (StImportTimeFormat) format = st_import_time_format_new (pattern, tz,
+                                                                    error);
+  g_autoptr (GString) out = g_string_new (NULL);
+  gint64 usec;
+
+  if (format == NULL || !st_import_parse_time (format, text, &usec, error))
+    return NULL;
+  st_import_append_time (out, usec);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static void
+assert_time (const char *pattern, const char *zone, const char *text,
+             const char *expected)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *got = time_text (pattern, zone, text, &error);
+
+  if (error != NULL)
+    g_error ("%s with '%s': %s", text, pattern ? pattern : "ISO",
+             error->message);
+  g_assert_cmpstr (got, ==, expected);
+}
+
+static void
+assert_bad_time (const char *pattern, const char *text, const char *message)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *got = time_text (pattern, NULL, text, &error);
+
+  if (got != NULL)
+    g_error ("%s with '%s' was read as %s", text, pattern ? pattern : "ISO",
+             got);
+  g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+  st_test_assert_contains (error->message, message);
+}
+
+static void
+test_time_iso (void)
+{
+  assert_time (NULL, NULL, "2024-05-01", "2024-05-01 00:00:00+00");
+  assert_time (NULL, NULL, "2024-05-01T14:30", "2024-05-01 14:30:00+00");
+  assert_time (NULL, NULL, "2024-05-01 14:30:05.25Z",
+               "2024-05-01 14:30:05.250000+00");
+  assert_time (NULL, NULL, "2024-05-01T14:30:05+02:00", "2024-05-01 12:30:05+00");
+  assert_time (NULL, NULL, "2024-05-01T00:30:00-0130", "2024-05-01 02:00:00+00");
+  assert_time (NULL, NULL, "1969-12-31T23:59:59.5Z",
+               "1969-12-31 23:59:59.500000+00");
+  assert_time (NULL, NULL, "2024-02-29T12:00:00Z", "2024-02-29 12:00:00+00");
+  /* Without an offset: in the zone given, summer and winter time. */
+  assert_time (NULL, "Europe/Paris", "2024-07-01T12:00", "2024-07-01 10:00:00+00");
+  assert_time (NULL, "Europe/Paris", "2024-01-15T12:00", "2024-01-15 11:00:00+00");
+  assert_time (NULL, "Europe/Paris", "2024-07-01T12:00Z", "2024-07-01 12:00:00+00");
+  assert_bad_time (NULL, "2023-02-29", "not a date and time of the calendar");
+  assert_bad_time (NULL, "2024-05-01T24:00", "not a date and time");
+  assert_bad_time (NULL, "2024-5-1", "not an ISO-8601 date");
+  assert_bad_time (NULL, "yesterday", "not an ISO-8601 date");
+  assert_bad_time (NULL, "2024-05-01T14:30 extra", "not an ISO-8601 date");
+}
+
+static void
+test_time_formats (void)
+{
+  /* The two retail files. */
+  assert_time ("%m/%d/%y %H:%M", NULL, "12/1/09 7:45", "2009-12-01 07:45:00+00");
+  assert_time ("%m/%d/%y %H:%M", NULL, "12/9/11 12:50", "2011-12-09 12:50:00+00");
+  assert_time ("%m/%d/%Y %H:%M", NULL, "12/1/2010 8:26", "2010-12-01 08:26:00+00");
+  assert_time ("%d.%m.%Y", NULL, "24.11.2026", "2026-11-24 00:00:00+00");
+  assert_time ("%d %b %Y %I:%M %p", NULL, "3 Mar 2024 1:05 PM",
+               "2024-03-03 13:05:00+00");
+  assert_time ("%d %B %Y %I:%M %p", NULL, "3 march 2024 12:05 am",
+               "2024-03-03 00:05:00+00");
+  assert_time ("%F %T.%f%z", NULL, "2024-05-01 10:00:00.5+0100",
+               "2024-05-01 09:00:00.500000+00");
+  assert_time ("%y-%m-%d", NULL, "69-01-01", "1969-01-01 00:00:00+00");
+  assert_time ("%Y%m%d", NULL, "20240501", "2024-05-01 00:00:00+00");
+  assert_bad_time ("%m/%d/%y %H:%M", "13/1/09 7:45", "not a date and time");
+  assert_bad_time ("%m/%d/%y %H:%M", "12/1/2009 7:45", "does not match");
+  assert_bad_time ("%m/%d/%y %H:%M", "12/1/09 7:45:10", "does not match");
+  assert_bad_time ("%m/%d/%y", "2/30/24", "not a date and time");
+}
+
+static void
+test_time_bad_formats (void)
+{
+  const char *bad[] = { "%H:%M", "%Y-%m", "%Y-%m-%d %q", "%Y-%m-%d %I:%M", NULL };
+
+  for (guint i = 0; bad[i] != NULL; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (StImportTimeFormat) format = st_import_time_format_new (bad[i],
+                                                                        NULL,
+                                                                        &error);
+
+      g_assert_null (format);
+      g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+      st_test_assert_contains (error->message, "date format");
+    }
+}
+
+/* Amounts, refs, payloads ----------------------------------------------------- */
+
+static void
+assert_amount (const char *text, char decimal, const char *expected)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  gboolean ok = st_import_parse_amount (text, decimal, out, &error);
+
+  if (expected == NULL)
+    {
+      g_assert_false (ok);
+      g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_cmpstr (out->str, ==, expected);
+}
+
+static void
+test_amounts (void)
+{
+  assert_amount ("12.50", '.', "12.50");
+  assert_amount ("-3", '.', "-3");
+  assert_amount ("+.5", '.', "0.5");
+  assert_amount ("5.", '.', "5");
+  assert_amount ("0007.25", '.', "7.25");
+  assert_amount ("145.79999999999998", '.', "145.79999999999998");
+  assert_amount ("12,50", ',', "12.50");
+  assert_amount ("-1234,5", ',', "-1234.5");
+  assert_amount ("999999999999.99", '.', "999999999999.99");
+  assert_amount ("1000000000000", '.', NULL);
+  assert_amount ("1,234.56", '.', NULL);
+  assert_amount ("1.234,56", ',', NULL);
+  assert_amount ("12,50", '.', NULL);
+  assert_amount ("1e3", '.', NULL);
+  assert_amount ("", '.', NULL);
+  assert_amount (".", '.', NULL);
+  assert_amount ("12 EUR", '.', NULL);
+}
+
+static void
+test_refs (void)
+{
+  g_autoptr (GString) scratch = g_string_new (NULL);
+
+  g_assert_cmpstr (st_import_normalize_ref ("13085.0", scratch), ==, "13085");
+  g_assert_cmpstr (st_import_normalize_ref ("007.000", scratch), ==, "007");
+  g_assert_cmpstr (st_import_normalize_ref ("13085", scratch), ==, "13085");
+  g_assert_cmpstr (st_import_normalize_ref ("13085.5", scratch), ==, "13085.5");
+  g_assert_cmpstr (st_import_normalize_ref ("13085.", scratch), ==, "13085.");
+  g_assert_cmpstr (st_import_normalize_ref ("A1.0", scratch), ==, "A1.0");
+  g_assert_cmpstr (st_import_normalize_ref (".0", scratch), ==, ".0");
+}
+
+static void
+test_json_and_copy (void)
+{
+  const char *cases[][2] = {
+    { "42", "42" },       { "-7", "-7" },           { "12.50", "12.5" },
+    { "1e3", "1000" },    { "true", "true" },       { "007", "\"007\"" },
+    { "1e999", "\"1e999\"" },
+    { "99999999999999999999", "\"99999999999999999999\"" },
+    { "say \"hi\"\\\n", "\"say \\\"hi\\\"\\\\\\u000a\"" },
+  };
+  g_autoptr (GString) copy = g_string_new (NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GString) out = g_string_new (NULL);
+
+      st_import_append_json_value (out, cases[i][0]);
+      g_assert_cmpstr (out->str, ==, cases[i][1]);
+    }
+  st_import_append_copy_text (copy, "a\tb\\c\nd\re");
+  st_import_append_copy_text (copy, NULL);
+  g_assert_cmpstr (copy->str, ==, "a\\tb\\\\c\\nd\\re\\N");
+}
+
+/* A record over the limit stops the reading: where would the next one
+ * start? */
+static void
+test_csv_overflow (void)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (StCsv) csv = st_csv_new (',', collect, out);
+  g_autofree char *block = g_malloc (64 * 1024);
+  g_autoptr (GError) error = NULL;
+  gboolean ok = TRUE;
+
+  memset (block, 'x', 64 * 1024);
+  g_assert_true (st_csv_feed (csv, "a\nb\n\"c", 7, NULL));
+  for (int i = 0; i < 20 && ok; i++)
+    ok = st_csv_feed (csv, block, 64 * 1024, &error);
+  g_assert_false (ok);
+  g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+  st_test_assert_contains (error->message, "the record starting on line 3 "
+                                           "is longer than 1 MiB");
+  g_assert_cmpstr (out->str, ==, "1:a\n2:b\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/import-parse/csv/basics", test_csv_basics);
+  g_test_add_func ("/import-parse/csv/quotes", test_csv_quotes);
+  g_test_add_func ("/import-parse/csv/bom", test_csv_bom);
+  g_test_add_func ("/import-parse/csv/problems", test_csv_problems);
+  g_test_add_func ("/import-parse/csv/stop", test_csv_stop);
+  g_test_add_func ("/import-parse/csv/overflow", test_csv_overflow);
+  g_test_add_func ("/import-parse/time/iso", test_time_iso);
+  g_test_add_func ("/import-parse/time/formats", test_time_formats);
+  g_test_add_func ("/import-parse/time/bad-formats", test_time_bad_formats);
+  g_test_add_func ("/import-parse/amounts", test_amounts);
+  g_test_add_func ("/import-parse/refs", test_refs);
+  g_test_add_func ("/import-parse/json-and-copy", test_json_and_copy);
+  return g_test_run ();
+}
