@@ -26,6 +26,16 @@ ST_STATEMENT_DEFINE (st_sql_alert_ack, 3,
   "  acknowledged_at = now(), note = NULLIF($3, '')"
   " WHERE id = $1 AND state = 'open' RETURNING " ALERT_COLUMNS);
 
+/* The alert stands for the customer's dead messages: it is over once
+ * there is none left. */
+ST_STATEMENT_DEFINE (st_sql_alert_resolve_delivery, 3,
+  "UPDATE alerts SET state = 'acknowledged', acknowledged_by = $2,"
+  "  acknowledged_at = now(), note = $3"
+  " WHERE customer_id = $1 AND kind = 'delivery_failed' AND state = 'open'"
+  "   AND NOT EXISTS (SELECT 1 FROM messages"
+  "                    WHERE customer_id = $1 AND state = 'dead')"
+  " RETURNING id");
+
 ST_STATEMENT_DEFINE (st_sql_alert_state, 1,
   "SELECT state FROM alerts WHERE id = $1");
 
@@ -117,6 +127,25 @@ st_alerts_list (StStore *store, GVariant *filter, GError **error)
   st_store_rollback (store);
   return res == NULL ? NULL
                      : g_variant_ref_sink (st_record_list_from_result (res));
+}
+
+gboolean
+st_alerts_resolve_delivery (StStore *store, gint64 customer_id,
+                            const char *actor, const char *note, gint64 *id,
+                            GError **error)
+{
+  g_autofree char *customer = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                               customer_id);
+  g_autoptr (PGresult) res = st_store_exec (
+      store, &st_sql_alert_resolve_delivery,
+      (const char *[]){ customer, actor, note }, error);
+
+  if (res == NULL)
+    return FALSE;
+  *id = PQntuples (res) == 1 ? g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL,
+                                                10)
+                             : 0;
+  return TRUE;
 }
 
 GVariant *

@@ -23,6 +23,14 @@ GVariant *st_alerts_raise (StStore *store, gint64 customer_id,
  * offset (u). Newest first. Own transaction. */
 GVariant *st_alerts_list (StStore *store, GVariant *filter, GError **error);
 
+/* Inside the caller's transaction: acknowledge @customer_id's open
+ * delivery_failed alert when none of the customer's messages is dead any
+ * more (a retry of the last dead one has put it back in the outbox). *id
+ * is the alert acknowledged, 0 when none was. */
+gboolean st_alerts_resolve_delivery (StStore *store, gint64 customer_id,
+                                     const char *actor, const char *note,
+                                     gint64 *id, GError **error);
+
 /* Acknowledge alert @id with a note; NOT_FOUND when there is none,
  * INVALID_ARGUMENT when it was acknowledged already. Own transaction. */
 GVariant *st_alerts_acknowledge (StStore *store, gint64 id, const char *note,

@@ -358,32 +358,57 @@ GVariant *
 st_cli_call (StCtl *ctl, const char *iface, const char *method, GVariant *parameters,
              const char *reply_type, int *status)
 {
+  return st_cli_call_object (ctl, ST_OBJECT_PATH, iface, method, parameters, reply_type,
+                             status);
+}
+
+GVariant *
+st_cli_call_object (StCtl *ctl, const char *path, const char *iface, const char *method,
+                    GVariant *parameters, const char *reply_type, int *status)
+{
   g_autoptr (GError) error = NULL;
   g_autofree char *full_name = g_strdup_printf ("%s.%s", strrchr (iface, '.') + 1, method);
   GVariant *reply;
 
-  if (ctl->bus == NULL)
+  if (!st_cli_connect (ctl, status))
     {
-      ctl->bus = g_bus_get_sync (ctl->system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL,
-                                 &error);
-      if (ctl->bus == NULL)
-        {
-          g_autofree char *reason = st_cli_one_line (error->message);
-          g_autofree char *why = g_strdup_printf ("no %s bus: %s", bus_word (ctl), reason);
-
-          if (parameters != NULL)
-            g_variant_unref (g_variant_ref_sink (parameters));
-          *status = report_unreachable (ctl, why);
-          return NULL;
-        }
+      if (parameters != NULL)
+        g_variant_unref (g_variant_ref_sink (parameters));
+      return NULL;
     }
 
-  reply = g_dbus_connection_call_sync (ctl->bus, ST_BUS_NAME, ST_OBJECT_PATH, iface, method,
+  reply = g_dbus_connection_call_sync (ctl->bus, ST_BUS_NAME, path, iface, method,
                                        parameters, G_VARIANT_TYPE (reply_type),
                                        G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
   if (reply == NULL)
     *status = report_error (ctl, error, full_name);
   return reply;
+}
+
+int
+st_cli_report_call_error (StCtl *ctl, GError *error, const char *method)
+{
+  return report_error (ctl, error, method);
+}
+
+gboolean
+st_cli_connect (StCtl *ctl, int *status)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (ctl->bus != NULL)
+    return TRUE;
+  ctl->bus = g_bus_get_sync (ctl->system ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, NULL,
+                             &error);
+  if (ctl->bus == NULL)
+    {
+      g_autofree char *reason = st_cli_one_line (error->message);
+      g_autofree char *why = g_strdup_printf ("no %s bus: %s", bus_word (ctl), reason);
+
+      *status = report_unreachable (ctl, why);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* ---- printing replies ---- */

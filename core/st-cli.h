@@ -16,6 +16,9 @@ G_BEGIN_DECLS
 #define ST_CLI_MANAGER_IFACE "org.steward.Steward1.Manager"
 #define ST_CLI_ALERTS_IFACE "org.steward.Steward1.Alerts"
 #define ST_CLI_SCRIPTS_IFACE "org.steward.Steward1.Scripts"
+#define ST_CLI_MESSAGES_IFACE "org.steward.Steward1.Messages"
+#define ST_CLI_CAMPAIGNS_IFACE "org.steward.Steward1.Campaigns"
+#define ST_CLI_RUN_IFACE "org.steward.Steward1.Run"
 
 enum
 {
@@ -87,6 +90,17 @@ int st_cli_parse_command_line (StCtl *ctl, const StCliCommand *command,
  * *status set to the exit status. */
 GVariant *st_cli_call (StCtl *ctl, const char *iface, const char *method, GVariant *parameters,
                        const char *reply_type, int *status);
+/* The same on another object than /org/steward/Steward1 (a campaign run). */
+GVariant *st_cli_call_object (StCtl *ctl, const char *path, const char *iface,
+                              const char *method, GVariant *parameters,
+                              const char *reply_type, int *status);
+/* Connects ctl->bus when it is not yet; on failure reports it and returns
+ * FALSE with *status set. */
+gboolean st_cli_connect (StCtl *ctl, int *status);
+/* Reports a failed call of @method ("Import.Events") made some other way
+ * (asynchronously, with file descriptors) as st_cli_call() does, and
+ * returns the exit status. */
+int st_cli_report_call_error (StCtl *ctl, GError *error, const char *method);
 
 /* ---- printing replies ---- */
 

@@ -126,9 +126,175 @@ st_channel_config_free (StChannelConfig *channel)
   g_free (channel->name);
   g_free (channel->plugin);
   g_clear_pointer (&channel->settings, g_hash_table_unref);
+  g_free (channel->rate_limit_text);
   g_free (channel);
 }
 
+/* A channel's own delivery policy: keys of a channel's entry that the
+ * daemon keeps for itself, so they never reach the plugin. */
+
+static gboolean
+st_parse_channel_max_attempts (const StParse *p, const StKey *key,
+                               const StNode *value, gpointer target,
+                               GError **error)
+{
+  StChannelConfig *channel = target;
+  guint64 n = 0;
+
+  if (!st_parse_number (p, key, value, 1, 1000, &n, error))
+    return FALSE;
+  channel->max_attempts = (guint) n;
+  return TRUE;
+}
+
+static gboolean
+st_parse_channel_backoff (const StParse *p, const StKey *key,
+                          const StNode *value, gpointer target, GError **error)
+{
+  StChannelConfig *channel = target;
+
+  return st_parse_duration (p, key, value, ST_BACKOFF_MIN_MS,
+                            ST_BACKOFF_MAX_MS, &channel->backoff_ms, error);
+}
+
+static gboolean
+st_parse_channel_max_backoff (const StParse *p, const StKey *key,
+                              const StNode *value, gpointer target,
+                              GError **error)
+{
+  StChannelConfig *channel = target;
+
+  return st_parse_duration (p, key, value, ST_BACKOFF_MIN_MS,
+                            ST_BACKOFF_MAX_MS, &channel->max_backoff_ms,
+                            error);
+}
+
+static const struct {
+  const char *suffix;
+  double per_hour; /* how many of that unit make an hour */
+} st_rate_units[] = {
+  { "s", 3600 },
+  { "m", 60 },
+  { "h", 1 },
+};
+
+/* Messages per second: "10", "0.5" (written without quotes), or a count
+ * per unit, "10/s", "600/m", "100/h"; from 1/h to 10000/s. */
+static gboolean
+st_parse_rate_limit (const StParse *p, const StKey *key, const StNode *value,
+                     gpointer target, GError **error)
+{
+  StChannelConfig *channel = target;
+  const char *text = st_expect_text (p, key, value, error);
+  const char *end;
+  gsize digits, fraction = 0;
+  double per_hour = 3600, n;
+  gboolean unit_ok = FALSE;
+
+  if (text == NULL)
+    return FALSE;
+  digits = strspn (text, "0123456789");
+  if (digits == 0 || digits > 9 || (text[0] == '0' && digits > 1))
+    return st_fail_expects (p, key, value, error);
+  end = text + digits;
+  if (*end == '.')
+    {
+      fraction = strspn (end + 1, "0123456789");
+      if (fraction == 0 || fraction > 6)
+        return st_fail_expects (p, key, value, error);
+      end += fraction + 1;
+    }
+  if (*end == '/')
+    {
+      for (gsize i = 0; i < G_N_ELEMENTS (st_rate_units) && !unit_ok; i++)
+        if (g_str_equal (end + 1, st_rate_units[i].suffix))
+          per_hour = st_rate_units[i].per_hour, unit_ok = TRUE;
+      if (!unit_ok)
+        return st_fail_expects (p, key, value, error);
+    }
+  else if (*end != '\0')
+    return st_fail_expects (p, key, value, error);
+  else if (!value->plain)
+    return st_fail (p, ST_AT (value), error, "'%s' must be a number "
+                    "written without quotes (10), or a count with its unit "
+                    "(10/s), not the quoted string '%s'", key->name, text);
+  n = g_ascii_strtod (text, NULL) * per_hour;
+  if (n < 1 || n > 10000.0 * 3600)
+    return st_fail_expects (p, key, value, error);
+  channel->rate_limit = n / 3600;
+  g_free (channel->rate_limit_text);
+  channel->rate_limit_text = g_strdup (text);
+  return TRUE;
+}
+
+static const StKey st_channel_policy_keys[] = {
+  { "max_attempts", "a whole number from 1 to 1000",
+    st_parse_channel_max_attempts },
+  { "backoff", "a duration from 100ms to 30d such as 30s",
+    st_parse_channel_backoff },
+  { "max_backoff", "a duration from 100ms to 30d such as 6h",
+    st_parse_channel_max_backoff },
+  { "rate_limit", "a rate such as 10 (messages per second), 0.5, 10/s, "
+                  "600/m or 100/h, from 1/h to 10000/s", st_parse_rate_limit },
+};
+
+static const StKey *
+st_channel_policy_key (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (st_channel_policy_keys); i++)
+    if (g_str_equal (st_channel_policy_keys[i].name, name))
+      return &st_channel_policy_keys[i];
+  return NULL;
+}
+
+static gboolean
+st_check_channel_backoff (const StParse *p, const StChannelConfig *channel,
+                          const StNode *entry, GError **error)
+{
+  g_autofree char *backoff = NULL, *max_backoff = NULL;
+
+  if (channel->backoff_ms == 0 || channel->max_backoff_ms == 0
+      || channel->max_backoff_ms >= channel->backoff_ms)
+    return TRUE;
+  backoff = st_config_format_duration (channel->backoff_ms);
+  max_backoff = st_config_format_duration (channel->max_backoff_ms);
+  return st_fail (p, ST_AT (st_map_lookup (entry, "max_backoff")), error,
+                  "'max_backoff' (%s) of channel '%s' is shorter than its "
+                  "'backoff' (%s); make max_backoff at least as long as "
+                  "backoff", max_backoff, channel->name, backoff);
+}
+
+void
+st_config_channel_policy (const StConfig *config,
+                          const StChannelConfig *channel,
+                          StDeliveryPolicy *policy)
+{
+  g_return_if_fail (config != NULL && policy != NULL);
+
+  policy->max_attempts = config->delivery_max_attempts;
+  policy->backoff_ms = config->delivery_backoff_ms;
+  policy->max_backoff_ms = config->delivery_max_backoff_ms;
+  policy->rate_limit = 0;
+  if (channel != NULL)
+    {
+      if (channel->max_attempts != 0)
+        policy->max_attempts = channel->max_attempts;
+      if (channel->backoff_ms != 0)
+        policy->backoff_ms = channel->backoff_ms;
+      if (channel->max_backoff_ms != 0)
+        policy->max_backoff_ms = channel->max_backoff_ms;
+      /* One of the two written: the other one gives way. */
+      if (channel->backoff_ms != 0 && channel->max_backoff_ms == 0)
+        policy->max_backoff_ms = MAX (policy->max_backoff_ms,
+                                      policy->backoff_ms);
+      if (channel->max_backoff_ms != 0 && channel->backoff_ms == 0)
+        policy->backoff_ms = MIN (policy->backoff_ms, policy->max_backoff_ms);
+      policy->rate_limit = channel->rate_limit;
+    }
+  policy->max_attempts = MAX (policy->max_attempts, 1);
+  policy->backoff_ms = MAX (policy->backoff_ms, 1);
+  policy->max_backoff_ms = MAX (policy->max_backoff_ms, policy->backoff_ms);
+}
 
 static gboolean
 st_parse_channel (const StParse *p, const StNode *name, const StNode *entry,
@@ -149,10 +315,17 @@ st_parse_channel (const StParse *p, const StNode *name, const StNode *entry,
   for (guint i = 0; i < entry->items->len; i += 2)
     {
       const StNode *key = ST_ITEM (entry, i), *value = ST_ITEM (entry, i + 1);
+      const StKey *policy = st_channel_policy_key (key->text);
 
       if (st_node_is_null (value))
         return st_fail (p, ST_AT (key), error, "'%s' %s has no value; give "
                         "one, or remove the key", key->text, where);
+      if (policy != NULL)
+        {
+          if (!policy->parse (p, policy, value, channel, error))
+            return FALSE;
+          continue;
+        }
       if (value->kind != ST_NODE_SCALAR)
         return st_fail_found (p, value, error, "'%s' %s must be a text value",
                               key->text, where);
@@ -172,6 +345,8 @@ st_parse_channel (const StParse *p, const StNode *name, const StNode *entry,
     return st_fail (p, ST_AT (name), error, "channel '%s' names no plugin; "
                     "add 'plugin: log' (or the plugin that delivers it)",
                     name->text);
+  if (!st_check_channel_backoff (p, channel, entry, error))
+    return FALSE;
   *out = g_steal_pointer (&channel);
   return TRUE;
 }

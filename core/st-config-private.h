@@ -136,4 +136,10 @@ gboolean st_parse_default_tz (const StParse *p, const StKey *key,
 gboolean st_parse_caps (const StParse *p, const StKey *key,
                         const StNode *value, gpointer target, GError **error);
 
+/* The top-level key handled in st-config-campaigns.c */
+
+gboolean st_parse_campaigns (const StParse *p, const StKey *key,
+                             const StNode *value, gpointer target,
+                             GError **error);
+
 G_END_DECLS

@@ -3,7 +3,7 @@
  * keys walked by st_parse_section (st-config-parse.c, with the YAML reader
  * and the shared value parsers); the delivery sections (delivery,
  * plugin_dir, channels, quiet_hours, default_tz, caps) are in
- * st-config-delivery.c. */
+ * st-config-delivery.c, campaigns in st-config-campaigns.c. */
 
 #include "st-config-private.h"
 
@@ -286,8 +286,21 @@ st_parse_care_workers (const StParse *p, const StKey *key, const StNode *value,
   return TRUE;
 }
 
+static gboolean
+st_parse_care_recent (const StParse *p, const StKey *key, const StNode *value,
+                      gpointer target, GError **error)
+{
+  StConfig *config = target;
+
+  return st_parse_duration (p, key, value, 60 * 1000,
+                            G_GUINT64_CONSTANT (36500) * 86400 * 1000,
+                            &config->care_recent_ms, error);
+}
+
 static const StKey st_care_keys[] = {
   { "workers", "a whole number from 1 to 64", st_parse_care_workers },
+  { "recent", "a duration from 1m to 36500d such as 7d",
+    st_parse_care_recent },
 };
 
 static gboolean
@@ -308,7 +321,7 @@ static const StKey st_top_keys[] = {
               "to, such as {lead: [active], active: []}", st_parse_stages },
   { "lua", "a mapping of limits such as {timeout: 2s, memory: 32M}",
     st_parse_lua },
-  { "care", "a mapping such as {workers: 2}", st_parse_care },
+  { "care", "a mapping such as {workers: 2, recent: 7d}", st_parse_care },
   { "delivery", "a mapping such as {workers: 2, max_attempts: 8}",
     st_parse_delivery },
   { "plugin_dir", "a folder path", st_parse_plugin_dir },
@@ -321,6 +334,8 @@ static const StKey st_top_keys[] = {
     st_parse_default_tz },
   { "caps", "a list of caps such as [{channel: email, max: 3, per: 7d}]",
     st_parse_caps },
+  { "campaigns", "a mapping such as {workers: 2, batch_size: 1000}",
+    st_parse_campaigns },
 };
 
 /* Public API */
@@ -352,6 +367,7 @@ st_config_new_default (void)
   config->lua_timeout_ms = 2000;
   config->lua_memory = 32 * 1024 * 1024;
   config->care_workers = 2;
+  config->care_recent_ms = G_GUINT64_CONSTANT (7) * 86400 * 1000;
   config->delivery_workers = 2;
   config->delivery_max_attempts = 8;
   config->delivery_backoff_ms = 30 * 1000;
@@ -361,6 +377,10 @@ st_config_new_default (void)
   config->default_tz = g_strdup ("UTC");
   config->caps =
       g_ptr_array_new_with_free_func ((GDestroyNotify) st_cap_config_free);
+  config->campaign_workers = 2;
+  config->campaign_batch_size = 1000;
+  config->campaign_catch_up = ST_CATCH_UP_LATEST;
+  config->campaign_check_ms = 5000;
   config->scripts = g_new0 (char *, 1);
   config->stages = g_ptr_array_new_with_free_func ((GDestroyNotify) st_stage_free);
   for (gsize i = 0; i < G_N_ELEMENTS (lifecycle); i++)

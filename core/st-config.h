@@ -17,12 +17,30 @@ typedef struct {
   GStrv next;          /* stages it may move to (NULL-terminated, may be empty) */
 } StStage;
 
-/* One entry of `channels`: a channel name and the plugin delivering it. */
+/* One entry of `channels`: a channel name, the plugin delivering it, and
+ * the channel's own delivery policy. */
 typedef struct {
   char *name;           /* channel name, or "*" for any channel without its own entry */
   char *plugin;         /* plugin name, [a-z][a-z0-9_-]{0,62} */
-  GHashTable *settings; /* the entry's other keys: char* → char* (plugin excluded) */
+  GHashTable *settings; /* the plugin's settings: the entry's other keys,
+                         * char* → char* (plugin and the policy keys below
+                         * excluded) */
+  /* The policy keys, which belong to the daemon; 0 (NULL) where the entry
+   * does not say, and `delivery` then applies (st_config_channel_policy). */
+  guint max_attempts;      /* 1..1000 */
+  guint64 backoff_ms;      /* 100ms..30d */
+  guint64 max_backoff_ms;  /* 100ms..30d */
+  double rate_limit;       /* messages per second, 1/3600..10000; 0: none */
+  char *rate_limit_text;   /* as written ("10/s", "600/m"), for messages */
 } StChannelConfig;
+
+/* How messages of one channel are delivered: the channel's own keys, else
+ * the `delivery` section's. */
+typedef struct {
+  guint max_attempts;
+  guint64 backoff_ms, max_backoff_ms; /* max_backoff_ms >= backoff_ms */
+  double rate_limit;                  /* per second; 0: none */
+} StDeliveryPolicy;
 
 /* One entry of `caps`: at most @max messages sent to one customer on one
  * channel within any @per_seconds. */
@@ -33,6 +51,14 @@ typedef struct {
   char *per;            /* the window as written ("7d"), for messages */
   gboolean suppress;    /* TRUE: suppress the message; FALSE: defer it */
 } StCapConfig;
+
+/* campaigns.catch_up: what the scheduler does with the occurrences it
+ * missed while no daemon was leading (docs/campaigns.md). */
+typedef enum {
+  ST_CATCH_UP_LATEST, /* run the latest missed occurrence only */
+  ST_CATCH_UP_ALL,    /* run each missed occurrence */
+  ST_CATCH_UP_NONE,   /* run none that is late */
+} StCatchUp;
 
 typedef struct {
   char *path;          /* the file it was read from, or NULL for defaults */
@@ -48,6 +74,10 @@ typedef struct {
   gsize lua_memory;         /* bytes per Lua state; default 32 MiB */
 
   guint care_workers;       /* threads running scripts, 1..64; default 2 */
+  /* Events older than this (occurred_at before now - recent, when they
+   * are recorded) queue no care jobs: imported history is not thanked.
+   * 1 minute to 36500 days; default 7 days. */
+  guint64 care_recent_ms;
 
   /* delivery: the outbox workers */
   guint delivery_workers;           /* 1..64; default 2 */
@@ -67,14 +97,22 @@ typedef struct {
 
   char *default_tz;    /* zone of customers without one; default "UTC" */
   GPtrArray *caps;     /* of StCapConfig*, in file order; empty by default */
+
+  /* campaigns: scheduled runs */
+  guint campaign_workers;     /* threads processing batches, 1..64; default 2 */
+  guint campaign_batch_size;  /* customers per batch, 1..100000; default 1000 */
+  StCatchUp campaign_catch_up; /* default ST_CATCH_UP_LATEST */
+  guint campaign_check_ms;    /* the scheduler's period, 100ms..1h; default 5 s */
 } StConfig;
 
 /* Defaults: no database (environment), session bus, 4 workers, no script
  * folders, and the default lifecycle of DESIGN.md:
  * lead → onboarding → active ⇄ at_risk → churned → active; Lua limits
- * 10M instructions, 2 s, 32 MiB; 2 care workers; 2 delivery workers, 8
- * attempts, backoff 30 s up to 6 h; the default plugin folder; no channels,
- * no quiet hours, default_tz UTC, no caps. */
+ * 10M instructions, 2 s, 32 MiB; 2 care workers and a recent window of 7
+ * days; 2 delivery workers, 8 attempts, backoff 30 s up to 6 h; the
+ * default plugin folder; no channels,
+ * no quiet hours, default_tz UTC, no caps; 2 campaign workers, batches of
+ * 1000, catch-up latest, a schedule check every 5 s. */
 StConfig *st_config_new_default (void);
 
 /* Parse @path; relative `scripts` folders are resolved against the folder
@@ -105,6 +143,13 @@ gboolean st_config_transition_allowed (const StConfig *config,
  * NULL (no channel of that name is configured). */
 const StChannelConfig *st_config_find_channel (const StConfig *config,
                                                const char *name);
+
+/* The policy of @channel (NULL: the `delivery` section's alone). A channel
+ * that writes only one of backoff and max_backoff gets the other from
+ * `delivery`, stretched to fit: max_backoff is at least the backoff. */
+void st_config_channel_policy (const StConfig *config,
+                               const StChannelConfig *channel,
+                               StDeliveryPolicy *policy);
 
 /* Durations as the file writes them: @ms in the largest unit that divides
  * it exactly ("7d", "90s", "1500ms"; "0s" for 0). */

@@ -119,7 +119,7 @@ st_delivery_free (StDelivery *delivery)
     return;
   st_delivery_stop (delivery);
   /* Instances before the modules that hold their code. */
-  g_clear_pointer (&delivery->channels, g_hash_table_unref);
+  g_clear_pointer (&delivery->routes, g_hash_table_unref);
   g_clear_pointer (&delivery->plugins, st_plugins_free);
   g_clear_pointer (&delivery->once_store, st_store_free);
   g_clear_pointer (&delivery->caps, g_ptr_array_unref);
@@ -128,6 +128,39 @@ st_delivery_free (StDelivery *delivery)
   g_mutex_clear (&delivery->lock);
   g_free (delivery->conninfo);
   g_free (delivery);
+}
+
+static void
+st_route_free (StRoute *route)
+{
+  st_channel_close (route->channel);
+  st_rate_free (route->rate);
+  g_free (route->rate_text);
+  g_free (route);
+}
+
+/* The channel's plugin instance, policy and rate limit. */
+static StRoute *
+st_route_new (StPlugins *plugins, const StConfig *config,
+              const StChannelConfig *entry, GError **error)
+{
+  StRoute *route;
+  StChannel *channel = st_channel_open (plugins, entry, error);
+
+  if (channel == NULL)
+    return NULL;
+  route = g_new0 (StRoute, 1);
+  route->channel = channel;
+  st_config_channel_policy (config, entry, &route->policy);
+  if (route->policy.rate_limit > 0)
+    {
+      route->rate = st_rate_new (route->policy.rate_limit);
+      route->rate_text = entry->rate_limit_text != NULL
+                             ? g_strdup (entry->rate_limit_text)
+                             : g_strdup_printf ("%g/s",
+                                                route->policy.rate_limit);
+    }
+  return route;
 }
 
 static GPtrArray *
@@ -165,9 +198,6 @@ st_delivery_new (const char *conninfo, const StConfig *config,
   d->sink = alert_sink;
   d->sink_data = sink_data;
   d->workers = MAX (config->delivery_workers, 1);
-  d->max_attempts = MAX (config->delivery_max_attempts, 1);
-  d->backoff_ms = MAX (config->delivery_backoff_ms, 1);
-  d->max_backoff_ms = MAX (config->delivery_max_backoff_ms, d->backoff_ms);
   d->quiet_hours = config->quiet_hours;
   d->quiet_start = config->quiet_start;
   d->quiet_end = config->quiet_end;
@@ -177,19 +207,19 @@ st_delivery_new (const char *conninfo, const StConfig *config,
   if (d->default_tz == NULL)
     d->default_tz = g_time_zone_new_utc ();
   d->caps = copy_caps (config->caps);
-  d->channels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                       (GDestroyNotify) st_channel_close);
+  d->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                     (GDestroyNotify) st_route_free);
   d->plugins = st_plugins_new (config->plugin_dir != NULL
                                    ? config->plugin_dir
                                    : st_plugins_default_dir ());
   for (guint i = 0; i < config->channels->len; i++)
     {
       const StChannelConfig *entry = g_ptr_array_index (config->channels, i);
-      StChannel *channel = st_channel_open (d->plugins, entry, error);
+      StRoute *route = st_route_new (d->plugins, config, entry, error);
 
-      if (channel == NULL)
+      if (route == NULL)
         return NULL;
-      g_hash_table_replace (d->channels, g_strdup (entry->name), channel);
+      g_hash_table_replace (d->routes, g_strdup (entry->name), route);
     }
   return g_steal_pointer (&d);
 }

@@ -1,5 +1,7 @@
 #include "st-engine.h"
 
+#include <json-glib/json-glib.h>
+
 #include "st-alerts.h"
 #include "st-care.h"
 #include "st-error.h"
@@ -35,12 +37,48 @@ engine_fire (gpointer data, StStore *store, gint64 customer_id,
                           source_id, error);
 }
 
+/* Each entry of @plan (st_care_plan()'s JSON array) gets "recent": the
+ * window, in seconds, within which an event must have occurred for its
+ * job to be queued (care.recent). The write paths compare it with the
+ * event's time in SQL (st-import-store.c; st-events.c once it reads it). */
+static char *
+add_recent_window (char *plan, guint64 recent_ms)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonGenerator) generator = NULL;
+  JsonNode *root;
+  JsonArray *entries;
+
+  if (plan == NULL || !json_parser_load_from_data (parser, plan, -1, NULL))
+    return plan;
+  root = json_parser_get_root (parser);
+  if (!JSON_NODE_HOLDS_ARRAY (root))
+    return plan;
+  entries = json_node_get_array (root);
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonNode *entry = json_array_get_element (entries, i);
+
+      if (JSON_NODE_HOLDS_OBJECT (entry))
+        json_object_set_int_member (json_node_get_object (entry), "recent",
+                                    (gint64) (recent_ms / 1000));
+    }
+  generator = json_generator_new ();
+  json_generator_set_root (generator, root);
+  g_free (plan);
+  return json_generator_to_data (generator, NULL);
+}
+
 static char *
 engine_plan (gpointer data, const char *trigger)
 {
   g_autoptr (StScriptSet) scripts = st_engine_get_scripts (data);
 
-  return st_care_plan (scripts, trigger);
+  /* Only events have a time; stage entries happen now. */
+  if (g_str_has_prefix (trigger, "stage:"))
+    return st_care_plan (scripts, trigger);
+  return add_recent_window (st_care_plan (scripts, trigger),
+                            st_engine_get_config (data)->care_recent_ms);
 }
 
 StLuaLimits

@@ -17,7 +17,8 @@
 
 /* One statement: the event, the customer's aggregates, the per-kind times
  * and the care jobs ($7, st_triggers_plan(): inserted as st_care_enqueue
- * does, and the care workers woken). Aggregates use GREATEST/LEAST so
+ * does, and the care workers woken; none for an event older than the
+ * plan's recent window, `care: recent`). Aggregates use GREATEST/LEAST so
  * events may arrive out of order. */
 ST_STATEMENT_DEFINE (st_sql_event_insert, 7,
   "WITH ins AS ("
@@ -72,7 +73,9 @@ ST_STATEMENT_DEFINE (st_sql_event_insert, 7,
   "  SELECT ins.customer_id, 'event:' || ins.id || ':' || j.name, j.name,"
   "         ins.kind, ins.id, now() + make_interval(secs => j.delay)"
   "    FROM ins, jsonb_to_recordset(COALESCE($7::jsonb, '[]'))"
-  "      AS j(name text, delay bigint)"
+  "      AS j(name text, delay bigint, recent bigint)"
+  "   WHERE j.recent IS NULL"
+  "      OR ins.occurred_at >= now() - make_interval(secs => j.recent)"
   "  ON CONFLICT (customer_id, key) DO NOTHING RETURNING 1"
   ")"
   "SELECT " EVENT_COLUMNS ", false AS duplicate FROM ins"

@@ -8,6 +8,7 @@
 
 #include "st-outbox.h"
 #include "st-plugins.h"
+#include "st-rate.h"
 #include "st-waker.h"
 
 G_BEGIN_DECLS
@@ -17,6 +18,15 @@ G_BEGIN_DECLS
  * not (a lost LISTEN connection, a retry coming due). */
 #define ST_FALLBACK_POLL_MS 1000
 
+/* One configured channel as delivery sees it: the plugin instance, the
+ * channel's policy, and its rate limit in this daemon. */
+typedef struct {
+  StChannel *channel;
+  StDeliveryPolicy policy;
+  StRate *rate;          /* NULL: no rate limit */
+  char *rate_text;       /* the rate as written, for held_reason */
+} StRoute;
+
 struct _StDelivery {
   char *conninfo;
   StAlertSink sink;
@@ -24,15 +34,13 @@ struct _StDelivery {
 
   /* Copied from the configuration; read-only once built. */
   guint workers;
-  guint max_attempts;
-  guint64 backoff_ms, max_backoff_ms;
   gboolean quiet_hours;
   guint quiet_start, quiet_end;
   GStrv quiet_channels;
   GTimeZone *default_tz;
   GPtrArray *caps;      /* of StCapConfig* */
   StPlugins *plugins;
-  GHashTable *channels; /* name ("*" included) → StChannel* */
+  GHashTable *routes; /* channel name ("*" included) → StRoute* */
 
   StStore *once_store; /* st_delivery_run_once's, in its caller's thread */
 
@@ -50,10 +58,11 @@ typedef enum {
 } StClaimResult;
 
 /* Claim the oldest due message and, in its transaction, decide (quiet
- * hours, caps) and deliver it and record the outcome; the alerts raised
- * go to the sink after the commit. When none is due (ST_CLAIM_NONE),
- * *@idle_ms (may be NULL) is how long an idle worker may sleep: until the
- * next message comes due, but no longer than the fallback poll. */
+ * hours, caps, rate limit) and deliver it and record the outcome; the
+ * alerts raised go to the sink after the commit. When none is due
+ * (ST_CLAIM_NONE), *@idle_ms (may be NULL) is how long an idle worker may
+ * sleep: until the next message comes due, but no longer than the fallback
+ * poll. */
 StClaimResult st_outbox_deliver_next (StDelivery *d, StStore *store,
                                       gint64 *idle_ms, GError **error);
 

@@ -4,8 +4,9 @@
  *
  * One message is one transaction: claim the oldest due row (FOR UPDATE SKIP
  * LOCKED, so workers and daemons never take the same one), decide (quiet
- * hours, caps), call the channel's plugin with the row still locked, record
- * the outcome, commit. A crash before the commit leaves the row as it was:
+ * hours, caps, the channel's rate limit), call the channel's plugin with
+ * the row still locked, record the outcome (by the channel's policy),
+ * commit. A crash before the commit leaves the row as it was:
  * it is delivered again with the same key (at least once to the wire). */
 
 #include "st-outbox-private.h"
@@ -23,12 +24,13 @@
 #define ST_USEC(expr) "(extract(epoch FROM " expr ") * 1000000)::bigint"
 #define ST_NOW(n) "COALESCE(" ST_TS (n) ", now())"
 
-ST_STATEMENT_DEFINE (st_sql_outbox_enqueue, 11,
+ST_STATEMENT_DEFINE (st_sql_outbox_enqueue, 12,
   "WITH ins AS ("
   "  INSERT INTO messages (customer_id, key, channel, script, template,"
-  "    locale, recipient, subject, body, data, due_at)"
+  "    locale, recipient, subject, body, data, due_at, html)"
   "  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, ''),"
-  "    COALESCE($10::jsonb, '{}'), now() + $11::bigint * interval '1 second')"
+  "    COALESCE($10::jsonb, '{}'), now() + $11::bigint * interval '1 second',"
+  "    $12)"
   "  ON CONFLICT (customer_id, key) DO NOTHING RETURNING id)"
   " SELECT id, pg_notify('" ST_OUTBOX_CHANNEL "', '') FROM ins");
 
@@ -41,7 +43,8 @@ ST_STATEMENT_DEFINE (st_sql_outbox_enqueue, 11,
 ST_STATEMENT_DEFINE (st_sql_outbox_claim, 1,
   "WITH claimed AS ("
   "  SELECT m.customer_id, m.id, m.key, m.channel, m.script, m.template,"
-  "    m.locale, m.recipient, m.subject, m.body, m.data::text, m.attempts,"
+  "    m.locale, m.recipient, m.subject, m.body, m.html, m.data::text,"
+  "    m.attempts,"
   "    json_build_object('id', c.id, 'name', c.name, 'email', c.email,"
   "      'phone', c.phone, 'locale', c.locale, 'tz', c.tz)::text, c.tz,"
   "    " ST_USEC (ST_NOW (1))
@@ -51,14 +54,15 @@ ST_STATEMENT_DEFINE (st_sql_outbox_claim, 1,
   " SELECT *, NULL::bigint FROM claimed"
   " UNION ALL"
   " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-  "   NULL, NULL, NULL, NULL, " ST_USEC ("next - " ST_NOW (1)) " / 1000"
+  "   NULL, NULL, NULL, NULL, NULL, " ST_USEC ("next - " ST_NOW (1)) " / 1000"
   "  FROM (SELECT min(due_at) AS next FROM messages"
   "         WHERE state IN ('pending', 'retry') AND due_at > " ST_NOW (1) ") n"
   " WHERE NOT EXISTS (SELECT 1 FROM claimed)");
 
 enum {
   COL_CUSTOMER, COL_ID, COL_KEY, COL_CHANNEL, COL_SCRIPT, COL_TEMPLATE,
-  COL_LOCALE, COL_RECIPIENT, COL_SUBJECT, COL_BODY, COL_DATA, COL_ATTEMPTS,
+  COL_LOCALE, COL_RECIPIENT, COL_SUBJECT, COL_BODY, COL_HTML, COL_DATA,
+  COL_ATTEMPTS,
   COL_CUSTOMER_JSON, COL_TZ, COL_NOW, COL_IDLE_MS,
 };
 
@@ -127,7 +131,8 @@ st_outbox_enqueue (StStore *store, const StOutboxMessage *message,
                                          message->template_name,
                                          message->locale, message->recipient,
                                          message->subject, message->body,
-                                         message->data_json, delay },
+                                         message->data_json, delay,
+                                         message->html },
                        error);
   if (res == NULL)
     return FALSE;
@@ -222,6 +227,7 @@ claimed_init (StClaimed *c, PGresult *res)
     .data_json = column (res, COL_DATA),
     .attempt = c->attempts + 1,
     .customer_json = column (res, COL_CUSTOMER_JSON),
+    .html = column (res, COL_HTML),
   };
 }
 
@@ -250,12 +256,12 @@ exec_update (StStore *store, const StStatement *stmt,
   return res != NULL;
 }
 
-static StChannel *
-find_channel (StDelivery *d, const char *name)
+static StRoute *
+find_route (StDelivery *d, const char *name)
 {
-  StChannel *channel = g_hash_table_lookup (d->channels, name);
+  StRoute *route = g_hash_table_lookup (d->routes, name);
 
-  return channel != NULL ? channel : g_hash_table_lookup (d->channels, "*");
+  return route != NULL ? route : g_hash_table_lookup (d->routes, "*");
 }
 
 static gboolean
@@ -416,20 +422,21 @@ mark_dead (StStore *store, const StClaimed *c, guint attempts,
 /* min(max_backoff, backoff · 2^(attempts-1)), ± 20 % so that messages that
  * failed together do not all come back together. */
 static gint64
-backoff_usec (StDelivery *d, guint attempts)
+backoff_usec (const StDeliveryPolicy *policy, guint attempts)
 {
-  guint64 ms = d->backoff_ms;
+  guint64 ms = policy->backoff_ms;
 
-  for (guint i = 1; i < attempts && ms < d->max_backoff_ms; i++)
+  for (guint i = 1; i < attempts && ms < policy->max_backoff_ms; i++)
     ms *= 2;
-  ms = MIN (ms, d->max_backoff_ms);
+  ms = MIN (ms, policy->max_backoff_ms);
   return (gint64) ((double) ms * 1000.0 * g_random_double_range (0.8, 1.2));
 }
 
 static gboolean
-deliver (StDelivery *d, StStore *store, StChannel *channel,
+deliver (StDelivery *d, StStore *store, const StRoute *route,
          const StClaimed *c, GPtrArray *alerts, GError **error)
 {
+  StChannel *channel = route->channel;
   g_autofree char *detail = NULL, *attempts_text = NULL, *when = NULL;
   g_autofree char *last = NULL, *clock = NULL;
   guint attempts = c->attempts + 1;
@@ -453,17 +460,36 @@ deliver (StDelivery *d, StStore *store, StChannel *channel,
     }
   if (result == ST_DELIVERY_FAILED)
     return mark_dead (store, c, attempts, detail, alerts, error);
-  if (attempts >= d->max_attempts)
+  if (attempts >= route->policy.max_attempts)
     {
       last = g_strdup_printf ("%s (gave up after %u attempts)", detail,
                               attempts);
       return mark_dead (store, c, attempts, last, alerts, error);
     }
-  when = usec_text (c->now + backoff_usec (d, attempts));
+  when = usec_text (c->now + backoff_usec (&route->policy, attempts));
   return exec_update (store, &st_sql_outbox_retry,
                       (const char *[]){ c->customer_text, c->id_text,
                                         attempts_text, when, detail },
                       error);
+}
+
+/* TRUE with *held when the channel's rate limit makes the message wait for
+ * its slot: a hold, not a failure (no attempt is counted). */
+static gboolean
+apply_rate_limit (const StRoute *route, StStore *store, const StClaimed *c,
+                  gboolean *held, GError **error)
+{
+  g_autofree char *reason = NULL;
+  gint64 until;
+
+  *held = FALSE;
+  if (route->rate == NULL
+      || st_rate_admit (route->rate, c->id, c->now, &until))
+    return TRUE;
+  *held = TRUE;
+  reason = g_strdup_printf ("rate limit %s on %s", route->rate_text,
+                            c->message.channel);
+  return hold (store, c, until, reason, error);
 }
 
 /* Everything about one claimed message, inside its transaction. */
@@ -471,10 +497,10 @@ static gboolean
 handle (StDelivery *d, StStore *store, const StClaimed *c, GPtrArray *alerts,
         GError **error)
 {
-  StChannel *channel = find_channel (d, c->message.channel);
+  StRoute *route = find_route (d, c->message.channel);
   gboolean held = FALSE;
 
-  if (channel == NULL)
+  if (route == NULL)
     {
       g_autofree char *detail = g_strdup_printf (
           "no channel %s is configured; add it (or \"*\") under channels in "
@@ -485,9 +511,12 @@ handle (StDelivery *d, StStore *store, const StClaimed *c, GPtrArray *alerts,
     return FALSE;
   if (!held && !apply_caps (d, store, c, &held, error))
     return FALSE;
+  /* Last: a slot is spent only on a message that is otherwise free to go. */
+  if (!held && !apply_rate_limit (route, store, c, &held, error))
+    return FALSE;
   if (held)
     return TRUE;
-  return deliver (d, store, channel, c, alerts, error);
+  return deliver (d, store, route, c, alerts, error);
 }
 
 /* How long an idle worker may sleep, from a claim that found nothing. */

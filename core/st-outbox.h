@@ -20,6 +20,7 @@ typedef struct {
   const char *recipient;     /* may be NULL: the channel decides */
   const char *subject;       /* may be NULL */
   const char *body;
+  const char *html;          /* may be NULL: no HTML rendering */
   const char *data_json;     /* may be NULL */
   gint64 delay_seconds;      /* due this long after now */
 } StOutboxMessage;
@@ -36,17 +37,20 @@ gboolean st_outbox_enqueue (StStore *store, const StOutboxMessage *message,
 typedef void (*StAlertSink) (GVariant *alert, gpointer user_data);
 
 /* Delivery workers: each claims due messages with FOR UPDATE SKIP LOCKED,
- * applies quiet hours and frequency caps, hands the message to its
- * channel's plugin and records the outcome (sent; retry at a backed-off
- * time; dead with an alert after the last attempt or a permanent failure;
- * deferred or suppressed with the reason). */
+ * applies quiet hours, frequency caps and the channel's rate limit, hands
+ * the message to its channel's plugin and records the outcome (sent; retry
+ * at a backed-off time; dead with an alert after the channel's last
+ * attempt or a permanent failure; deferred or suppressed with the reason).
+ * Each channel has its own policy (st_config_channel_policy); its rate
+ * limit is kept in memory, shared by the workers of one StDelivery: with
+ * several daemons on one database, each allows the rate. */
 typedef struct _StDelivery StDelivery;
 
 /* Loads the plugins of config->channels from config->plugin_dir (else
  * st_plugins_default_dir(); see st-plugins.h for the file names) and opens
  * one instance per channel: a missing plugin, an ABI mismatch or settings
  * a plugin refuses fail here, with a message naming the channel. The
- * delivery settings, quiet hours and caps are copied: @config may be freed
+ * delivery policies, quiet hours and caps are copied: @config may be freed
  * afterwards. No database connection is made until work starts; each
  * worker thread then has its own (st_store_new (@conninfo)) and one more
  * thread LISTENs on steward_outbox to wake them. @alert_sink may be NULL. */

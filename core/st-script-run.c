@@ -29,12 +29,14 @@ ST_STATEMENT_DEFINE (st_sql_run_follow_up, 5,
   ")"
   "SELECT pg_notify('" ST_CARE_CHANNEL "', ''), (SELECT count(*) FROM ins)");
 
-ST_STATEMENT_DEFINE (st_sql_run_events, 4,
+/* $5: a backtest's cut-off, or NULL. */
+ST_STATEMENT_DEFINE (st_sql_run_events, 5,
   "SELECT id, customer_id, kind, occurred_at, amount, data,"
   "       idem_key AS key"
   "  FROM events WHERE customer_id = $1"
   "   AND ($2::text IS NULL OR kind = $2)"
   "   AND ($3::float8 IS NULL OR occurred_at >= to_timestamp($3::float8))"
+  "   AND ($5::float8 IS NULL OR occurred_at < to_timestamp($5::float8))"
   " ORDER BY occurred_at DESC, id DESC LIMIT $4");
 
 ST_STATEMENT_DEFINE (st_sql_run_health, 5,
@@ -75,8 +77,12 @@ host_customer (gpointer data, gint64 id, GError **error)
 {
   StScriptRun *run = data;
   g_autoptr (GError) local_error = NULL;
-  GVariant *record = st_customers_record (run->store, id, &local_error);
+  GVariant *record;
 
+  /* A backtest's customer as of its cut-off, not as of today. */
+  if (run->until != 0 && id == run->customer_id && run->customer != NULL)
+    return g_variant_ref (run->customer);
+  record = st_customers_record (run->store, id, &local_error);
   if (record == NULL
       && !g_error_matches (local_error, ST_ERROR, ST_ERROR_NOT_FOUND))
     g_propagate_error (error, g_steal_pointer (&local_error));
@@ -93,6 +99,7 @@ host_events (gpointer data, gint64 id, GVariant *filter, GError **error)
   guint limit = 100;
   g_autofree char *id_text = int_text (id), *limit_text = NULL;
   char since_text[G_ASCII_DTOSTR_BUF_SIZE];
+  char until_text[G_ASCII_DTOSTR_BUF_SIZE];
   g_autoptr (PGresult) res = NULL;
 
   if (filter != NULL
@@ -103,10 +110,12 @@ host_events (gpointer data, gint64 id, GVariant *filter, GError **error)
   limit = CLAMP (limit, 1, 1000);
   limit_text = g_strdup_printf ("%u", limit);
   g_ascii_dtostr (since_text, sizeof since_text, since);
+  g_ascii_dtostr (until_text, sizeof until_text, run->until);
   res = st_store_exec (run->store, &st_sql_run_events,
                        (const char *[]){ id_text, kind,
                                          has_since ? since_text : NULL,
-                                         limit_text },
+                                         limit_text,
+                                         run->until != 0 ? until_text : NULL },
                        error);
   return res == NULL ? NULL
                      : g_variant_ref_sink (st_record_list_from_result (res));
@@ -159,13 +168,16 @@ arg_int (GVariant *args, const char *key, gint64 fallback)
   return fallback;
 }
 
+/* Not g_variant_lookup (args, key, "&s", ...): it serialises the whole
+ * dictionary first, a good part of a campaign target's cost. The string
+ * lives as long as @args, which holds it. */
 static const char *
 arg_str (GVariant *args, const char *key)
 {
-  const char *value = NULL;
+  g_autoptr (GVariant) value = g_variant_lookup_value (
+      args, key, G_VARIANT_TYPE_STRING);
 
-  g_variant_lookup (args, key, "&s", &value);
-  return value;
+  return value != NULL ? g_variant_get_string (value, NULL) : NULL;
 }
 
 static char *
@@ -174,6 +186,14 @@ arg_json (GVariant *args, const char *key)
   g_autoptr (GVariant) value = g_variant_lookup_value (args, key, NULL);
 
   return value == NULL ? NULL : st_record_to_json (value);
+}
+
+/* One {sv} entry of a template's variables. */
+static GVariant *
+template_var (const char *name, GVariant *value)
+{
+  return g_variant_new_dict_entry (g_variant_new_string (name),
+                                   g_variant_new_variant (value));
 }
 
 /* The record of the customer an action is about: usually the job's own. */
@@ -185,63 +205,100 @@ action_customer (StScriptRun *run, gint64 id, GError **error)
   return st_customers_record (run->store, id, error);
 }
 
-static gboolean
-apply_send (StScriptRun *run, GVariant *args, GError **error)
+gboolean
+st_script_run_render_send (StScriptRun *run, const StAction *action,
+                           StScriptSend *send, GError **error)
 {
+  GVariant *args = action->args;
   gint64 customer_id = arg_int (args, "customer_id", run->customer_id);
   const char *channel = arg_str (args, "channel");
   const char *template_name = arg_str (args, "template");
-  g_autoptr (GVariant) customer = action_customer (run, customer_id, error);
   g_autoptr (GVariant) data = NULL;
-  g_autofree char *subject = NULL, *body = NULL, *locale = NULL;
-  g_autofree char *data_json = arg_json (args, "data");
   const char *recipient = NULL;
-  StOutboxMessage message = { 0 };
-  gboolean created;
+  StOutboxMessage *message = &send->message;
 
-  if (customer == NULL)
+  memset (send, 0, sizeof *send);
+  send->customer = action_customer (run, customer_id, error);
+  if (send->customer == NULL)
     return FALSE;
+  send->args = g_variant_ref (args);
+  send->data_json = arg_json (args, "data");
   data = g_variant_lookup_value (args, "data", G_VARIANT_TYPE_VARDICT);
   if (template_name != NULL)
     {
-      GVariantDict vars;
-      g_autoptr (GVariant) vars_value = NULL;
+      /* Built directly: a GVariantDict hashes and parses a format per
+       * entry, per customer of a campaign. */
+      GVariant *entries[] = {
+        template_var ("customer", send->customer),
+        template_var ("event", run->event),
+        template_var ("data", data ? data
+                                   : g_variant_new_array (
+                                       G_VARIANT_TYPE ("{sv}"), NULL, 0)),
+      };
+      g_autoptr (GVariant) vars_value = g_variant_ref_sink (
+          g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries,
+                               G_N_ELEMENTS (entries)));
       const char *customer_locale = NULL;
 
-      g_variant_dict_init (&vars, NULL);
-      g_variant_dict_insert_value (&vars, "customer", customer);
-      g_variant_dict_insert_value (&vars, "event", run->event);
-      g_variant_dict_insert_value (
-          &vars, "data", data ? data : g_variant_new ("a{sv}", NULL));
-      vars_value = g_variant_ref_sink (g_variant_dict_end (&vars));
-      g_variant_lookup (customer, "locale", "&s", &customer_locale);
-      if (!st_template_render (st_script_set_folders (run->scripts),
-                               template_name, customer_locale, vars_value,
-                               &subject, &body, &locale, error))
-        return FALSE;
+      customer_locale = arg_str (send->customer, "locale");
+      if (!st_template_render_cached (
+              run->templates, st_script_set_folders (run->scripts),
+              template_name, customer_locale, vars_value, &send->subject,
+              &send->body, &send->html, &send->locale, error))
+        {
+          st_script_send_clear (send);
+          return FALSE;
+        }
     }
   else
     {
-      subject = g_strdup (arg_str (args, "subject"));
-      body = g_strdup (arg_str (args, "body"));
+      send->subject = g_strdup (arg_str (args, "subject"));
+      send->body = g_strdup (arg_str (args, "body"));
     }
   if (g_strcmp0 (channel, "email") == 0)
-    g_variant_lookup (customer, "email", "&s", &recipient);
+    recipient = arg_str (send->customer, "email");
   else if (g_strcmp0 (channel, "sms") == 0)
-    g_variant_lookup (customer, "phone", "&s", &recipient);
+    recipient = arg_str (send->customer, "phone");
 
-  message.customer_id = customer_id;
-  message.key = arg_str (args, "key");
-  message.channel = channel;
-  message.script = run->script->name;
-  message.template_name = template_name;
-  message.locale = locale;
-  message.recipient = recipient;
-  message.subject = subject;
-  message.body = body ? body : "";
-  message.data_json = data_json;
-  message.delay_seconds = arg_int (args, "delay", 0);
-  return st_outbox_enqueue (run->store, &message, &created, error);
+  message->customer_id = customer_id;
+  message->key = arg_str (args, "key");
+  message->channel = channel;
+  message->script = run->script->name;
+  message->template_name = template_name;
+  message->locale = send->locale;
+  message->recipient = recipient;
+  message->subject = send->subject;
+  message->body = send->body ? send->body : "";
+  message->html = send->html;
+  message->data_json = send->data_json;
+  message->delay_seconds = arg_int (args, "delay", 0);
+  return TRUE;
+}
+
+void
+st_script_send_clear (StScriptSend *send)
+{
+  g_clear_pointer (&send->subject, g_free);
+  g_clear_pointer (&send->body, g_free);
+  g_clear_pointer (&send->html, g_free);
+  g_clear_pointer (&send->locale, g_free);
+  g_clear_pointer (&send->data_json, g_free);
+  g_clear_pointer (&send->customer, g_variant_unref);
+  g_clear_pointer (&send->args, g_variant_unref);
+  memset (&send->message, 0, sizeof send->message);
+}
+
+static gboolean
+apply_send (StScriptRun *run, const StAction *action, GError **error)
+{
+  StScriptSend send;
+  gboolean created, ok;
+
+  if (!st_script_run_render_send (run, action, &send, error))
+    return FALSE;
+  ok = st_outbox_enqueue (run->store, &send.message, &created, error);
+  st_script_send_clear (&send);
+  return ok;
 }
 
 static gboolean
@@ -304,7 +361,7 @@ st_script_run_apply_one (StScriptRun *run, const StAction *action, GError **erro
   g_autofree char *actor = NULL;
 
   if (g_str_equal (name, "send"))
-    return apply_send (run, args, error);
+    return apply_send (run, action, error);
   if (g_str_equal (name, "alert"))
     return apply_alert (run, args, error);
   if (g_str_equal (name, "follow_up"))

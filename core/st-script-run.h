@@ -3,7 +3,9 @@
 #include <glib.h>
 
 #include "st-lua.h"
+#include "st-outbox.h"
 #include "st-store.h"
+#include "st-template.h"
 #include "st-triggers.h"
 
 G_BEGIN_DECLS
@@ -34,6 +36,12 @@ typedef struct {
   GVariant *customer;     /* a{sv}: what the script gets as `customer` */
   GVariant *event;        /* a{sv}: what the script gets as `event` */
   double now;             /* steward.now(); 0: the real clock */
+  double until;           /* backtests: steward.events() sees only events
+                           * before this time (epoch seconds), and
+                           * steward.customer() of the run's own customer
+                           * gives @customer; 0: no limit */
+  StTemplateCache *templates; /* the caller's, for its runs' sends;
+                               * NULL: the files are read at each send */
   GPtrArray *actions;     /* of StAction*, in the order asked */
   GPtrArray *alerts;      /* alert records raised by apply, to announce */
 } StScriptRun;
@@ -55,6 +63,21 @@ gboolean st_script_run_call (StScriptRun *run, StLua *lua, GError **error);
 gboolean st_script_run_apply_one (StScriptRun *run, const StAction *action,
                                   GError **error);
 gboolean st_script_run_apply (StScriptRun *run, GError **error);
+
+/* A send action made into the message it would enqueue (template
+ * rendered, recipient chosen) without writing it: campaign batches write
+ * their messages together, and dry runs only show them. @message points
+ * into the strings and records the StScriptSend holds. */
+typedef struct {
+  StOutboxMessage message;
+  char *subject, *body, *html, *locale, *data_json;
+  GVariant *customer; /* the record the recipient came from */
+  GVariant *args;     /* the action's arguments (key, channel...) */
+} StScriptSend;
+
+gboolean st_script_run_render_send (StScriptRun *run, const StAction *action,
+                                    StScriptSend *send, GError **error);
+void st_script_send_clear (StScriptSend *send);
 
 /* After the commit: tell the engine (and so D-Bus clients) about the
  * alerts the run raised. */

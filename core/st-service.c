@@ -1,4 +1,4 @@
-#include "st-service.h"
+#include "st-service-private.h"
 
 #include <pwd.h>
 #include <string.h>
@@ -12,25 +12,8 @@
 #include "st-events.h"
 #include "st-record.h"
 
-struct _StService {
-  StEngine *engine;
-  GThreadPool *workers;
-  GDBusConnection *connection;
-  guint registrations[4];
-};
-
-/* One method call on its way through a worker thread. */
-typedef struct {
-  StService *service;
-  GDBusMethodInvocation *invocation;
-  StStore *store; /* borrowed on first use */
-} StCall;
-
-typedef GVariant *(*StHandler) (StCall *call, GVariant *params,
-                                GError **error);
-
-static StStore *
-call_store (StCall *call, GError **error)
+StStore *
+st_call_store (StCall *call, GError **error)
 {
   if (call->store == NULL)
     call->store = st_engine_acquire_store (call->service->engine, error);
@@ -44,8 +27,8 @@ call_config (StCall *call)
 }
 
 /* The caller's Unix user name, as the bus daemon vouches for it. */
-static char *
-call_actor (StCall *call)
+char *
+st_call_actor (StCall *call)
 {
   const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
   g_autoptr (GVariant) reply = NULL;
@@ -81,8 +64,8 @@ reply_record (GVariant *record)
   return reply;
 }
 
-static GVariant *
-reply_list (GVariant *list)
+GVariant *
+st_reply_list (GVariant *list)
 {
   GVariant *reply;
 
@@ -105,7 +88,7 @@ handle_version (StCall *call, GVariant *params, GError **error)
 static GVariant *
 handle_schema_version (StCall *call, GVariant *params, GError **error)
 {
-  StStore *store = call_store (call, error);
+  StStore *store = st_call_store (call, error);
   int version;
 
   (void) params;
@@ -146,6 +129,9 @@ handle_status (StCall *call, GVariant *params, GError **error)
                          g_variant_new_uint32 (config->workers));
   g_variant_builder_add (&status, "{sv}", "config", g_variant_new_string (
                              config->path ? config->path : "(defaults)"));
+  g_variant_builder_add (&status, "{sv}", "scheduler", g_variant_new_string (
+                             st_campaigns_is_leader (call->service->campaigns)
+                                 ? "leader" : "standby"));
   g_variant_builder_add (&status, "{sv}", "started_at",
                          g_variant_new_take_string (g_date_time_format_iso8601 (
                              st_engine_started_at (engine))));
@@ -155,7 +141,7 @@ handle_status (StCall *call, GVariant *params, GError **error)
                                               / G_TIME_SPAN_SECOND));
 
   /* Status answers even when the database does not: it says so. */
-  store = call_store (call, &db_error);
+  store = st_call_store (call, &db_error);
   if (store != NULL && st_store_begin (store, &db_error))
     {
       counts = st_store_exec (store, &st_sql_status_counts, NULL, &db_error);
@@ -198,8 +184,8 @@ static GVariant *
 handle_create (StCall *call, GVariant *params, GError **error)
 {
   g_autoptr (GVariant) fields = g_variant_get_child_value (params, 0);
-  g_autofree char *actor = call_actor (call);
-  StStore *store = call_store (call, error);
+  g_autofree char *actor = st_call_actor (call);
+  StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
@@ -211,7 +197,7 @@ static GVariant *
 handle_get (StCall *call, GVariant *params, GError **error)
 {
   const char *customer;
-  StStore *store = call_store (call, error);
+  StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
@@ -224,7 +210,7 @@ handle_update (StCall *call, GVariant *params, GError **error)
 {
   const char *customer;
   g_autoptr (GVariant) fields = NULL;
-  StStore *store = call_store (call, error);
+  StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
@@ -236,11 +222,11 @@ static GVariant *
 handle_find (StCall *call, GVariant *params, GError **error)
 {
   g_autoptr (GVariant) filter = g_variant_get_child_value (params, 0);
-  StStore *store = call_store (call, error);
+  StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
-  return reply_list (st_customers_find (store, call_config (call), filter,
+  return st_reply_list (st_customers_find (store, call_config (call), filter,
                                         error));
 }
 
@@ -248,8 +234,8 @@ static GVariant *
 handle_set_stage (StCall *call, GVariant *params, GError **error)
 {
   const char *customer, *stage, *reason;
-  g_autofree char *actor = call_actor (call);
-  StStore *store = call_store (call, error);
+  g_autofree char *actor = st_call_actor (call);
+  StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
@@ -264,12 +250,12 @@ handle_timeline (StCall *call, GVariant *params, GError **error)
 {
   const char *customer;
   g_autoptr (GVariant) options = NULL;
-  StStore *store = call_store (call, error);
+  StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
   g_variant_get (params, "(&s@a{sv})", &customer, &options);
-  return reply_list (st_customers_timeline (store, customer, options, error));
+  return st_reply_list (st_customers_timeline (store, customer, options, error));
 }
 
 static GVariant *
@@ -277,7 +263,7 @@ handle_record_event (StCall *call, GVariant *params, GError **error)
 {
   const char *customer, *kind;
   g_autoptr (GVariant) data = NULL;
-  StStore *store = call_store (call, error);
+  StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
@@ -289,11 +275,11 @@ static GVariant *
 handle_record_events (StCall *call, GVariant *params, GError **error)
 {
   g_autoptr (GVariant) events = g_variant_get_child_value (params, 0);
-  StStore *store = call_store (call, error);
+  StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
-  return reply_list (st_events_record_many (store, events, error));
+  return st_reply_list (st_events_record_many (store, events, error));
 }
 
 /* Alerts ----------------------------------------------------------------- */
@@ -304,7 +290,7 @@ handle_alert_list (StCall *call, GVariant *params, GError **error)
   g_autoptr (GVariant) filter = g_variant_get_child_value (params, 0);
   g_autoptr (GVariant) customer = g_variant_lookup_value (
       filter, "customer", G_VARIANT_TYPE_STRING);
-  StStore *store = call_store (call, error);
+  StStore *store = st_call_store (call, error);
   g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (filter);
   g_autoptr (GVariant) resolved = NULL;
 
@@ -327,7 +313,7 @@ handle_alert_list (StCall *call, GVariant *params, GError **error)
       g_variant_dict_insert (&dict, "customer_id", "x", id);
     }
   resolved = g_variant_ref_sink (g_variant_dict_end (&dict));
-  return reply_list (st_alerts_list (store, resolved, error));
+  return st_reply_list (st_alerts_list (store, resolved, error));
 }
 
 static GVariant *
@@ -335,8 +321,8 @@ handle_alert_acknowledge (StCall *call, GVariant *params, GError **error)
 {
   gint64 id;
   const char *note;
-  g_autofree char *actor = call_actor (call);
-  StStore *store = call_store (call, error);
+  g_autofree char *actor = st_call_actor (call);
+  StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
@@ -474,6 +460,18 @@ static const struct {
   { "org.steward.Steward1.Scripts", "List", handle_script_list },
   { "org.steward.Steward1.Scripts", "Check", handle_script_check },
   { "org.steward.Steward1.Scripts", "Reload", handle_script_reload },
+  { "org.steward.Steward1.Campaigns", "List", st_service_campaign_list },
+  { "org.steward.Steward1.Campaigns", "Run", st_service_campaign_run },
+  { "org.steward.Steward1.Campaigns", "Runs", st_service_campaign_runs },
+  { "org.steward.Steward1.Messages", "List", st_service_message_list },
+  { "org.steward.Steward1.Messages", "Get", st_service_message_get },
+  { "org.steward.Steward1.Messages", "Retry", st_service_message_retry },
+  { "org.steward.Steward1.Import", "Customers", st_service_import_customers },
+  { "org.steward.Steward1.Import", "Events", st_service_import_events },
+  { "org.steward.Steward1.Reports", "Backtest", st_service_report_backtest },
+  /* Only the run objects have properties. */
+  { "org.freedesktop.DBus.Properties", "Get", st_service_run_get },
+  { "org.freedesktop.DBus.Properties", "GetAll", st_service_run_get_all },
 };
 
 static StHandler
@@ -532,11 +530,11 @@ run_call (gpointer data, gpointer user_data)
   g_object_unref (invocation);
 }
 
-static void
-method_call (GDBusConnection *connection, const char *sender,
-             const char *object_path, const char *interface_name,
-             const char *method_name, GVariant *parameters,
-             GDBusMethodInvocation *invocation, gpointer user_data)
+void
+st_service_method_call (GDBusConnection *connection, const char *sender,
+                        const char *object_path, const char *interface_name,
+                        const char *method_name, GVariant *parameters,
+                        GDBusMethodInvocation *invocation, gpointer user_data)
 {
   StService *service = user_data;
 
@@ -546,7 +544,8 @@ method_call (GDBusConnection *connection, const char *sender,
   g_thread_pool_push (service->workers, g_object_ref (invocation), NULL);
 }
 
-static const GDBusInterfaceVTable st_vtable = { method_call, NULL, NULL, { 0 } };
+static const GDBusInterfaceVTable st_vtable = { st_service_method_call, NULL,
+                                                NULL, { 0 } };
 
 StService *
 st_service_new (StEngine *engine)
@@ -569,6 +568,7 @@ st_service_free (StService *service)
   /* Let the calls already accepted finish before the engine goes away. */
   g_thread_pool_free (service->workers, FALSE, TRUE);
   st_engine_set_alert_sink (service->engine, NULL, NULL);
+  st_service_runs_unregister (service);
   if (service->connection != NULL)
     {
       for (guint i = 0; i < G_N_ELEMENTS (service->registrations); i++)
@@ -587,10 +587,15 @@ st_service_register (StService *service, GDBusConnection *connection,
   GDBusInterfaceInfo *interfaces[] = { st_dbus_manager_interface_info (),
                                        st_dbus_customers_interface_info (),
                                        st_dbus_alerts_interface_info (),
-                                       st_dbus_scripts_interface_info () };
+                                       st_dbus_scripts_interface_info (),
+                                       st_dbus_campaigns_interface_info (),
+                                       st_dbus_messages_interface_info (),
+                                       st_dbus_import_interface_info (),
+                                       st_dbus_reports_interface_info () };
 
   /* Make sure the error domain is registered before the first reply. */
   (void) ST_ERROR;
+  g_assert (G_N_ELEMENTS (interfaces) <= G_N_ELEMENTS (service->registrations));
   service->connection = g_object_ref (connection);
   for (guint i = 0; i < G_N_ELEMENTS (interfaces); i++)
     {
@@ -600,5 +605,11 @@ st_service_register (StService *service, GDBusConnection *connection,
       if (service->registrations[i] == 0)
         return FALSE;
     }
-  return TRUE;
+  return st_service_runs_register (service, error);
+}
+
+void
+st_service_set_campaigns (StService *service, StCampaigns *campaigns)
+{
+  service->campaigns = campaigns;
 }

@@ -2,6 +2,7 @@
 
 #include <gio/gio.h>
 
+#include "st-campaigns.h"
 #include "st-engine.h"
 
 G_BEGIN_DECLS
@@ -20,6 +21,10 @@ void st_service_free (StService *service);
 /* Export the object on @connection. */
 gboolean st_service_register (StService *service, GDBusConnection *connection,
                               GError **error);
+
+/* The daemon's campaign threads, for Status (whether it leads the
+ * scheduler); may stay unset. */
+void st_service_set_campaigns (StService *service, StCampaigns *campaigns);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StService, st_service_free)
 

@@ -616,3 +616,57 @@ st_store_migrate (StStore *store, GError **error)
                    "SELECT pg_advisory_unlock(" ST_MIGRATION_LOCK_KEY ")"));
   return current;
 }
+
+/* Bulk load ------------------------------------------------------------ */
+
+#define ST_COPY_PIECE (1024 * 1024)
+
+static gboolean
+copy_send (StStore *store, const char *data, gsize len, GError **error)
+{
+  for (gsize done = 0; done < len; done += ST_COPY_PIECE)
+    if (PQputCopyData (store->conn, data + done,
+                       (int) MIN (ST_COPY_PIECE, len - done)) != 1)
+      {
+        lost_while_sending (store, error);
+        return FALSE;
+      }
+  if (PQputCopyEnd (store->conn, NULL) != 1)
+    {
+      lost_while_sending (store, error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+st_store_copy (StStore *store, const char *copy_sql, const char *data,
+               gsize len, guint64 *rows, GError **error)
+{
+  PGresult *res;
+  g_autoptr (PGresult) done = NULL;
+
+  if (!flush_begin (store, error))
+    return FALSE;
+  res = PQexec (store->conn, copy_sql);
+  if (PQresultStatus (res) != PGRES_COPY_IN)
+    {
+      g_autoptr (PGresult) failed = exec_checked (store, res, error);
+
+      if (failed != NULL) /* not a COPY FROM STDIN at all */
+        g_set_error (error, ST_ERROR, ST_ERROR_FAILED,
+                     "%s did not start a COPY", copy_sql);
+      return FALSE;
+    }
+  PQclear (res);
+  if (!copy_send (store, data, len, error))
+    return FALSE;
+  done = exec_checked (store, PQgetResult (store->conn), error);
+  /* Read up to the end of the command, whatever its outcome. */
+  while ((res = PQgetResult (store->conn)) != NULL)
+    PQclear (res);
+  if (done == NULL)
+    return FALSE;
+  *rows = g_ascii_strtoull (PQcmdTuples (done), NULL, 10);
+  return TRUE;
+}

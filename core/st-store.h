@@ -90,6 +90,15 @@ int st_store_schema_version (StStore *store, GError **error);
 /* The highest migration this binary carries. */
 int st_store_known_schema_version (void);
 
+/* Bulk load (appended for the import): run @copy_sql, a "COPY table
+ * (columns) FROM STDIN" in text format, inside the open transaction, and
+ * send @data (@len bytes of whole lines) as its input, in pieces of at
+ * most 1 MiB. *rows is the number of rows COPY reports. Fails as
+ * st_store_exec() does; the transaction is then to be rolled back. */
+gboolean st_store_copy (StStore *store, const char *copy_sql,
+                        const char *data, gsize len, guint64 *rows,
+                        GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StStore, st_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGresult, PQclear)
 

@@ -66,9 +66,11 @@ value_text (GVariant *value)
   return g_variant_print (value, FALSE);
 }
 
-char *
-st_template_expand (const char *text, GVariant *vars, const char *origin,
-                    GError **error)
+/* With @escape, each value inserted is HTML-escaped (& < > " '), so a
+ * customer's name cannot add markup to an HTML template. */
+static char *
+expand (const char *text, GVariant *vars, const char *origin, gboolean escape,
+        GError **error)
 {
   GString *out = g_string_new (NULL);
   const char *p = text;
@@ -110,11 +112,20 @@ st_template_expand (const char *text, GVariant *vars, const char *origin,
         }
       {
         g_autofree char *text_value = value_text (value);
-        g_string_append (out, text_value);
+        g_autofree char *escaped =
+            escape ? g_markup_escape_text (text_value, -1) : NULL;
+        g_string_append (out, escaped != NULL ? escaped : text_value);
       }
       p = close + 2;
     }
   return g_string_free (out, FALSE);
+}
+
+char *
+st_template_expand (const char *text, GVariant *vars, const char *origin,
+                    GError **error)
+{
+  return expand (text, vars, origin, FALSE, error);
 }
 
 /* Locales to try, most specific first. */
@@ -169,41 +180,133 @@ find_template (const char *const *folders, const char *name,
   return NULL;
 }
 
-gboolean
-st_template_render (const char *const *folders, const char *name,
-                    const char *locale, GVariant *vars, char **subject,
-                    char **body, char **used_locale, GError **error)
+static char *
+read_utf8 (const char *path, GError **error)
 {
-  g_autofree char *path = NULL, *text = NULL, *rendered = NULL;
-  const char *rest;
+  g_autofree char *text = NULL;
 
-  *subject = *body = *used_locale = NULL;
+  if (!g_file_get_contents (path, &text, NULL, error))
+    return NULL;
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "%s: not valid UTF-8", path);
+      return NULL;
+    }
+  return g_steal_pointer (&text);
+}
+
+/* A template file as found for a name and locale: the text template, and
+ * the HTML one beside it (same folder, name and locale, ".html" for
+ * ".txt"), read or failed to read. */
+typedef struct {
+  char *path;
+  char *locale;      /* the locale of the file chosen; NULL: none */
+  char *text;
+  char *html_path;
+  char *html;        /* NULL when there is no such file */
+  GError *html_error;
+} StTemplateFile;
+
+static void
+template_file_free (StTemplateFile *file)
+{
+  g_free (file->path);
+  g_free (file->locale);
+  g_free (file->text);
+  g_free (file->html_path);
+  g_free (file->html);
+  g_clear_error (&file->html_error);
+  g_free (file);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StTemplateFile, template_file_free)
+
+struct _StTemplateCache {
+  GHashTable *files; /* "name\nlocale" → StTemplateFile */
+};
+
+StTemplateCache *
+st_template_cache_new (void)
+{
+  StTemplateCache *cache = g_new0 (StTemplateCache, 1);
+
+  cache->files = g_hash_table_new_full (
+      g_str_hash, g_str_equal, g_free, (GDestroyNotify) template_file_free);
+  return cache;
+}
+
+void
+st_template_cache_free (StTemplateCache *cache)
+{
+  if (cache == NULL)
+    return;
+  g_hash_table_unref (cache->files);
+  g_free (cache);
+}
+
+static StTemplateFile *
+template_file_read (const char *const *folders, const char *name,
+                    const char *locale, GError **error)
+{
+  g_autoptr (StTemplateFile) file = g_new0 (StTemplateFile, 1);
+  g_autofree char *stem = NULL;
+
   if (!valid_name (name))
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
                    "template: '%s' is not a template name; use lower-case "
                    "letters, digits, '_' and '-'", name ? name : "");
-      return FALSE;
+      return NULL;
     }
-  path = find_template (folders, name, locale, used_locale);
-  if (path == NULL)
+  file->path = find_template (folders, name, locale, &file->locale);
+  if (file->path == NULL)
     {
       g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
                    "template '%s' not found for locale '%s' (nor en): add "
                    "templates/%s.en.txt to a script folder", name,
                    locale ? locale : "", name);
-      return FALSE;
+      return NULL;
     }
-  if (!g_file_get_contents (path, &text, NULL, error))
-    return FALSE;
-  if (!g_utf8_validate (text, -1, NULL))
+  file->text = read_utf8 (file->path, error);
+  if (file->text == NULL)
+    return NULL;
+  stem = g_strndup (file->path, strlen (file->path) - 4);
+  file->html_path = g_strconcat (stem, ".html", NULL);
+  if (g_file_test (file->html_path, G_FILE_TEST_IS_REGULAR))
+    file->html = read_utf8 (file->html_path, &file->html_error);
+  return g_steal_pointer (&file);
+}
+
+/* The HTML beside the text template, rendered with every value escaped;
+ * *html stays NULL when there is no such file. */
+static gboolean
+render_html (const StTemplateFile *file, GVariant *vars, char **html,
+             GError **error)
+{
+  *html = NULL;
+  if (file->html_error != NULL)
     {
-      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "%s: not valid UTF-8", path);
+      g_propagate_error (error, g_error_copy (file->html_error));
       return FALSE;
     }
-  rendered = st_template_expand (text, vars, path, error);
-  if (rendered == NULL)
+  if (file->html == NULL)
+    return TRUE;
+  *html = expand (file->html, vars, file->html_path, TRUE, error);
+  return *html != NULL;
+}
+
+static gboolean
+render_file (const StTemplateFile *file, GVariant *vars, char **subject,
+             char **body, char **html, GError **error)
+{
+  g_autofree char *rendered = NULL;
+  g_autofree char *markup = NULL;
+  const char *rest;
+
+  rendered = expand (file->text, vars, file->path, FALSE, error);
+  if (rendered == NULL
+      || (html != NULL && !render_html (file, vars, &markup, error)))
     return FALSE;
 
   rest = rendered;
@@ -219,5 +322,55 @@ st_template_render (const char *const *folders, const char *name,
         rest += 2;
     }
   *body = g_strdup (rest);
+  if (html != NULL)
+    *html = g_steal_pointer (&markup);
   return TRUE;
+}
+
+gboolean
+st_template_render_cached (StTemplateCache *cache,
+                           const char *const *folders, const char *name,
+                           const char *locale, GVariant *vars,
+                           char **subject, char **body, char **html,
+                           char **used_locale, GError **error)
+{
+  g_autoptr (StTemplateFile) own = NULL;
+  g_autofree char *key = NULL;
+  const StTemplateFile *file = NULL;
+
+  *subject = *body = *used_locale = NULL;
+  if (html != NULL)
+    *html = NULL;
+  if (cache != NULL)
+    {
+      key = g_strconcat (name ? name : "", "\n", locale ? locale : "", NULL);
+      file = g_hash_table_lookup (cache->files, key);
+    }
+  if (file == NULL)
+    {
+      own = template_file_read (folders, name, locale, error);
+      if (own == NULL)
+        return FALSE;
+      file = own;
+      if (cache != NULL)
+        g_hash_table_insert (cache->files, g_steal_pointer (&key),
+                             g_steal_pointer (&own));
+    }
+  if (!render_file (file, vars, subject, body, html, error))
+    {
+      g_clear_pointer (subject, g_free);
+      return FALSE;
+    }
+  *used_locale = g_strdup (file->locale);
+  return TRUE;
+}
+
+gboolean
+st_template_render (const char *const *folders, const char *name,
+                    const char *locale, GVariant *vars, char **subject,
+                    char **body, char **html, char **used_locale,
+                    GError **error)
+{
+  return st_template_render_cached (NULL, folders, name, locale, vars,
+                                    subject, body, html, used_locale, error);
 }

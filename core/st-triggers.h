@@ -20,9 +20,11 @@ typedef struct {
                     const char *trigger, const char *source,
                     gint64 source_id, GError **error);
   /* The jobs an event of kind @trigger makes, for a write path that
-   * inserts them in its own statement (st-events.c): a JSON array of
-   * {"name": script, "delay": seconds}, or NULL when no script is on it.
-   * Freed with g_free(). */
+   * inserts them in its own statement (st-events.c, st-import-store.c): a
+   * JSON array of {"name": script, "delay": seconds, "recent": seconds},
+   * or NULL when no script is on it. "recent" (care.recent; absent for
+   * "stage:" triggers) is the window: an event that occurred before
+   * now - recent queues no job. Freed with g_free(). */
   char *(*plan) (gpointer data, const char *trigger);
   gpointer data;
 } StTriggers;

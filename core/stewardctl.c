@@ -5,7 +5,7 @@
  *
  * This file holds the command table, the dispatch from the words of the
  * command line to a command, and `status`; the other commands are
- * st-cli-<noun>.c (customer, event, alert, script), what they share
+ * st-cli-<noun>.c (customer, event, alert, message, script), what they share
  * st-cli.c. */
 
 #include <errno.h>
@@ -13,8 +13,12 @@
 #include <stdio.h>
 
 #include "st-cli-alert.h"
+#include "st-cli-campaign.h"
 #include "st-cli-customer.h"
 #include "st-cli-event.h"
+#include "st-cli-import.h"
+#include "st-cli-message.h"
+#include "st-cli-report.h"
 #include "st-cli-schedule.h"
 #include "st-cli-script.h"
 #include "st-cli.h"
@@ -34,6 +38,7 @@ static const StCliField status_fields[] = {
   { "started_at", "Started", ST_CLI_FIELD_TIME },
   { "uptime_seconds", "Uptime", ST_CLI_FIELD_DURATION },
   { "config", "Config", ST_CLI_FIELD_TEXT },
+  { "scheduler", "Scheduler", ST_CLI_FIELD_TEXT },
   { NULL },
 };
 
@@ -78,8 +83,29 @@ static const StCliCommand commands[] = {
   { "event", "add", "ID|REF KIND [--amount X] [--at ISO-8601] [--key KEY] [--data k=v]...",
     "Record something that happened to a customer (purchase, login, survey...)",
     st_cli_event_add },
+  { "import", "customers", "FILE.csv [--map column=field]... [--date-format F] [--rejects FILE]",
+    "Import customers from a CSV file (or - for standard input): new ones are created, "
+    "existing ones (by ref, else e-mail) updated; see docs/import.md",
+    st_cli_import_customers },
+  { "import", "events",
+    "FILE.csv [--map column=field]... [--kind KIND] [--kind-if KIND:COLUMN=PATTERN]... "
+    "[--date-format F] [--rejects FILE]",
+    "Import events from a CSV file (or -); customers named by ref are created when new; "
+    "a row seen before (same key) is a duplicate; see docs/import.md",
+    st_cli_import_events },
   { "timeline", NULL, "ID|REF [--limit N]",
     "Show a customer's events and stage changes, newest first", st_cli_timeline },
+  { "campaign", "list", "", "List the campaigns (scheduled scripts), when each fires next and whom for",
+    st_cli_campaign_list },
+  { "campaign", "run", "NAME [--dry-run] [--wait]",
+    "Run a campaign now; --dry-run writes nothing and shows what it would do, --wait follows "
+    "the run to its end",
+    st_cli_campaign_run },
+  { "campaign", "runs", "[NAME] [--limit N]", "List the runs of a campaign, or of all, newest first",
+    st_cli_campaign_runs },
+  { "campaign", "show", "RUN",
+    "Show a run: its state, counts and, once ended, what it did (samples, errors)",
+    st_cli_campaign_show },
   { "schedule", "next", "EXPR [--tz ZONE] [--from ISO-8601] [--count N]",
     "Show the next times a cron schedule fires (quote EXPR: '0 9 * * mon'); works without "
     "the daemon",
@@ -90,6 +116,14 @@ static const StCliCommand commands[] = {
   { "alert", "ack", "ID [--note TEXT]",
     "Acknowledge an open alert; your user name and the note are kept with it",
     st_cli_alert_ack },
+  { "message", "list", "[--customer ID|REF] [--state S] [--channel C] [--limit N]",
+    "List outgoing messages, newest first: what was sent, what waits and why, what failed",
+    st_cli_message_list },
+  { "message", "show", "ID", "Show a message: its state, attempts, last error, times and text",
+    st_cli_message_show },
+  { "message", "retry", "ID",
+    "Deliver a dead, waiting or suppressed message again now (never a sent one)",
+    st_cli_message_retry },
   { "script", "list", "", "List the care scripts the daemon has loaded, and the broken ones",
     st_cli_script_list },
   { "script", "check", "FILE",
@@ -97,6 +131,10 @@ static const StCliCommand commands[] = {
     st_cli_script_check },
   { "script", "reload", "", "Re-read the scripts folders and list the scripts now loaded",
     st_cli_script_reload },
+  { "report", "backtest", "--cutoff DATE --horizon DAYS [--script NAME]",
+    "Check how well the health script ranks who leaves: score everyone as at DATE, compare "
+    "with who did not buy again within DAYS",
+    st_cli_report_backtest },
   { "status", NULL, "", "Show the daemon's version, database state and counts",
     cmd_status },
   { NULL },

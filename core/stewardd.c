@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "st-build-config.h"
+#include "st-campaigns.h"
 #include "st-care.h"
 #include "st-config.h"
 #include "st-engine.h"
@@ -20,6 +21,7 @@ typedef struct {
   StEngine *engine;
   StService *service;
   StCare *care;
+  StCampaigns *campaigns;
   StDelivery *delivery;
   int exit_code;
 } Daemon;
@@ -180,6 +182,9 @@ main (int argc, char **argv)
       }
     daemon.care = st_care_new (daemon.engine);
     st_care_start (daemon.care);
+    daemon.campaigns = st_campaigns_new (daemon.engine);
+    st_service_set_campaigns (daemon.service, daemon.campaigns);
+    st_campaigns_start (daemon.campaigns);
     st_delivery_start (daemon.delivery);
     owner = g_bus_own_name (bus == ST_BUS_SYSTEM ? G_BUS_TYPE_SYSTEM
                                                  : G_BUS_TYPE_SESSION,
@@ -197,6 +202,7 @@ main (int argc, char **argv)
 
   g_bus_unown_name (owner);
   st_care_free (daemon.care);
+  st_campaigns_free (daemon.campaigns);
   st_delivery_free (daemon.delivery);
   st_service_free (daemon.service);
   st_engine_free (daemon.engine);

@@ -380,6 +380,99 @@ test_care_values (void)
     }
 }
 
+/* A channel's delivery policy: its keys never reach the plugin's settings;
+ * what a channel leaves out comes from `delivery`, and a lone backoff or
+ * max_backoff makes the other give way. */
+static const char policy_yaml[] =
+    "delivery: { max_attempts: 4, backoff: 10s, max_backoff: 1h }\n"
+    "channels:\n"
+    "  email:\n"
+    "    plugin: email\n"
+    "    url: smtp://mail.example.com\n"
+    "    max_attempts: 6\n"
+    "    backoff: 1m\n"
+    "    max_backoff: 2h\n"
+    "    rate_limit: 10\n"
+    "  sms: { plugin: log, path: /x, rate_limit: 600/m }\n"
+    "  push: { plugin: log, path: /x, backoff: 2h }\n"
+    "  fax: { plugin: log, path: /x, max_backoff: 5s }\n"
+    "  slow: { plugin: log, path: /x, rate_limit: \"0.5/s\" }\n"
+    "  hourly: { plugin: log, path: /x, rate_limit: 100/h }\n"
+    "  half: { plugin: log, path: /x, rate_limit: 0.5 }\n"
+    "  \"*\": { plugin: log, path: /x }\n";
+
+static void
+test_channel_policy (void)
+{
+  static const char *const reserved[] = { "max_attempts", "backoff",
+                                          "max_backoff", "rate_limit", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StConfig) config =
+      st_config_load_from_data (policy_yaml, -1, "policy.yaml", &error);
+  const StChannelConfig *email;
+  StDeliveryPolicy policy;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < config->channels->len; i++)
+    {
+      const StChannelConfig *channel = g_ptr_array_index (config->channels, i);
+      for (guint k = 0; reserved[k] != NULL; k++)
+        g_assert_false (g_hash_table_contains (channel->settings,
+                                               reserved[k]));
+    }
+  email = st_config_find_channel (config, "email");
+  g_assert_cmpuint (g_hash_table_size (email->settings), ==, 1);
+  g_assert_cmpstr (g_hash_table_lookup (email->settings, "url"), ==,
+                   "smtp://mail.example.com");
+  g_assert_cmpuint (email->max_attempts, ==, 6);
+  g_assert_cmpstr (email->rate_limit_text, ==, "10");
+
+  st_config_channel_policy (config, email, &policy);
+  g_assert_cmpuint (policy.max_attempts, ==, 6);
+  g_assert_cmpuint (policy.backoff_ms, ==, 60 * 1000);
+  g_assert_cmpuint (policy.max_backoff_ms, ==, 2 * 3600 * 1000);
+  g_assert_cmpfloat_with_epsilon (policy.rate_limit, 10, 1e-9);
+
+  st_config_channel_policy (config, st_config_find_channel (config, "sms"),
+                            &policy);
+  g_assert_cmpuint (policy.max_attempts, ==, 4);
+  g_assert_cmpuint (policy.backoff_ms, ==, 10 * 1000);
+  g_assert_cmpuint (policy.max_backoff_ms, ==, 3600 * 1000);
+  g_assert_cmpfloat_with_epsilon (policy.rate_limit, 10, 1e-9);
+
+  /* backoff 2h alone, over the global max_backoff 1h: max_backoff 2h. */
+  st_config_channel_policy (config, st_config_find_channel (config, "push"),
+                            &policy);
+  g_assert_cmpuint (policy.backoff_ms, ==, 2 * 3600 * 1000);
+  g_assert_cmpuint (policy.max_backoff_ms, ==, 2 * 3600 * 1000);
+  g_assert_cmpfloat (policy.rate_limit, ==, 0);
+
+  /* max_backoff 5s alone, under the global backoff 10s: backoff 5s. */
+  st_config_channel_policy (config, st_config_find_channel (config, "fax"),
+                            &policy);
+  g_assert_cmpuint (policy.backoff_ms, ==, 5 * 1000);
+  g_assert_cmpuint (policy.max_backoff_ms, ==, 5 * 1000);
+
+  st_config_channel_policy (config, st_config_find_channel (config, "slow"),
+                            &policy);
+  g_assert_cmpfloat_with_epsilon (policy.rate_limit, 0.5, 1e-9);
+  st_config_channel_policy (config, st_config_find_channel (config, "hourly"),
+                            &policy);
+  g_assert_cmpfloat_with_epsilon (policy.rate_limit, 100.0 / 3600, 1e-12);
+  st_config_channel_policy (config, st_config_find_channel (config, "half"),
+                            &policy);
+  g_assert_cmpfloat_with_epsilon (policy.rate_limit, 0.5, 1e-9);
+
+  /* "*" and no channel at all: the delivery section alone. */
+  st_config_channel_policy (config, st_config_find_channel (config, "other"),
+                            &policy);
+  g_assert_cmpuint (policy.max_attempts, ==, 4);
+  g_assert_cmpfloat (policy.rate_limit, ==, 0);
+  st_config_channel_policy (config, NULL, &policy);
+  g_assert_cmpuint (policy.max_attempts, ==, 4);
+  g_assert_cmpuint (policy.backoff_ms, ==, 10 * 1000);
+}
+
 /* A quiet window may span midnight or not, and stands without channels. */
 static void
 test_quiet_hours (void)
@@ -638,6 +731,55 @@ static const BadCase bad_cases[] = {
   { "/config/bad/channels/no-value", "channels:\n  email:\n",
     "t.yaml:2:9: ", { "channel 'email' must be a mapping",
                        "an empty value" } },
+  /* channels: the delivery policy the daemon keeps for itself */
+  { "/config/bad/channels/policy/max-attempts-zero",
+    "channels:\n  email: {plugin: log, max_attempts: 0}\n", "t.yaml:2:38: ",
+    { "'max_attempts' must be a whole number from 1 to 1000", "not '0'" } },
+  { "/config/bad/channels/policy/max-attempts-quoted",
+    "channels:\n  email: {plugin: log, max_attempts: \"5\"}\n",
+    "t.yaml:2:38: ", { "'max_attempts'", "without quotes" } },
+  { "/config/bad/channels/policy/backoff-unit",
+    "channels:\n  email: {plugin: log, backoff: 30}\n", "t.yaml:2:33: ",
+    { "'backoff' must be a duration from 100ms to 30d", "not '30'" } },
+  { "/config/bad/channels/policy/backoff-short",
+    "channels:\n  email: {plugin: log, backoff: 50ms}\n", "t.yaml:2:33: ",
+    { "'backoff'", "not '50ms'" } },
+  { "/config/bad/channels/policy/max-backoff-shorter",
+    "channels:\n  email:\n    plugin: log\n    backoff: 1h\n"
+    "    max_backoff: 30m\n", "t.yaml:5:18: ",
+    { "'max_backoff' (30m) of channel 'email' is shorter than its 'backoff' "
+      "(1h)", "at least as long" } },
+  { "/config/bad/channels/policy/rate-zero",
+    "channels:\n  email: {plugin: log, rate_limit: 0}\n", "t.yaml:2:36: ",
+    { "'rate_limit' must be a rate such as 10 (messages per second)",
+      "10/s, 600/m or 100/h", "not '0'" } },
+  { "/config/bad/channels/policy/rate-negative",
+    "channels:\n  email: {plugin: log, rate_limit: -5}\n", "t.yaml:2:36: ",
+    { "'rate_limit'", "not '-5'" } },
+  { "/config/bad/channels/policy/rate-unit",
+    "channels:\n  email: {plugin: log, rate_limit: 10/d}\n", "t.yaml:2:36: ",
+    { "'rate_limit'", "not '10/d'" } },
+  { "/config/bad/channels/policy/rate-quoted",
+    "channels:\n  email: {plugin: log, rate_limit: \"10\"}\n",
+    "t.yaml:2:36: ", { "'rate_limit'", "without quotes", "'10'" } },
+  { "/config/bad/channels/policy/rate-high",
+    "channels:\n  email: {plugin: log, rate_limit: 20000/s}\n",
+    "t.yaml:2:36: ", { "from 1/h to 10000/s", "not '20000/s'" } },
+  { "/config/bad/channels/policy/rate-low",
+    "channels:\n  email: {plugin: log, rate_limit: 0.5/h}\n", "t.yaml:2:36: ",
+    { "'rate_limit'", "not '0.5/h'" } },
+  { "/config/bad/channels/policy/rate-fraction",
+    "channels:\n  email: {plugin: log, rate_limit: 1.1234567}\n",
+    "t.yaml:2:36: ", { "'rate_limit'", "not '1.1234567'" } },
+  { "/config/bad/channels/policy/rate-text",
+    "channels:\n  email: {plugin: log, rate_limit: fast}\n", "t.yaml:2:36: ",
+    { "'rate_limit'", "not 'fast'" } },
+  { "/config/bad/channels/policy/rate-list",
+    "channels:\n  email: {plugin: log, rate_limit: [10]}\n", "t.yaml:2:36: ",
+    { "'rate_limit'", "not a list" } },
+  { "/config/bad/channels/policy/empty",
+    "channels:\n  email:\n    plugin: log\n    max_attempts:\n", "t.yaml:4:5: ",
+    { "'max_attempts' in channel 'email' has no value" } },
   /* quiet_hours */
   { "/config/bad/quiet/type", "quiet_hours: 21:00-08:00\n", "t.yaml:1:14: ",
     { "quiet_hours must be a mapping", "not '21:00-08:00'" } },
@@ -898,6 +1040,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/stage-name-valid", test_stage_name_valid);
   g_test_add_func ("/config/care", test_care);
   g_test_add_func ("/config/care/values", test_care_values);
+  g_test_add_func ("/config/channels/policy", test_channel_policy);
   g_test_add_func ("/config/quiet-hours", test_quiet_hours);
   g_test_add_func ("/config/format-duration", test_format_duration);
   for (gsize i = 0; i < G_N_ELEMENTS (bad_cases); i++)

@@ -981,8 +981,22 @@ daemon_yaml (const char *channels, const char *delivery)
                           scripts, plugins, delivery, channels);
 }
 
+/* @db_text as the mail carries it once decoded: LF line ends, and a final
+ * one. */
+static char *
+as_mailed (const char *db_text)
+{
+  GString *expected = g_string_new (db_text);
+
+  g_string_replace (expected, "\r\n", "\n", 0);
+  if (!g_str_has_suffix (expected->str, "\n"))
+    g_string_append_c (expected, '\n');
+  return g_string_free (expected, FALSE);
+}
+
 /* A French customer's purchase: the shipped thank-you script's mail reaches
- * the SMTP server once, as the template rendered it, accents intact. */
+ * the SMTP server once, as the templates rendered it, accents intact: the
+ * text (thank_you.fr.txt) and its HTML alternative (thank_you.fr.html). */
 static void
 test_daemon_thank_you (void)
 {
@@ -1006,7 +1020,11 @@ test_daemon_thank_you (void)
   g_autofree char *mail = NULL, *heads = NULL, *body = NULL, *text = NULL;
   g_autofree char *sql = NULL, *db_body = NULL, *db_subject = NULL;
   g_autofree char *id = expected_message_id (customer, key, "example.com");
-  g_autofree char *log = NULL;
+  g_autofree char *log = NULL, *type = NULL, *boundary = NULL;
+  g_autofree char *part1 = NULL, *part2 = NULL, *h1 = NULL, *b1 = NULL;
+  g_autofree char *h2 = NULL, *b2 = NULL, *markup = NULL, *db_html = NULL;
+  g_autofree char *expected_text = NULL, *expected_html = NULL;
+  char *q;
 
   /* Recorded as sent after the hand-over: exactly one mail arrived. */
   g_assert_cmpuint (received_count (r), ==, 1);
@@ -1023,19 +1041,37 @@ test_daemon_thank_you (void)
   g_autofree char *subject_decoded = decode_words (subject);
   g_assert_cmpstr (subject_decoded, ==, "Merci pour votre commande");
 
-  text = decode_qp (body);
+  /* The text, then the HTML the shipped template adds. */
+  type = header (heads, "Content-Type");
+  g_assert_true (g_str_has_prefix (type, "multipart/alternative;"));
+  q = strstr (type, "boundary=\"");
+  g_assert_nonnull (q);
+  boundary = g_strdup (q + 10);
+  *strchr (boundary, '"') = '\0';
+  part1 = mime_part (mail, boundary, 1);
+  part2 = mime_part (mail, boundary, 2);
+  split_mail (part1, &h1, &b1);
+  split_mail (part2, &h2, &b2);
+  text = decode_qp (b1);
+  markup = decode_qp (b2);
   st_test_assert_contains (text, "Bonjour Hélène Dupré,");
   st_test_assert_contains (text, "€. Nous espérons qu'il vous");
   st_test_assert_contains (text, "entière satisfaction");
-  /* Byte for byte what the template rendered. */
+  st_test_assert_contains (markup, "<p>Bonjour Hélène Dupré,</p>");
+  st_test_assert_contains (markup, "<strong>49.90&nbsp;€</strong>");
+  /* Byte for byte what the templates rendered. */
   sql = g_strdup_printf ("SELECT body FROM messages WHERE customer_id = %"
                          G_GINT64_FORMAT " AND key = '%s'", customer, key);
   db_body = st_test_db_query (daemon->db, sql);
-  g_autoptr (GString) expected = g_string_new (db_body);
-  g_string_replace (expected, "\r\n", "\n", 0);
-  if (!g_str_has_suffix (expected->str, "\n"))
-    g_string_append_c (expected, '\n');
-  g_assert_cmpstr (text, ==, expected->str);
+  expected_text = as_mailed (db_body);
+  g_assert_cmpstr (text, ==, expected_text);
+  g_clear_pointer (&sql, g_free);
+  sql = g_strdup_printf ("SELECT html FROM messages WHERE customer_id = %"
+                         G_GINT64_FORMAT " AND key = '%s'", customer, key);
+  db_html = st_test_db_query (daemon->db, sql);
+  g_assert_nonnull (db_html);
+  expected_html = as_mailed (db_html);
+  g_assert_cmpstr (markup, ==, expected_html);
 
   st_test_daemon_stop_process (daemon);
   log = read_file (daemon->log_path);

@@ -127,12 +127,13 @@ typedef struct {
   const char *name;
 
   /* Start an instance for one channel. @settings maps each key of the
-   * channel's entry in the configuration (except `plugin`) to its text
-   * value; it belongs to the daemon and lives until close(), so the
-   * instance may keep pointers into it. Return the instance (any non-NULL
-   * pointer), or NULL with @error set when the settings are wrong or a
-   * resource cannot be had; the message should name the setting and say
-   * what to do. */
+   * channel's entry in the configuration to its text value, except
+   * `plugin` and the daemon's delivery policy (max_attempts, backoff,
+   * max_backoff, rate_limit), which never reach a plugin; it belongs to
+   * the daemon and lives until close(), so the instance may keep pointers
+   * into it. Return the instance (any non-NULL pointer), or NULL with
+   * @error set when the settings are wrong or a resource cannot be had;
+   * the message should name the setting and say what to do. */
   gpointer (*open) (GHashTable *settings, GError **error);
 
   /* Deliver one message. On anything but SENT, set *detail to a short
