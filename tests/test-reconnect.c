@@ -484,7 +484,7 @@ test_schema_version_when_back (Case *c)
 }
 
 /* A call in the middle of its transaction when the server goes away gets
- * an answer (not a hang), and nothing of it was recorded. */
+ * an answer (not a hang), and is recorded once or not at all. */
 static void
 test_call_in_flight (Case *c)
 {
@@ -496,7 +496,7 @@ test_call_in_flight (Case *c)
   StTestPending pending = { 0 };
   gint64 deadline;
   g_autoptr (GVariant) retried = NULL, customer = NULL;
-  gboolean duplicate = TRUE;
+  gboolean duplicate = TRUE, committed;
 
   g_assert_cmpint (PQstatus (holder), ==, CONNECTION_OK);
   res = PQexec (holder, "BEGIN");
@@ -527,15 +527,22 @@ test_call_in_flight (Case *c)
   while (!pending.done && g_get_monotonic_time () < deadline)
     g_main_context_iteration (NULL, FALSE), g_usleep (10 * 1000);
   g_assert_true (pending.done);
-  g_assert_null (pending.reply);
-  assert_unavailable (pending.error);
+  /* The shutdown ends the lock holder too, so the waiting call may get
+   * its lock and commit just before its own session ends (its COMMIT
+   * travels with the insert): then it answers, and the event is there.
+   * Otherwise it fails as unavailable, and nothing of it was kept. Either
+   * way the retry with the same key leaves exactly one event. */
+  committed = pending.reply != NULL;
+  if (!committed)
+    assert_unavailable (pending.error);
   g_clear_error (&pending.error);
+  g_clear_pointer (&pending.reply, g_variant_unref);
 
   pg_must ("start");
   retried = call_until_ok (c, "Customers", "RecordEvent",
                            event_params (id, "purchase", "in-flight"));
   g_assert_true (g_variant_lookup (retried, "duplicate", "b", &duplicate));
-  g_assert_false (duplicate);
+  g_assert_cmpint (duplicate, ==, committed);
   customer = call_ok (c, "Customers", "Get", g_variant_new ("(s)", id));
   g_assert_cmpint (st_test_rec_int64 (customer, "event_count"), ==, 1);
 }
