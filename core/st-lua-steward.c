@@ -31,7 +31,7 @@ typedef struct
   lua_State *L;
   const char *fn; /* "steward.send" */
   int table;      /* the table of named arguments, or 0 */
-  GVariantDict *out;
+  GHashTable *out; /* name → GVariant, what the host receives */
 } StArgs;
 
 /* Raise "<where>MESSAGE", where is the script line calling the function
@@ -111,8 +111,17 @@ args_begin (StArgs *a, lua_State *L, const char *fn, int table)
   a->L = L;
   a->fn = fn;
   a->table = table;
-  a->out = g_variant_dict_new (NULL);
-  st_lua_hold (L, a->out, (GDestroyNotify) g_variant_dict_unref);
+  a->out = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                  (GDestroyNotify) g_variant_unref);
+  st_lua_hold (L, a->out, (GDestroyNotify) g_hash_table_unref);
+}
+
+/* As g_variant_dict_insert_value(); @name is a literal or the name of a
+ * known argument, which outlive the call. */
+static void
+args_put (StArgs *a, const char *name, GVariant *value)
+{
+  g_hash_table_replace (a->out, (gpointer) name, g_variant_ref_sink (value));
 }
 
 /* The one argument must be a table whose keys are all in @known. */
@@ -149,10 +158,23 @@ named (StArgs *a, const char *name)
   return lua_gettop (a->L);
 }
 
+/* The arguments as a{sv}, built directly: a GVariantDict parses a format
+ * per entry, and every action of every campaign target comes here. */
 static GVariant *
 args_end (StArgs *a)
 {
-  GVariant *args = g_variant_ref_sink (g_variant_dict_end (a->out));
+  GVariantBuilder builder;
+  GHashTableIter iter;
+  gpointer name, value;
+  GVariant *args;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_hash_table_iter_init (&iter, a->out);
+  while (g_hash_table_iter_next (&iter, &name, &value))
+    g_variant_builder_add_value (
+        &builder, g_variant_new_dict_entry (g_variant_new_string (name),
+                                            g_variant_new_variant (value)));
+  args = g_variant_ref_sink (g_variant_builder_end (&builder));
 
   st_lua_hold (a->L, args, (GDestroyNotify) g_variant_unref);
   return args;
@@ -208,8 +230,8 @@ put_customer (StArgs *a, int idx, const char *arg, gboolean required)
 {
   if (!required && lua_isnil (a->L, idx))
     return;
-  g_variant_dict_insert_value (
-      a->out, "customer_id",
+  args_put (
+      a, "customer_id",
       g_variant_new_int64 (check_customer (a->L, a->fn, idx, arg)));
 }
 
@@ -244,7 +266,7 @@ put_string (StArgs *a, int idx, const char *arg, const char *hint,
   const char *text = check_string (a->L, a->fn, idx, arg, hint, required);
 
   if (text != NULL)
-    g_variant_dict_insert_value (a->out, arg, g_variant_new_string (text));
+    args_put (a, arg, g_variant_new_string (text));
   return text;
 }
 
@@ -285,8 +307,8 @@ put_seconds (StArgs *a, int idx, const char *arg, gboolean positive,
         fail (a->L, "%s: argument '%s' is required (%s)", a->fn, arg, hint);
       return;
     }
-  g_variant_dict_insert_value (
-      a->out, arg,
+  args_put (
+      a, arg,
       g_variant_new_int64 (check_seconds (a->L, a->fn, idx, arg, positive)));
 }
 
@@ -314,7 +336,7 @@ put_fields (StArgs *a, int idx, const char *arg)
           "%s: argument '%s' must be a table of named values (name = "
           "value), not a list",
           a->fn, arg);
-  g_variant_dict_insert_value (a->out, arg, value);
+  args_put (a, arg, value);
 }
 
 static void
@@ -449,7 +471,7 @@ alert_impl (lua_State *L)
           "steward.alert: argument 'severity' must be 'info', 'warning' "
           "or 'critical', got %s",
           describe (L, severity_idx));
-  g_variant_dict_insert_value (a.out, "severity",
+  args_put (&a, "severity",
                                g_variant_new_string (severity));
   put_fields (&a, named (&a, "data"), "data");
   do_action (&a, "alert");
@@ -658,7 +680,7 @@ set_health_impl (lua_State *L)
           "steward.set_health: argument 'score' must be an integer from "
           "0 to 100, got %s",
           describe (L, score_idx));
-  g_variant_dict_insert_value (a.out, "score",
+  args_put (&a, "score",
                                g_variant_new_int32 ((gint32) score));
   factors_idx = named (&a, "factors");
   if (!lua_isnil (L, factors_idx))
@@ -694,7 +716,7 @@ set_health_impl (lua_State *L)
                                  g_variant_new_double (lua_tonumber (L, -1)));
           lua_pop (L, 1);
         }
-      g_variant_dict_insert_value (a.out, "factors",
+      args_put (&a, "factors",
                                    g_variant_builder_end (builder));
     }
   put_string (&a, named (&a, "risk"), "risk", "a risk level, e.g. 'high'",
@@ -818,8 +840,8 @@ events_impl (lua_State *L)
                   "seconds since the epoch, such as steward.now() - "
                   "86400, got %s",
                   describe (L, idx));
-          g_variant_dict_insert_value (
-              a.out, "since",
+          args_put (
+              &a, "since",
               g_variant_new_int64 ((gint64) floor (lua_tonumber (L, idx))));
         }
       idx = named (&a, "limit");
@@ -835,7 +857,7 @@ events_impl (lua_State *L)
                   "steward.events: filter 'limit' must be a positive "
                   "integer, got %s",
                   describe (L, idx));
-          g_variant_dict_insert_value (a.out, "limit",
+          args_put (&a, "limit",
                                        g_variant_new_int64 (limit));
         }
     }
