@@ -6,6 +6,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "st-service.h"
 
 static char *
@@ -537,4 +539,22 @@ st_test_ctl (StTestDaemon *daemon, char **out, char **err,
   va_end (ap);
   g_ptr_array_add (argv, NULL);
   return st_test_ctlv (daemon, out, err, (const char *const *) argv->pdata);
+}
+
+void
+st_test_remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR)
+          && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        st_test_remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
 }

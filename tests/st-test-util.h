@@ -157,4 +157,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (StTestDb, st_test_db_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StTestStore, st_test_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StTestDaemon, st_test_daemon_free)
 
+/* Remove @path and everything below it (a test's scratch folder). */
+void st_test_remove_tree (const char *path);
+
 G_END_DECLS

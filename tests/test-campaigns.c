@@ -166,23 +166,6 @@ fixture_start (Fixture *fx, const char *campaigns, ...)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 assert_log_clean (const char *log_path)
 {
   g_autofree char *log = NULL;
@@ -230,7 +213,7 @@ fixture_stop (Fixture *fx)
   else
     assert_log_clean (fx->daemon->log_path);
   st_test_daemon_free (fx->daemon);
-  remove_tree (fx->dir);
+  st_test_remove_tree (fx->dir);
   g_free (fx->dir);
   g_free (fx->scripts);
   g_hash_table_unref (fx->finished);

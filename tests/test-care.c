@@ -53,28 +53,11 @@ fixture_setup (Fixture *fx, gconstpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_teardown (Fixture *fx, gconstpointer data)
 {
   (void) data;
   st_test_daemon_free (fx->daemon);
-  remove_tree (fx->dir);
+  st_test_remove_tree (fx->dir);
   g_free (fx->dir);
   g_free (fx->messages);
 }
@@ -571,7 +554,7 @@ test_kill_before_commit_sends_once (void)
                                customer),
                    ==, 1);
   fixture_teardown (&fx, NULL);
-  remove_tree (scripts);
+  st_test_remove_tree (scripts);
 }
 
 static const char failing_script[] =
@@ -655,7 +638,7 @@ test_failing_and_broken_scripts (void)
   st_test_assert_contains (alert_text, "script_failed");
   st_test_assert_contains (alert_text, "deliberate failure");
   fixture_teardown (&fx, NULL);
-  remove_tree (scripts);
+  st_test_remove_tree (scripts);
 }
 
 /* Sends with a template that does not exist for customers named Bad: the
@@ -733,7 +716,7 @@ test_batch_with_one_bad_write (void)
                        ==, bad ? 1 : 0);
     }
   fixture_teardown (&fx, NULL);
-  remove_tree (scripts);
+  st_test_remove_tree (scripts);
 }
 
 int

@@ -1676,24 +1676,6 @@ write_file (const char *path, const char *text)
   g_assert_no_error (error);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 /* The extra configuration of the daemon: the scripts above, and the log
  * plugin for every channel. */
 static char *
@@ -2365,7 +2347,7 @@ main (int argc, char **argv)
   }
   status = g_test_run ();
   st_test_daemon_free (the_daemon);
-  remove_tree (work_dir);
+  st_test_remove_tree (work_dir);
   g_free (scripts_dir);
   g_free (work_dir);
   return status;

@@ -95,29 +95,12 @@ receiver_start (const char *first_option, ...)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 receiver_free (Receiver *r)
 {
   g_subprocess_send_signal (r->process, SIGTERM);
   g_subprocess_wait (r->process, NULL, NULL);
   g_object_unref (r->process);
-  remove_tree (r->dir);
+  st_test_remove_tree (r->dir);
   g_free (r->dir);
   g_free (r);
 }
@@ -1076,7 +1059,7 @@ test_daemon_thank_you (void)
   st_test_daemon_stop_process (daemon);
   log = read_file (daemon->log_path);
   g_assert_false (st_test_log_has_problem (log != NULL ? log : ""));
-  remove_tree (log_dir);
+  st_test_remove_tree (log_dir);
 }
 
 /* The SMTP server is down: the mail is retried on the delivery schedule,

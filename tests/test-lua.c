@@ -8,6 +8,7 @@
 
 #include "st-error.h"
 #include "st-lua-private.h"
+#include "st-test-util.h"
 
 static char *test_dir;
 
@@ -59,25 +60,6 @@ load_good_script (const char *file, const char *source)
   if (script->error != NULL)
     g_error ("%s: unexpected load error: %s", file, script->error);
   return script;
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-    }
-  g_remove (path);
 }
 
 static int
@@ -1567,7 +1549,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lua/set/require", test_script_set_require);
 
   status = g_test_run ();
-  remove_tree (test_dir);
+  st_test_remove_tree (test_dir);
   g_free (test_dir);
   return status;
 }

@@ -31,24 +31,6 @@
 #define TOM_ESCAPED "&lt;b&gt;Tom &amp; &quot;Jerry&quot;&lt;/b&gt;"
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR)
-          && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 write_file (const char *dir, const char *name, const char *text)
 {
   g_autofree char *path = g_build_filename (dir, name, NULL);
@@ -123,7 +105,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_clear_pointer (&f->delivery, st_delivery_free);
   g_clear_pointer (&f->store, st_store_free);
   g_clear_pointer (&f->db, st_test_db_free);
-  remove_tree (f->dir);
+  st_test_remove_tree (f->dir);
   g_free (f->dir);
   g_ptr_array_unref (f->alerts);
   g_mutex_clear (&f->lock);
@@ -671,7 +653,7 @@ test_html_render (void)
                                       &body, &html, &locale, &error));
   st_test_assert_contains (error->message, "latin.en.html: not valid UTF-8");
   g_clear_error (&error);
-  remove_tree (dir);
+  st_test_remove_tree (dir);
 }
 
 /* The outbox keeps the HTML and the claim hands it to the plugin. */
@@ -771,7 +753,7 @@ daemon_free (Daemon *d)
   /* A channel's settings are never logged. */
   g_assert_null (strstr (log != NULL ? log : "", SECRET));
   st_test_daemon_free (d->daemon);
-  remove_tree (d->dir);
+  st_test_remove_tree (d->dir);
   g_free (d->dir);
   g_free (d->result);
   g_free (d->record);

@@ -44,31 +44,13 @@ fixture_setup (Fixture *f, gconstpointer data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR)
-          && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
   (void) data;
   g_clear_pointer (&f->delivery, st_delivery_free);
   g_clear_pointer (&f->store, st_store_free);
   g_clear_pointer (&f->db, st_test_db_free);
-  remove_tree (f->dir);
+  st_test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->log_path);
   g_ptr_array_unref (f->alerts);

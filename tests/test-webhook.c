@@ -84,29 +84,12 @@ receiver_start (const char *script)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 receiver_free (Receiver *r)
 {
   g_subprocess_send_signal (r->process, SIGTERM);
   g_subprocess_wait (r->process, NULL, NULL);
   g_object_unref (r->process);
-  remove_tree (r->dir);
+  st_test_remove_tree (r->dir);
   g_free (r->dir);
   g_free (r);
 }
@@ -708,7 +691,7 @@ daemon_free (Daemon *d)
   /* The secret is never logged. */
   g_assert_null (strstr (log != NULL ? log : "", SECRET));
   st_test_daemon_free (d->daemon);
-  remove_tree (d->dir);
+  st_test_remove_tree (d->dir);
   g_free (d->dir);
   g_free (d->secret);
   g_free (d);
