@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 
 #include "email-message.h"
+#include "plugin-settings.h"
 #include "steward/channel.h"
 
 #define EMAIL_ERROR (g_quark_from_static_string ("steward-email-plugin"))
@@ -43,47 +44,6 @@ static const char *const known_settings[] = {
 };
 
 /* Settings ---------------------------------------------------------------- */
-
-/* A duration written like the configuration's: 500ms, 10s, 2m. */
-static gboolean
-parse_duration_ms (const char *text, gint64 *ms)
-{
-  static const struct {
-    const char *unit;
-    gint64 ms;
-  } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
-  char *end = NULL;
-  guint64 n;
-
-  if (text == NULL || !g_ascii_isdigit (text[0]))
-    return FALSE;
-  n = g_ascii_strtoull (text, &end, 10);
-  for (guint i = 0; i < G_N_ELEMENTS (units); i++)
-    if (g_str_equal (end, units[i].unit) && n <= G_MAXINT32)
-      {
-        *ms = (gint64) n * units[i].ms;
-        return TRUE;
-      }
-  return FALSE;
-}
-
-static gboolean
-check_known (GHashTable *settings, GError **error)
-{
-  GHashTableIter iter;
-  gpointer key;
-
-  g_hash_table_iter_init (&iter, settings);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (!g_strv_contains (known_settings, key))
-      {
-        g_autofree char *known = g_strjoinv (", ", (char **) known_settings);
-        g_set_error (error, EMAIL_ERROR, 0, "unknown setting '%s'; the email "
-                     "plugin knows %s", (const char *) key, known);
-        return FALSE;
-      }
-  return TRUE;
-}
 
 /* "Name <local@domain>" or "local@domain", as in from and reply_to. */
 static gboolean
@@ -117,71 +77,6 @@ parse_mailbox (const char *setting, const char *text, EmailMailbox *mailbox,
   if (name != NULL && *name != '\0')
     mailbox->display = g_steal_pointer (&name);
   mailbox->address = g_steal_pointer (&address);
-  return TRUE;
-}
-
-/* Secrets ----------------------------------------------------------------- */
-
-static void
-secret_free (char *secret)
-{
-  if (secret == NULL)
-    return;
-  memset (secret, 0, strlen (secret));
-  g_free (secret);
-}
-
-/* The password, from a file (its first line) or the environment; the value
- * itself never appears in an error. */
-static gboolean
-read_password (GHashTable *settings, char **password, GError **error)
-{
-  const char *file = g_hash_table_lookup (settings, "password_file");
-  const char *env = g_hash_table_lookup (settings, "password_env");
-  g_autoptr (GError) local = NULL;
-  char *text = NULL;
-
-  *password = NULL;
-  if (file != NULL && env != NULL)
-    {
-      g_set_error (error, EMAIL_ERROR, 0, "give either 'password_file' or "
-                   "'password_env', not both");
-      return FALSE;
-    }
-  if (file != NULL)
-    {
-      if (!g_path_is_absolute (file))
-        {
-          g_set_error (error, EMAIL_ERROR, 0, "'password_file' must be an "
-                       "absolute path, not '%s'", file);
-          return FALSE;
-        }
-      if (!g_file_get_contents (file, &text, NULL, &local))
-        {
-          g_set_error (error, EMAIL_ERROR, 0, "cannot read 'password_file': "
-                       "%s", local->message);
-          return FALSE;
-        }
-      text[strcspn (text, "\r\n")] = '\0';
-    }
-  else if (env != NULL)
-    {
-      const char *value = g_getenv (env);
-      text = g_strdup (value != NULL ? value : "");
-    }
-  else
-    return TRUE;
-  if (*text == '\0')
-    {
-      secret_free (text);
-      g_set_error (error, EMAIL_ERROR, 0, "the SMTP password is empty: %s%s%s",
-                   file != NULL ? "the file " : "the environment variable ",
-                   file != NULL ? file : env,
-                   file != NULL ? " has an empty first line" : " is unset or "
-                   "empty");
-      return FALSE;
-    }
-  *password = text;
   return TRUE;
 }
 
@@ -289,7 +184,8 @@ email_open (GHashTable *settings, GError **error)
   const char *ca_file = g_hash_table_lookup (settings, "ca_file");
   g_autoptr (EmailChannel) channel = NULL;
 
-  if (!check_known (settings, error))
+  if (!plugin_check_known (settings, known_settings, "email", EMAIL_ERROR,
+                           error))
     return NULL;
   if (url == NULL || from == NULL)
     {
@@ -309,7 +205,9 @@ email_open (GHashTable *settings, GError **error)
       || !parse_mailbox ("from", from, &channel->from, error)
       || (reply_to != NULL
           && !parse_mailbox ("reply_to", reply_to, &channel->reply_to, error))
-      || !read_password (settings, &channel->password, error))
+      || !plugin_read_secret (settings, "password_file", "password_env",
+                              "the SMTP password", EMAIL_ERROR,
+                              &channel->password, error))
     return NULL;
   channel->username = g_strdup (g_hash_table_lookup (settings, "username"));
   if ((channel->password != NULL) != (channel->username != NULL))
@@ -321,7 +219,7 @@ email_open (GHashTable *settings, GError **error)
       return NULL;
     }
   if (timeout != NULL
-      && (!parse_duration_ms (timeout, &channel->timeout_ms)
+      && (!plugin_parse_duration_ms (timeout, &channel->timeout_ms)
           || channel->timeout_ms < 100 || channel->timeout_ms > 600000))
     {
       g_set_error (error, EMAIL_ERROR, 0, "'timeout' must be a duration from "
@@ -360,7 +258,7 @@ email_close (gpointer instance)
 
   if (channel->curl_ready)
     curl_global_cleanup ();
-  secret_free (channel->password);
+  plugin_secret_free (channel->password);
   g_free (channel->url);
   g_free (channel->shown_url);
   g_free (channel->username);

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "plugin-settings.h"
 #include "steward/channel.h"
 
 #define WEBHOOK_ERROR (g_quark_from_static_string ("steward-webhook-plugin"))
@@ -32,47 +33,6 @@ static const char *const known_settings[] = {
 };
 
 /* Settings ---------------------------------------------------------------- */
-
-/* A duration written like the configuration's: 500ms, 10s, 2m. */
-static gboolean
-parse_duration_ms (const char *text, gint64 *ms)
-{
-  static const struct {
-    const char *unit;
-    gint64 ms;
-  } units[] = { { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 } };
-  char *end = NULL;
-  guint64 n;
-
-  if (text == NULL || !g_ascii_isdigit (text[0]))
-    return FALSE;
-  n = g_ascii_strtoull (text, &end, 10);
-  for (guint i = 0; i < G_N_ELEMENTS (units); i++)
-    if (g_str_equal (end, units[i].unit) && n <= G_MAXINT32)
-      {
-        *ms = (gint64) n * units[i].ms;
-        return TRUE;
-      }
-  return FALSE;
-}
-
-static gboolean
-check_known (GHashTable *settings, GError **error)
-{
-  GHashTableIter iter;
-  gpointer key;
-
-  g_hash_table_iter_init (&iter, settings);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (!g_strv_contains (known_settings, key))
-      {
-        g_autofree char *known = g_strjoinv (", ", (char **) known_settings);
-        g_set_error (error, WEBHOOK_ERROR, 0, "unknown setting '%s'; the "
-                     "webhook plugin knows %s", (const char *) key, known);
-        return FALSE;
-      }
-  return TRUE;
-}
 
 static gboolean
 parse_url (WebhookChannel *channel, const char *text, GError **error)
@@ -107,26 +67,15 @@ parse_url (WebhookChannel *channel, const char *text, GError **error)
   return TRUE;
 }
 
-static void
-secret_free (char *secret)
-{
-  if (secret == NULL)
-    return;
-  memset (secret, 0, strlen (secret));
-  g_free (secret);
-}
-
-/* The signing secret, from a file (its first line) or the environment; the
- * value itself never appears in an error. */
+/* The signing secret, from a file (its first line) or the environment;
+ * exactly one of the two. */
 static gboolean
 read_secret (GHashTable *settings, char **secret, GError **error)
 {
-  const char *file = g_hash_table_lookup (settings, "secret_file");
-  const char *env = g_hash_table_lookup (settings, "secret_env");
-  g_autoptr (GError) local = NULL;
-  char *text = NULL;
+  gboolean file = g_hash_table_contains (settings, "secret_file");
+  gboolean env = g_hash_table_contains (settings, "secret_env");
 
-  if ((file == NULL) == (env == NULL))
+  if (file == env)
     {
       g_set_error (error, WEBHOOK_ERROR, 0, "the webhook plugin needs exactly "
                    "one of 'secret_file' (an absolute path) or 'secret_env' "
@@ -134,40 +83,9 @@ read_secret (GHashTable *settings, char **secret, GError **error)
                    "each request");
       return FALSE;
     }
-  if (file != NULL)
-    {
-      if (!g_path_is_absolute (file))
-        {
-          g_set_error (error, WEBHOOK_ERROR, 0, "'secret_file' must be an "
-                       "absolute path, not '%s'", file);
-          return FALSE;
-        }
-      if (!g_file_get_contents (file, &text, NULL, &local))
-        {
-          g_set_error (error, WEBHOOK_ERROR, 0, "cannot read 'secret_file': "
-                       "%s", local->message);
-          return FALSE;
-        }
-      text[strcspn (text, "\r\n")] = '\0';
-    }
-  else
-    {
-      const char *value = g_getenv (env);
-      text = g_strdup (value != NULL ? value : "");
-    }
-  if (*text == '\0')
-    {
-      secret_free (text);
-      g_set_error (error, WEBHOOK_ERROR, 0,
-                   "the webhook secret is empty: %s%s%s",
-                   file != NULL ? "the file " : "the environment variable ",
-                   file != NULL ? file : env,
-                   file != NULL ? " has an empty first line" : " is unset or "
-                   "empty");
-      return FALSE;
-    }
-  *secret = text;
-  return TRUE;
+  return plugin_read_secret (settings, "secret_file", "secret_env",
+                             "the webhook secret", WEBHOOK_ERROR, secret,
+                             error);
 }
 
 /* An HTTP header name (RFC 9110 token). */
@@ -200,7 +118,8 @@ webhook_open (GHashTable *settings, GError **error)
   const char *ca_file = g_hash_table_lookup (settings, "ca_file");
   g_autoptr (WebhookChannel) channel = NULL;
 
-  if (!check_known (settings, error))
+  if (!plugin_check_known (settings, known_settings, "webhook",
+                           WEBHOOK_ERROR, error))
     return NULL;
   channel = g_new0 (WebhookChannel, 1);
   channel->timeout_ms = 10000;
@@ -208,7 +127,7 @@ webhook_open (GHashTable *settings, GError **error)
       || !read_secret (settings, &channel->secret, error))
     return NULL;
   if (timeout != NULL
-      && (!parse_duration_ms (timeout, &channel->timeout_ms)
+      && (!plugin_parse_duration_ms (timeout, &channel->timeout_ms)
           || channel->timeout_ms < 100 || channel->timeout_ms > 600000))
     {
       g_set_error (error, WEBHOOK_ERROR, 0, "'timeout' must be a duration from "
@@ -247,7 +166,7 @@ webhook_close (gpointer instance)
 
   if (channel->curl_ready)
     curl_global_cleanup ();
-  secret_free (channel->secret);
+  plugin_secret_free (channel->secret);
   g_free (channel->url);
   g_free (channel->shown_url);
   g_free (channel->signature_header);
