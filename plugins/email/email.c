@@ -16,7 +16,9 @@
 #include "plugin-settings.h"
 #include "steward/channel.h"
 
-#define EMAIL_ERROR (g_quark_from_static_string ("steward-email-plugin"))
+/* Not g_quark_from_static_string: the daemon may unload the plugin, and
+ * the quark table would keep a pointer into its unmapped string. */
+#define EMAIL_ERROR (g_quark_from_string ("steward-email-plugin"))
 
 typedef enum {
   STARTTLS_NO,

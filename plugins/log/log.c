@@ -12,7 +12,9 @@
 
 #include "steward/channel.h"
 
-#define LOG_ERROR (g_quark_from_static_string ("steward-log-plugin"))
+/* Not g_quark_from_static_string: the daemon may unload the plugin, and
+ * the quark table would keep a pointer into its unmapped string. */
+#define LOG_ERROR (g_quark_from_string ("steward-log-plugin"))
 
 typedef struct {
   char *path;

@@ -12,7 +12,9 @@
 #include "plugin-settings.h"
 #include "steward/channel.h"
 
-#define WEBHOOK_ERROR (g_quark_from_static_string ("steward-webhook-plugin"))
+/* Not g_quark_from_static_string: the daemon may unload the plugin, and
+ * the quark table would keep a pointer into its unmapped string. */
+#define WEBHOOK_ERROR (g_quark_from_string ("steward-webhook-plugin"))
 
 /* How much of a refusal's body is kept in the detail. */
 #define SNIPPET_MAX 200
