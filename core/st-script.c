@@ -366,7 +366,8 @@ check_returned (lua_State *L, int idx, gpointer data, GError **error)
                         "is required (the event kinds or 'stage:<stage>' "
                         "entries that trigger the script, e.g. "
                         "{ \"purchase\" })");
-  if (!has_run && script->schedule == NULL)
+  /* A campaign without run would fail every target of every run. */
+  if (!has_run)
     return field_error (error, script, "run",
                         "is required (a function run(customer, event))");
   return TRUE;

@@ -1237,6 +1237,7 @@ test_script_campaign (void)
                       "  audience = { stage = 'churned', tags = { 'vip' },\n"
                       "               events = { purchase = {\n"
                       "                 older_than = '30d' } } },\n"
+                      "  run = function() end,\n"
                       "}\n");
 
   g_assert_cmpstr (script->schedule, ==, "0 9 * * 1");
@@ -1293,6 +1294,10 @@ test_script_errors (void)
   assert_broken ("schedule-alone.lua",
                  "return { name = 'x', schedule = '@daily' }",
                  ": audience: is required with schedule");
+  assert_broken ("campaign-without-run.lua",
+                 "return { name = 'x', schedule = '@daily',\n"
+                 "  audience = { stage = 'active' } }",
+                 ": run: is required");
   assert_broken ("audience-alone.lua",
                  "return { name = 'x', on = { 'a' }, run = print,\n"
                  "  audience = { stage = 'x' } }",
