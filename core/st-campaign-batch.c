@@ -443,6 +443,15 @@ st_campaign_batch_next (StEngine *engine, StStore *store, StLua *lua,
       st_store_rollback (store);
       if (g_error_matches (failure, ST_ERROR, ST_ERROR_UNAVAILABLE))
         g_propagate_error (error, g_steal_pointer (&failure));
+      else if (st_store_error_is_conflict (failure))
+        {
+          /* Lost to a concurrent transaction: the batch was not at fault
+           * and stays pending, without an attempt; a short random pause
+           * lets the winner finish first. */
+          g_message ("campaign run %s, batch %s: %s; it runs again",
+                     batch.run_text, batch.batch_text, failure->message);
+          g_usleep ((gulong) g_random_int_range (5000, 50000));
+        }
       else
         count_attempt (store, batch.run_text, batch.batch_text, failure);
     }

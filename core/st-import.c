@@ -169,15 +169,13 @@ event_plans (StImport *im)
 
 /* Conflicts with concurrent writers (a deadlock, a customer created by
  * another call meanwhile) and a lost connection are worth another try:
- * the chunk is whole in memory and nothing of it was kept. The store
- * names the SQLSTATE in its message. */
+ * the chunk is whole in memory and nothing of it was kept. */
 static gboolean
 is_retryable (const GError *error)
 {
   return g_error_matches (error, ST_ERROR, ST_ERROR_ALREADY_EXISTS)
          || g_error_matches (error, ST_ERROR, ST_ERROR_UNAVAILABLE)
-         || strstr (error->message, "40P01") != NULL
-         || strstr (error->message, "40001") != NULL;
+         || st_store_error_is_conflict (error);
 }
 
 static gboolean

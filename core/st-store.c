@@ -165,6 +165,14 @@ result_ok (StStore *store, PGresult *res, GError **error)
   return FALSE;
 }
 
+gboolean
+st_store_error_is_conflict (const GError *error)
+{
+  return g_error_matches (error, ST_ERROR, ST_ERROR_FAILED)
+         && (g_str_has_prefix (error->message, "database error 40P01:")
+             || g_str_has_prefix (error->message, "database error 40001:"));
+}
+
 static PGresult *
 exec_checked (StStore *store, PGresult *res, GError **error)
 {

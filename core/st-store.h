@@ -76,6 +76,11 @@ const char *st_store_last_constraint (StStore *store);
 void st_store_set_triggers (StStore *store, const void *triggers);
 const void *st_store_get_triggers (StStore *store);
 
+/* Whether @error is a transaction lost to a concurrent one (a deadlock
+ * victim, a serialization failure): nothing was wrong with the work, and
+ * running it again is expected to succeed. */
+gboolean st_store_error_is_conflict (const GError *error);
+
 /* Whether the connection is currently up (without a round trip). */
 gboolean st_store_is_connected (StStore *store);
 

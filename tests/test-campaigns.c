@@ -567,6 +567,40 @@ test_failing_target (void)
   fixture_stop (&fx);
 }
 
+/* A batch that loses its transaction to a concurrent one (a deadlock
+ * victim) runs again without counting an attempt: here the first four
+ * tries fail so, one more than a batch's attempts, and still every
+ * target is sent and none failed. */
+static void
+test_conflict_retried (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL;
+  g_autoptr (GVariant) props = NULL;
+
+  fixture_start (&fx, NULL, "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "vip", 10, "active", "{vip}", NULL, NULL);
+  db_exec (&fx, "CREATE SEQUENCE test_conflicts;"
+                "CREATE FUNCTION test_conflict () RETURNS trigger"
+                " LANGUAGE plpgsql AS $$ BEGIN"
+                "  IF nextval('test_conflicts') <= 4 THEN"
+                "    RAISE EXCEPTION 'deadlock detected (test)'"
+                "      USING ERRCODE = '40P01';"
+                "  END IF; RETURN NULL; END $$;"
+                "CREATE TRIGGER test_conflict AFTER INSERT ON run_targets"
+                " FOR EACH STATEMENT EXECUTE FUNCTION test_conflict ()");
+
+  path = run_campaign (&fx, "newsletter", NULL);
+  g_assert_cmpstr (wait_finished (&fx, path), ==, "done");
+  props = run_props (&fx, path);
+  g_assert_cmpint (prop_int (props, "Sent"), ==, 10);
+  g_assert_cmpint (prop_int (props, "Failed"), ==, 0);
+  g_assert_cmpint (db_int (&fx, "SELECT last_value FROM test_conflicts"),
+                   ==, 5);
+  assert_exactly_once (&fx, path_id (path), VIP_ACTIVE, 10);
+  fixture_stop (&fx);
+}
+
 /* Two daemons, one run in small batches: each target once, and both
  * daemons' workers took some (each target logs a line in the log of the
  * daemon that ran it). */
@@ -1164,6 +1198,7 @@ main (int argc, char **argv)
   g_test_add_func ("/campaigns/run", test_run);
   g_test_add_func ("/campaigns/dry-run", test_dry_run);
   g_test_add_func ("/campaigns/failing-target", test_failing_target);
+  g_test_add_func ("/campaigns/conflict-retried", test_conflict_retried);
   g_test_add_func ("/campaigns/occurrence-once", test_occurrence_once);
   g_test_add_func ("/campaigns/two-daemons", test_two_daemons);
   g_test_add_func ("/campaigns/kill-resume", test_kill_resume);
