@@ -59,10 +59,16 @@ GVariant *st_service_message_get (StCall *call, GVariant *params,
 GVariant *st_service_message_retry (StCall *call, GVariant *params,
                                     GError **error);
 
-/* st-service-reports.c: Reports.Backtest */
+/* st-service-reports.c: Reports.Backtest, Funnel, Health and Nps */
 
 GVariant *st_service_report_backtest (StCall *call, GVariant *params,
                                       GError **error);
+GVariant *st_service_report_funnel (StCall *call, GVariant *params,
+                                    GError **error);
+GVariant *st_service_report_health (StCall *call, GVariant *params,
+                                    GError **error);
+GVariant *st_service_report_nps (StCall *call, GVariant *params,
+                                 GError **error);
 
 /* st-service-import.c: Import.Customers and Import.Events */
 

@@ -1,10 +1,11 @@
-/* The Reports interface: Backtest. */
+/* The Reports interface: Backtest, Funnel, Health and Nps. */
 
 #include "st-service-private.h"
 
 #include "st-backtest.h"
 #include "st-error.h"
 #include "st-record.h"
+#include "st-reports.h"
 
 GVariant *
 st_service_report_backtest (StCall *call, GVariant *params, GError **error)
@@ -32,4 +33,44 @@ st_service_report_backtest (StCall *call, GVariant *params, GError **error)
              request.script ? request.script : "health", request.cutoff,
              request.horizon_days, seconds);
   return g_variant_new ("(@a{sv})", report);
+}
+
+GVariant *
+st_service_report_funnel (StCall *call, GVariant *params, GError **error)
+{
+  g_autoptr (GVariant) options = g_variant_get_child_value (params, 0);
+  g_autoptr (GVariant) report = NULL;
+  StStore *store = st_call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  report = st_report_funnel (store, st_engine_get_config (call->service->engine),
+                             options, error);
+  return report == NULL ? NULL : g_variant_new ("(@a{sv})", report);
+}
+
+GVariant *
+st_service_report_health (StCall *call, GVariant *params, GError **error)
+{
+  g_autoptr (GVariant) options = g_variant_get_child_value (params, 0);
+  g_autoptr (GVariant) report = NULL;
+  StStore *store = st_call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  report = st_report_health (store, options, error);
+  return report == NULL ? NULL : g_variant_new ("(@a{sv})", report);
+}
+
+GVariant *
+st_service_report_nps (StCall *call, GVariant *params, GError **error)
+{
+  g_autoptr (GVariant) options = g_variant_get_child_value (params, 0);
+  g_autoptr (GVariant) report = NULL;
+  StStore *store = st_call_store (call, error);
+
+  if (store == NULL)
+    return NULL;
+  report = st_report_nps (store, options, error);
+  return report == NULL ? NULL : g_variant_new ("(@a{sv})", report);
 }

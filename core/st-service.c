@@ -469,6 +469,9 @@ static const struct {
   { "org.steward.Steward1.Import", "Customers", st_service_import_customers },
   { "org.steward.Steward1.Import", "Events", st_service_import_events },
   { "org.steward.Steward1.Reports", "Backtest", st_service_report_backtest },
+  { "org.steward.Steward1.Reports", "Funnel", st_service_report_funnel },
+  { "org.steward.Steward1.Reports", "Health", st_service_report_health },
+  { "org.steward.Steward1.Reports", "Nps", st_service_report_nps },
   /* Only the run objects have properties. */
   { "org.freedesktop.DBus.Properties", "Get", st_service_run_get },
   { "org.freedesktop.DBus.Properties", "GetAll", st_service_run_get_all },

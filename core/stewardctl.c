@@ -131,6 +131,18 @@ static const StCliCommand commands[] = {
     st_cli_script_check },
   { "script", "reload", "", "Re-read the scripts folders and list the scripts now loaded",
     st_cli_script_reload },
+  { "report", "funnel", "[--since ISO-8601 | --days N] [--owner U] [--tag T]",
+    "How customers move through the stages: in each now, how many entered it in the period "
+    "(default the last 30 days) and where they went next",
+    st_cli_report_funnel },
+  { "report", "health", "[--owner U] [--tag T] [--risk LEVEL] [--limit N]",
+    "Health scores and risk levels now: their spread, what weighs on the customers at risk, "
+    "the lowest scores",
+    st_cli_report_health },
+  { "report", "nps", "[--since ISO-8601 | --days N] [--owner U] [--tag T] [--monthly] "
+    "[--per-customer]",
+    "Net Promoter Score from the NPS surveys of the period (default the last 90 days)",
+    st_cli_report_nps },
   { "report", "backtest", "--cutoff DATE --horizon DAYS [--script NAME]",
     "Check how well the health script ranks who leaves: score everyone as at DATE, compare "
     "with who did not buy again within DAYS",
