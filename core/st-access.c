@@ -83,6 +83,18 @@ st_caller_new_with (guint32 uid, const char *user, const guint32 *gids,
   return caller;
 }
 
+StCaller *
+st_caller_copy (const StCaller *caller)
+{
+  StCaller *copy = g_new0 (StCaller, 1);
+
+  copy->uid = caller->uid;
+  copy->user = g_strdup (caller->user);
+  copy->gids = g_array_copy (caller->gids);
+  copy->groups = g_strdupv (caller->groups);
+  return copy;
+}
+
 void
 st_caller_free (StCaller *caller)
 {

@@ -24,6 +24,7 @@ StCaller *st_caller_new (guint32 uid);
 /* A caller with exactly these attributes, for tests. */
 StCaller *st_caller_new_with (guint32 uid, const char *user,
                               const guint32 *gids, const char *const *groups);
+StCaller *st_caller_copy (const StCaller *caller);
 void st_caller_free (StCaller *caller);
 
 /* "user 'bob'", or "uid 1234" for a uid without a name. */
