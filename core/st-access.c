@@ -5,7 +5,6 @@
 
 #include <grp.h>
 #include <pwd.h>
-#include <unistd.h>
 
 /* Enough for any sane passwd or group entry; a larger one is retried. */
 #define ST_NSS_BUFFER 4096

@@ -343,10 +343,19 @@ check_scope (StCall *call, const StCaller *caller, GError **error)
   g_autofree char *who = NULL;
   g_autofree char *name = NULL;
 
+  if (call->method->scope == ST_SCOPE_NONE)
+    return TRUE;
+  if (caller->user == NULL)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
+                   "uid %u has no user name, so it owns no customer, and it "
+                   "is a manager restricted to the customers they own "
+                   "(access.manager_scope: own); give the account a name, "
+                   "or ask an admin", caller->uid);
+      return FALSE;
+    }
   switch (call->method->scope)
     {
-    case ST_SCOPE_NONE:
-      return TRUE;
     case ST_SCOPE_CUSTOMER:
       first = g_variant_get_child_value (call->params, 0);
       return own_customer (call, caller, g_variant_get_string (first, NULL),
@@ -371,6 +380,7 @@ check_scope (StCall *call, const StCaller *caller, GError **error)
       return own_record (call, caller, "alert", st_alerts_owner, error);
     case ST_SCOPE_MESSAGE:
       return own_record (call, caller, "message", st_messages_owner, error);
+    case ST_SCOPE_NONE:
     case ST_SCOPE_EVERYONE:
     default:
       break;
