@@ -44,7 +44,15 @@ static const char st_sql_alert_list[] =
   " WHERE ($1::bool IS NULL OR (state = 'open') = $1)"
   "   AND ($2::bigint IS NULL OR customer_id = $2)"
   "   AND ($3::text IS NULL OR kind = $3)"
+  "   AND ($6::text IS NULL OR customer_id IN"
+  "        (SELECT id FROM customers WHERE owner = $6))"
   " ORDER BY last_raised_at DESC, id DESC LIMIT $4 OFFSET $5";
+
+/* The owner of the alert's customer: no row, no alert; NULL, no owner (or
+ * a system alert). */
+static const char st_sql_alert_owner[] =
+  "SELECT c.owner FROM alerts a LEFT JOIN customers c ON c.id = a.customer_id"
+  " WHERE a.id = $1";
 
 static gboolean
 check_severity (const char *severity, GError **error)
@@ -88,13 +96,13 @@ st_alerts_raise (StStore *store, gint64 customer_id, const char *kind,
 GVariant *
 st_alerts_list (StStore *store, GVariant *filter, GError **error)
 {
-  static const char *const keys[] = { "open", "customer_id", "kind", "limit",
-                                      "offset", NULL };
+  static const char *const keys[] = { "open", "customer_id", "kind", "owner",
+                                      "limit", "offset", NULL };
   g_autoptr (GVariant) open = g_variant_lookup_value (filter, "open",
                                                       G_VARIANT_TYPE_BOOLEAN);
   g_autoptr (GVariant) customer = g_variant_lookup_value (
       filter, "customer_id", G_VARIANT_TYPE_INT64);
-  const char *kind = NULL;
+  const char *kind = NULL, *owner = NULL;
   guint limit = 100, offset = 0;
   g_autofree char *customer_text = NULL, *limit_text = NULL,
                   *offset_text = NULL;
@@ -102,6 +110,7 @@ st_alerts_list (StStore *store, GVariant *filter, GError **error)
 
   if (!st_record_check_keys (filter, keys, "filter", error)
       || !st_record_get_string (filter, "kind", &kind, error)
+      || !st_record_get_string (filter, "owner", &owner, error)
       || !st_record_get_uint (filter, "limit", &limit, error)
       || !st_record_get_uint (filter, "offset", &offset, error))
     return NULL;
@@ -119,14 +128,37 @@ st_alerts_list (StStore *store, GVariant *filter, GError **error)
   if (!st_store_begin (store, error))
     return NULL;
   res = st_store_exec_sql (
-      store, st_sql_alert_list, 5,
+      store, st_sql_alert_list, 6,
       (const char *[]){ open == NULL ? NULL
                         : g_variant_get_boolean (open) ? "true" : "false",
-                        customer_text, kind, limit_text, offset_text },
+                        customer_text, kind, limit_text, offset_text, owner },
       error);
   st_store_rollback (store);
   return res == NULL ? NULL
                      : g_variant_ref_sink (st_record_list_from_result (res));
+}
+
+gboolean
+st_alerts_owner (StStore *store, gint64 id, char **owner, GError **error)
+{
+  g_autofree char *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  g_autoptr (PGresult) res = NULL;
+
+  if (!st_store_begin (store, error))
+    return FALSE;
+  res = st_store_exec_sql (store, st_sql_alert_owner, 1,
+                           (const char *[]){ id_text }, error);
+  st_store_rollback (store);
+  if (res == NULL)
+    return FALSE;
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND, "no alert %s; "
+                   "'stewardctl alert list' shows them", id_text);
+      return FALSE;
+    }
+  *owner = PQgetisnull (res, 0, 0) ? NULL : g_strdup (PQgetvalue (res, 0, 0));
+  return TRUE;
 }
 
 gboolean

@@ -19,7 +19,8 @@ GVariant *st_alerts_raise (StStore *store, gint64 customer_id,
                            const char *message, const char *data_json,
                            const char *source, GError **error);
 
-/* filter: open (b), customer_id (x), kind (s), limit (u, default 100),
+/* filter: open (b), customer_id (x), kind (s), owner (s: of the
+ * customer), limit (u, default 100),
  * offset (u). Newest first. Own transaction. */
 GVariant *st_alerts_list (StStore *store, GVariant *filter, GError **error);
 
@@ -30,6 +31,11 @@ GVariant *st_alerts_list (StStore *store, GVariant *filter, GError **error);
 gboolean st_alerts_resolve_delivery (StStore *store, gint64 customer_id,
                                      const char *actor, const char *note,
                                      gint64 *id, GError **error);
+
+/* The owner of alert @id's customer (NULL: none, or a system alert);
+ * NOT_FOUND when there is no such alert. Own transaction. */
+gboolean st_alerts_owner (StStore *store, gint64 id, char **owner,
+                          GError **error);
 
 /* Acknowledge alert @id with a note; NOT_FOUND when there is none,
  * INVALID_ARGUMENT when it was acknowledged already. Own transaction. */

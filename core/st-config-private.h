@@ -142,4 +142,10 @@ gboolean st_parse_campaigns (const StParse *p, const StKey *key,
                              const StNode *value, gpointer target,
                              GError **error);
 
+/* The top-level key handled in st-config-access.c */
+
+gboolean st_parse_access (const StParse *p, const StKey *key,
+                          const StNode *value, gpointer target,
+                          GError **error);
+
 G_END_DECLS

@@ -3,7 +3,8 @@
  * keys walked by st_parse_section (st-config-parse.c, with the YAML reader
  * and the shared value parsers); the delivery sections (delivery,
  * plugin_dir, channels, quiet_hours, default_tz, caps) are in
- * st-config-delivery.c, campaigns in st-config-campaigns.c. */
+ * st-config-delivery.c, campaigns in st-config-campaigns.c, access in
+ * st-config-access.c. */
 
 #include "st-config-private.h"
 
@@ -336,6 +337,8 @@ static const StKey st_top_keys[] = {
     st_parse_caps },
   { "campaigns", "a mapping such as {workers: 2, batch_size: 1000}",
     st_parse_campaigns },
+  { "access", "a mapping such as {default: viewer, users: {alice: admin}}",
+    st_parse_access },
 };
 
 /* Public API */
@@ -381,6 +384,12 @@ st_config_new_default (void)
   config->campaign_batch_size = 1000;
   config->campaign_catch_up = ST_CATCH_UP_LATEST;
   config->campaign_check_ms = 5000;
+  config->access = FALSE;
+  config->access_default = ST_ROLE_NONE;
+  config->access_users =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) st_access_rule_free);
+  config->access_groups =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) st_access_rule_free);
   config->scripts = g_new0 (char *, 1);
   config->stages = g_ptr_array_new_with_free_func ((GDestroyNotify) st_stage_free);
   for (gsize i = 0; i < G_N_ELEMENTS (lifecycle); i++)
@@ -404,6 +413,8 @@ st_config_free (StConfig *config)
   g_strfreev (config->quiet_channels);
   g_free (config->default_tz);
   g_clear_pointer (&config->caps, g_ptr_array_unref);
+  g_clear_pointer (&config->access_users, g_ptr_array_unref);
+  g_clear_pointer (&config->access_groups, g_ptr_array_unref);
   g_free (config);
 }
 

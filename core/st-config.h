@@ -60,6 +60,26 @@ typedef enum {
   ST_CATCH_UP_NONE,   /* run none that is late */
 } StCatchUp;
 
+/* Access roles (docs/config.md#access), weakest first: each role may do
+ * what the ones before it may. ST_ROLE_NONE may call nothing; it is also
+ * what a D-Bus method without an access rule requires, so such a method
+ * is refused to everyone. */
+typedef enum {
+  ST_ROLE_NONE,
+  ST_ROLE_VIEWER,
+  ST_ROLE_MANAGER,
+  ST_ROLE_ADMIN,
+} StRole;
+
+/* One entry of access.users or access.groups: a name or a numeric id, and
+ * the role it gives. */
+typedef struct {
+  char *name;        /* as written: a name, or the id's digits */
+  gboolean numeric;  /* a uid (users) or gid (groups), not a name */
+  guint32 id;        /* when numeric */
+  StRole role;
+} StAccessRule;
+
 typedef struct {
   char *path;          /* the file it was read from, or NULL for defaults */
   char *database;      /* libpq conninfo; NULL: STEWARD_DATABASE or the PG* variables */
@@ -103,6 +123,15 @@ typedef struct {
   guint campaign_batch_size;  /* customers per batch, 1..100000; default 1000 */
   StCatchUp campaign_catch_up; /* default ST_CATCH_UP_LATEST */
   guint campaign_check_ms;    /* the scheduler's period, 100ms..1h; default 5 s */
+
+  /* access: who may call which D-Bus method (st-access.c). Without an
+   * access section in the file, access is FALSE and every caller on the
+   * bus is admin, as before roles existed. */
+  gboolean access;
+  StRole access_default;      /* callers no rule names; default none */
+  GPtrArray *access_users;    /* of StAccessRule*, in file order */
+  GPtrArray *access_groups;   /* of StAccessRule*, in file order */
+  gboolean access_managers_own; /* manager_scope: own */
 } StConfig;
 
 /* Defaults: no database (environment), session bus, 4 workers, no script
@@ -112,7 +141,8 @@ typedef struct {
  * days; 2 delivery workers, 8 attempts, backoff 30 s up to 6 h; the
  * default plugin folder; no channels,
  * no quiet hours, default_tz UTC, no caps; 2 campaign workers, batches of
- * 1000, catch-up latest, a schedule check every 5 s. */
+ * 1000, catch-up latest, a schedule check every 5 s; no access section
+ * (every caller is admin). */
 StConfig *st_config_new_default (void);
 
 /* Parse @path; relative `scripts` folders are resolved against the folder
@@ -155,11 +185,18 @@ void st_config_channel_policy (const StConfig *config,
  * it exactly ("7d", "90s", "1500ms"; "0s" for 0). */
 char *st_config_format_duration (guint64 ms);
 
+/* "admin", "manager", "viewer" or "none". */
+const char *st_role_name (StRole role);
+/* The role named @name, as st_role_name writes it; FALSE for another word. */
+gboolean st_role_from_name (const char *name, StRole *role);
+
+void st_access_rule_free (StAccessRule *rule);
 void st_channel_config_free (StChannelConfig *channel);
 void st_cap_config_free (StCapConfig *cap);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StConfig, st_config_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StChannelConfig, st_channel_config_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StCapConfig, st_cap_config_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StAccessRule, st_access_rule_free)
 
 G_END_DECLS

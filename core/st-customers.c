@@ -66,6 +66,9 @@ ST_STATEMENT_DEFINE (st_sql_customer_set_stage, 5,
   "INSERT INTO stage_history (customer_id, from_stage, to_stage, actor, reason)"
   " SELECT id, $3, $2, $4, NULLIF($5, '') FROM c RETURNING customer_id, id");
 
+ST_STATEMENT_DEFINE (st_sql_customer_owner, 1,
+  "SELECT owner FROM customers WHERE id = $1");
+
 ST_STATEMENT_DEFINE (st_sql_customer_owner_of_ref, 1,
   "SELECT id FROM customers WHERE ref = $1");
 
@@ -486,6 +489,30 @@ st_customers_get (StStore *store, const char *address, GError **error)
     record = st_customers_record (store, id, error);
   st_store_rollback (store);
   return g_steal_pointer (&record);
+}
+
+gboolean
+st_customers_owner (StStore *store, const char *address, gint64 *id,
+                    char **owner, GError **error)
+{
+  g_autoptr (PGresult) res = NULL;
+  g_autofree char *id_text = NULL;
+
+  if (!st_store_begin (store, error))
+    return FALSE;
+  if (st_customers_resolve (store, address, FALSE, id, error))
+    {
+      id_text = g_strdup_printf ("%" G_GINT64_FORMAT, *id);
+      res = st_store_exec (store, &st_sql_customer_owner,
+                           (const char *[]){ id_text }, error);
+    }
+  st_store_rollback (store);
+  if (res == NULL)
+    return FALSE;
+  *owner = PQntuples (res) == 1 && !PQgetisnull (res, 0, 0)
+               ? g_strdup (PQgetvalue (res, 0, 0))
+               : NULL;
+  return TRUE;
 }
 
 GVariant *

@@ -41,6 +41,10 @@ GVariant *st_customers_create (StStore *store, const StConfig *config,
                                GError **error);
 GVariant *st_customers_get (StStore *store, const char *address,
                             GError **error);
+/* The id and owner (NULL when it has none) of the customer at @address.
+ * Own transaction. */
+gboolean st_customers_owner (StStore *store, const char *address, gint64 *id,
+                             char **owner, GError **error);
 GVariant *st_customers_update (StStore *store, const char *address,
                                GVariant *fields, GError **error);
 GVariant *st_customers_find (StStore *store, const StConfig *config,

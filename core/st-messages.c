@@ -18,12 +18,18 @@
 static const char *const st_message_states[] = { "pending", "retry", "sent",
                                                   "dead", "suppressed", NULL };
 
-ST_STATEMENT_DEFINE (st_sql_message_list, 5,
+ST_STATEMENT_DEFINE (st_sql_message_list, 6,
   "SELECT " MESSAGE_COLUMNS " FROM messages"
   " WHERE ($1::bigint IS NULL OR customer_id = $1)"
   "   AND ($2::text IS NULL OR state = $2)"
   "   AND ($3::text IS NULL OR channel = $3)"
+  "   AND ($6::text IS NULL OR customer_id IN"
+  "        (SELECT id FROM customers WHERE owner = $6))"
   " ORDER BY id DESC LIMIT $4 OFFSET $5");
+
+ST_STATEMENT_DEFINE (st_sql_message_owner, 1,
+  "SELECT c.owner FROM messages m JOIN customers c ON c.id = m.customer_id"
+  " WHERE m.id = $1");
 
 ST_STATEMENT_DEFINE (st_sql_message_get, 1,
   "SELECT " MESSAGE_DETAIL_COLUMNS " FROM messages WHERE id = $1");
@@ -57,9 +63,9 @@ GVariant *
 st_messages_list (StStore *store, GVariant *filter, GError **error)
 {
   static const char *const keys[] = { "customer_id", "state", "channel",
-                                      "limit", "offset", NULL };
+                                      "owner", "limit", "offset", NULL };
   g_autoptr (GVariant) customer = NULL;
-  const char *state = NULL, *channel = NULL;
+  const char *state = NULL, *channel = NULL, *owner = NULL;
   guint limit = 100, offset = 0;
   g_autofree char *customer_text = NULL, *limit_text = NULL;
   g_autofree char *offset_text = NULL;
@@ -68,6 +74,7 @@ st_messages_list (StStore *store, GVariant *filter, GError **error)
   if (!st_record_check_keys (filter, keys, "filter", error)
       || !st_record_get_string (filter, "state", &state, error)
       || !st_record_get_string (filter, "channel", &channel, error)
+      || !st_record_get_string (filter, "owner", &owner, error)
       || !st_record_get_uint (filter, "limit", &limit, error)
       || !st_record_get_uint (filter, "offset", &offset, error))
     return NULL;
@@ -102,11 +109,30 @@ st_messages_list (StStore *store, GVariant *filter, GError **error)
     return NULL;
   res = st_store_exec (store, &st_sql_message_list,
                        (const char *[]){ customer_text, state, channel,
-                                         limit_text, offset_text },
+                                         limit_text, offset_text, owner },
                        error);
   st_store_rollback (store);
   return res == NULL ? NULL
                      : g_variant_ref_sink (st_record_list_from_result (res));
+}
+
+gboolean
+st_messages_owner (StStore *store, gint64 id, char **owner, GError **error)
+{
+  g_autofree char *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  g_autoptr (PGresult) res = NULL;
+
+  if (!st_store_begin (store, error))
+    return FALSE;
+  res = st_store_exec (store, &st_sql_message_owner,
+                       (const char *[]){ id_text }, error);
+  st_store_rollback (store);
+  if (res == NULL)
+    return FALSE;
+  if (PQntuples (res) == 0)
+    return not_found (id, error);
+  *owner = PQgetisnull (res, 0, 0) ? NULL : g_strdup (PQgetvalue (res, 0, 0));
+  return TRUE;
 }
 
 GVariant *

@@ -16,9 +16,15 @@ G_BEGIN_DECLS
  * created_at, sent_at; st_messages_get adds body, html and data (a{sv}).
  * Absent values (SQL NULL) are left out. */
 
-/* filter: customer_id (x), state (s), channel (s), limit (u, default 100,
+/* filter: customer_id (x), state (s), channel (s), owner (s: of the
+ * customer), limit (u, default 100,
  * 1 to 10000), offset (u). Newest first. Own transaction. */
 GVariant *st_messages_list (StStore *store, GVariant *filter, GError **error);
+
+/* The owner of message @id's customer (NULL: none); NOT_FOUND when there
+ * is no such message. Own transaction. */
+gboolean st_messages_owner (StStore *store, gint64 id, char **owner,
+                            GError **error);
 
 /* ST_ERROR_NOT_FOUND when there is no message @id. Own transaction. */
 GVariant *st_messages_get (StStore *store, gint64 id, GError **error);

@@ -4,15 +4,18 @@
  * calls to worker threads, Manager, Customers, Alerts, Scripts),
  * st-service-campaigns.c (Campaigns), st-service-runs.c (the run objects
  * and their signals),
- * st-service-messages.c (Messages), st-service-import.c (Import) and
- * st-service-reports.c (Reports). */
+ * st-service-messages.c (Messages), st-service-import.c (Import),
+ * st-service-reports.c (Reports) and st-service-access.c (who may call
+ * what, checked before each call runs). */
 
+#include "st-access.h"
 #include "st-campaigns.h"
 #include "st-service.h"
 
 G_BEGIN_DECLS
 
 typedef struct _StRunWatch StRunWatch;
+typedef struct _StCallers StCallers;
 
 struct _StService {
   StEngine *engine;
@@ -22,17 +25,46 @@ struct _StService {
   guint registrations[8];
   guint runs_subtree;
   StRunWatch *watch;
+  StCallers *callers; /* who is behind each bus name (st-service-access.c) */
 };
 
-/* One method call on its way through a worker thread. */
-typedef struct {
-  StService *service;
-  GDBusMethodInvocation *invocation;
-  StStore *store; /* borrowed on first use */
-} StCall;
+/* What a method reaches, for the managers restricted to the customers
+ * they own (access.manager_scope: own); it does not matter to anyone
+ * else. */
+typedef enum {
+  ST_SCOPE_NONE,     /* no customer in particular: the role suffices */
+  ST_SCOPE_CUSTOMER, /* parameter 0 names a customer */
+  ST_SCOPE_CREATE,   /* parameter 0 holds a new customer's fields */
+  ST_SCOPE_UPDATE,   /* parameter 0 names a customer, 1 its new fields */
+  ST_SCOPE_EVENTS,   /* parameter 0 lists events, each naming a customer */
+  ST_SCOPE_FILTER,   /* parameter 0 filters a list: only own customers */
+  ST_SCOPE_ALERT,    /* parameter 0 is an alert's id */
+  ST_SCOPE_MESSAGE,  /* parameter 0 is a message's id */
+  ST_SCOPE_EVERYONE, /* acts on every owner's customers: refused */
+} StScope;
 
+typedef struct _StCall StCall;
 typedef GVariant *(*StHandler) (StCall *call, GVariant *params,
                                 GError **error);
+
+/* One row of the dispatch table (st-service.c): every method of every
+ * interface, the role it needs and what it reaches. */
+typedef struct {
+  const char *interface;
+  const char *method;
+  StRole role;
+  StScope scope;
+  StHandler handler;
+} StMethod;
+
+/* One method call on its way through a worker thread. */
+struct _StCall {
+  StService *service;
+  GDBusMethodInvocation *invocation;
+  StStore *store;         /* borrowed on first use */
+  const StMethod *method; /* NULL: not in the table */
+  GVariant *params;       /* the parameters, as the access check left them */
+};
 
 /* The call's connection, borrowed from the engine at first use. */
 StStore *st_call_store (StCall *call, GError **error);
@@ -49,6 +81,20 @@ void st_service_method_call (GDBusConnection *connection, const char *sender,
                              const char *method_name, GVariant *parameters,
                              GDBusMethodInvocation *invocation,
                              gpointer user_data);
+
+/* st-service-access.c */
+
+StCallers *st_callers_new (void);
+void st_callers_free (StCallers *callers);
+/* Forget the callers that leave the bus (NameOwnerChanged); undo. */
+void st_callers_watch (StCallers *callers, GDBusConnection *connection);
+void st_callers_unwatch (StCallers *callers, GDBusConnection *connection);
+
+/* May the caller run call->method, on what it names? FALSE with
+ * PERMISSION_DENIED (or the error of a lookup, such as NOT_FOUND) when
+ * not. May replace call->params: a restricted manager's lists are
+ * filtered to their own customers, and what they create is theirs. */
+gboolean st_call_authorize (StCall *call, GError **error);
 
 /* st-service-messages.c */
 

@@ -1,6 +1,5 @@
 #include "st-service-private.h"
 
-#include <pwd.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,31 +23,6 @@ static const StConfig *
 call_config (StCall *call)
 {
   return st_engine_get_config (call->service->engine);
-}
-
-/* The caller's Unix user name, as the bus daemon vouches for it. */
-char *
-st_call_actor (StCall *call)
-{
-  const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
-  g_autoptr (GVariant) reply = NULL;
-  guint32 uid;
-  struct passwd pwd, *found = NULL;
-  char buf[1024];
-
-  if (sender == NULL)
-    return g_strdup ("unknown");
-  reply = g_dbus_connection_call_sync (
-      g_dbus_method_invocation_get_connection (call->invocation),
-      "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-      "GetConnectionUnixUser", g_variant_new ("(s)", sender),
-      G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
-  if (reply == NULL)
-    return g_strdup (sender);
-  g_variant_get (reply, "(u)", &uid);
-  if (getpwuid_r (uid, &pwd, buf, sizeof buf, &found) == 0 && found != NULL)
-    return g_strdup (found->pw_name);
-  return g_strdup_printf ("uid %u", uid);
 }
 
 /* A record as the reply tuple "(a{sv})", or NULL on error. */
@@ -438,74 +412,120 @@ handle_script_reload (StCall *call, GVariant *params, GError **error)
 
 /* Dispatch --------------------------------------------------------------- */
 
-static const struct {
-  const char *interface;
-  const char *method;
-  StHandler handler;
-} st_methods[] = {
-  { "org.steward.Steward1.Manager", "Version", handle_version },
-  { "org.steward.Steward1.Manager", "SchemaVersion", handle_schema_version },
-  { "org.steward.Steward1.Manager", "Status", handle_status },
-  { "org.steward.Steward1.Manager", "Reload", handle_reload },
-  { "org.steward.Steward1.Customers", "Create", handle_create },
-  { "org.steward.Steward1.Customers", "Get", handle_get },
-  { "org.steward.Steward1.Customers", "Update", handle_update },
-  { "org.steward.Steward1.Customers", "Find", handle_find },
-  { "org.steward.Steward1.Customers", "SetStage", handle_set_stage },
-  { "org.steward.Steward1.Customers", "Timeline", handle_timeline },
-  { "org.steward.Steward1.Customers", "RecordEvent", handle_record_event },
-  { "org.steward.Steward1.Customers", "RecordEvents", handle_record_events },
-  { "org.steward.Steward1.Alerts", "List", handle_alert_list },
-  { "org.steward.Steward1.Alerts", "Acknowledge", handle_alert_acknowledge },
-  { "org.steward.Steward1.Scripts", "List", handle_script_list },
-  { "org.steward.Steward1.Scripts", "Check", handle_script_check },
-  { "org.steward.Steward1.Scripts", "Reload", handle_script_reload },
-  { "org.steward.Steward1.Campaigns", "List", st_service_campaign_list },
-  { "org.steward.Steward1.Campaigns", "Run", st_service_campaign_run },
-  { "org.steward.Steward1.Campaigns", "Runs", st_service_campaign_runs },
-  { "org.steward.Steward1.Messages", "List", st_service_message_list },
-  { "org.steward.Steward1.Messages", "Get", st_service_message_get },
-  { "org.steward.Steward1.Messages", "Retry", st_service_message_retry },
-  { "org.steward.Steward1.Import", "Customers", st_service_import_customers },
-  { "org.steward.Steward1.Import", "Events", st_service_import_events },
-  { "org.steward.Steward1.Reports", "Backtest", st_service_report_backtest },
-  { "org.steward.Steward1.Reports", "Funnel", st_service_report_funnel },
-  { "org.steward.Steward1.Reports", "Health", st_service_report_health },
-  { "org.steward.Steward1.Reports", "Nps", st_service_report_nps },
+/* Every method of every interface, the role it needs (viewer: reads;
+ * manager: writes; admin: operator actions) and what it reaches, for the
+ * managers restricted to their own customers. A method missing here, or
+ * here without a role, is refused to everyone (st_call_authorize), and
+ * tests/test-access.c checks that each method of the introspection XML has
+ * its row. */
+#define MANAGER_IFACE "org.steward.Steward1.Manager"
+#define CUSTOMERS_IFACE "org.steward.Steward1.Customers"
+#define ALERTS_IFACE "org.steward.Steward1.Alerts"
+#define SCRIPTS_IFACE "org.steward.Steward1.Scripts"
+#define CAMPAIGNS_IFACE "org.steward.Steward1.Campaigns"
+#define MESSAGES_IFACE "org.steward.Steward1.Messages"
+#define IMPORT_IFACE "org.steward.Steward1.Import"
+#define REPORTS_IFACE "org.steward.Steward1.Reports"
+#define PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
+
+static const StMethod st_methods[] = {
+  { MANAGER_IFACE, "Version", ST_ROLE_VIEWER, ST_SCOPE_NONE, handle_version },
+  { MANAGER_IFACE, "SchemaVersion", ST_ROLE_VIEWER, ST_SCOPE_NONE,
+    handle_schema_version },
+  { MANAGER_IFACE, "Status", ST_ROLE_VIEWER, ST_SCOPE_NONE, handle_status },
+  { MANAGER_IFACE, "Reload", ST_ROLE_ADMIN, ST_SCOPE_NONE, handle_reload },
+  { CUSTOMERS_IFACE, "Create", ST_ROLE_MANAGER, ST_SCOPE_CREATE,
+    handle_create },
+  { CUSTOMERS_IFACE, "Get", ST_ROLE_VIEWER, ST_SCOPE_CUSTOMER, handle_get },
+  { CUSTOMERS_IFACE, "Update", ST_ROLE_MANAGER, ST_SCOPE_UPDATE,
+    handle_update },
+  { CUSTOMERS_IFACE, "Find", ST_ROLE_VIEWER, ST_SCOPE_FILTER, handle_find },
+  { CUSTOMERS_IFACE, "SetStage", ST_ROLE_MANAGER, ST_SCOPE_CUSTOMER,
+    handle_set_stage },
+  { CUSTOMERS_IFACE, "Timeline", ST_ROLE_VIEWER, ST_SCOPE_CUSTOMER,
+    handle_timeline },
+  { CUSTOMERS_IFACE, "RecordEvent", ST_ROLE_MANAGER, ST_SCOPE_CUSTOMER,
+    handle_record_event },
+  { CUSTOMERS_IFACE, "RecordEvents", ST_ROLE_MANAGER, ST_SCOPE_EVENTS,
+    handle_record_events },
+  { ALERTS_IFACE, "List", ST_ROLE_VIEWER, ST_SCOPE_FILTER, handle_alert_list },
+  { ALERTS_IFACE, "Acknowledge", ST_ROLE_MANAGER, ST_SCOPE_ALERT,
+    handle_alert_acknowledge },
+  { SCRIPTS_IFACE, "List", ST_ROLE_VIEWER, ST_SCOPE_NONE, handle_script_list },
+  /* The daemon opens a path of the caller's choosing. */
+  { SCRIPTS_IFACE, "Check", ST_ROLE_ADMIN, ST_SCOPE_NONE,
+    handle_script_check },
+  { SCRIPTS_IFACE, "Reload", ST_ROLE_ADMIN, ST_SCOPE_NONE,
+    handle_script_reload },
+  { CAMPAIGNS_IFACE, "List", ST_ROLE_VIEWER, ST_SCOPE_NONE,
+    st_service_campaign_list },
+  { CAMPAIGNS_IFACE, "Run", ST_ROLE_MANAGER, ST_SCOPE_EVERYONE,
+    st_service_campaign_run },
+  { CAMPAIGNS_IFACE, "Runs", ST_ROLE_VIEWER, ST_SCOPE_NONE,
+    st_service_campaign_runs },
+  { MESSAGES_IFACE, "List", ST_ROLE_VIEWER, ST_SCOPE_FILTER,
+    st_service_message_list },
+  { MESSAGES_IFACE, "Get", ST_ROLE_VIEWER, ST_SCOPE_MESSAGE,
+    st_service_message_get },
+  { MESSAGES_IFACE, "Retry", ST_ROLE_MANAGER, ST_SCOPE_MESSAGE,
+    st_service_message_retry },
+  { IMPORT_IFACE, "Customers", ST_ROLE_MANAGER, ST_SCOPE_EVERYONE,
+    st_service_import_customers },
+  { IMPORT_IFACE, "Events", ST_ROLE_MANAGER, ST_SCOPE_EVERYONE,
+    st_service_import_events },
+  /* Aggregate figures: no customer in particular. */
+  { REPORTS_IFACE, "Backtest", ST_ROLE_VIEWER, ST_SCOPE_NONE,
+    st_service_report_backtest },
+  /* These name customers (the lowest scores) and take an owner filter: a
+   * restricted manager's are kept to their own customers. */
+  { REPORTS_IFACE, "Funnel", ST_ROLE_VIEWER, ST_SCOPE_FILTER,
+    st_service_report_funnel },
+  { REPORTS_IFACE, "Health", ST_ROLE_VIEWER, ST_SCOPE_FILTER,
+    st_service_report_health },
+  { REPORTS_IFACE, "Nps", ST_ROLE_VIEWER, ST_SCOPE_FILTER,
+    st_service_report_nps },
   /* Only the run objects have properties. */
-  { "org.freedesktop.DBus.Properties", "Get", st_service_run_get },
-  { "org.freedesktop.DBus.Properties", "GetAll", st_service_run_get_all },
+  { PROPERTIES_IFACE, "Get", ST_ROLE_VIEWER, ST_SCOPE_NONE,
+    st_service_run_get },
+  { PROPERTIES_IFACE, "GetAll", ST_ROLE_VIEWER, ST_SCOPE_NONE,
+    st_service_run_get_all },
 };
 
-static StHandler
-find_handler (GDBusMethodInvocation *invocation)
+static const StMethod *
+find_method (const char *interface, const char *method)
 {
-  const char *interface = g_dbus_method_invocation_get_interface_name (invocation);
-  const char *method = g_dbus_method_invocation_get_method_name (invocation);
-
   for (guint i = 0; i < G_N_ELEMENTS (st_methods); i++)
     if (g_str_equal (st_methods[i].interface, interface)
         && g_str_equal (st_methods[i].method, method))
-      return st_methods[i].handler;
+      return &st_methods[i];
   return NULL;
+}
+
+StRole
+st_service_method_role (const char *interface, const char *method)
+{
+  const StMethod *row = find_method (interface, method);
+
+  return row != NULL ? row->role : ST_ROLE_NONE;
 }
 
 static void
 run_call (gpointer data, gpointer user_data)
 {
   GDBusMethodInvocation *invocation = data;
-  StCall call = { user_data, invocation, NULL };
-  StHandler handler = find_handler (invocation);
+  StCall call = { user_data, invocation, NULL, NULL, NULL };
   g_autoptr (GError) error = NULL;
   GVariant *reply = NULL;
 
-  if (handler != NULL)
-    reply = handler (&call, g_dbus_method_invocation_get_parameters (invocation),
-                     &error);
-  else
-    g_set_error (&error, ST_ERROR, ST_ERROR_FAILED, "method %s is not "
-                 "implemented", g_dbus_method_invocation_get_method_name (
-                     invocation));
+  call.method = find_method (
+      g_dbus_method_invocation_get_interface_name (invocation),
+      g_dbus_method_invocation_get_method_name (invocation));
+  call.params = g_variant_ref (g_dbus_method_invocation_get_parameters (
+      invocation));
+  /* The one place where access is decided, before any work is done. */
+  if (st_call_authorize (&call, &error))
+    reply = call.method->handler (&call, call.params, &error);
+  g_variant_unref (call.params);
   if (call.store != NULL)
     st_engine_release_store (call.service->engine, call.store);
 
@@ -556,6 +576,7 @@ st_service_new (StEngine *engine)
   StService *service = g_new0 (StService, 1);
 
   service->engine = engine;
+  service->callers = st_callers_new ();
   st_engine_set_alert_sink (engine, emit_alert_raised, service);
   service->workers = g_thread_pool_new (
       run_call, service, (int) MAX (st_engine_get_config (engine)->workers, 1),
@@ -574,12 +595,14 @@ st_service_free (StService *service)
   st_service_runs_unregister (service);
   if (service->connection != NULL)
     {
+      st_callers_unwatch (service->callers, service->connection);
       for (guint i = 0; i < G_N_ELEMENTS (service->registrations); i++)
         if (service->registrations[i] != 0)
           g_dbus_connection_unregister_object (service->connection,
                                                service->registrations[i]);
       g_object_unref (service->connection);
     }
+  st_callers_free (service->callers);
   g_free (service);
 }
 
@@ -600,6 +623,7 @@ st_service_register (StService *service, GDBusConnection *connection,
   (void) ST_ERROR;
   g_assert (G_N_ELEMENTS (interfaces) <= G_N_ELEMENTS (service->registrations));
   service->connection = g_object_ref (connection);
+  st_callers_watch (service->callers, connection);
   for (guint i = 0; i < G_N_ELEMENTS (interfaces); i++)
     {
       service->registrations[i] = g_dbus_connection_register_object (

@@ -26,6 +26,11 @@ gboolean st_service_register (StService *service, GDBusConnection *connection,
  * scheduler); may stay unset. */
 void st_service_set_campaigns (StService *service, StCampaigns *campaigns);
 
+/* The role method @method of @interface needs (st-service.c's table);
+ * ST_ROLE_NONE for a method the table does not have, which everyone is
+ * refused. */
+StRole st_service_method_role (const char *interface, const char *method);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StService, st_service_free)
 
 G_END_DECLS

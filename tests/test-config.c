@@ -53,6 +53,11 @@ assert_defaults (const StConfig *config)
   g_assert_cmpstr (config->default_tz, ==, "UTC");
   g_assert_cmpuint (config->caps->len, ==, 0);
   g_assert_null (st_config_find_channel (config, "email"));
+  /* No access section: everyone on the bus is admin, as before roles. */
+  g_assert_false (config->access);
+  g_assert_cmpuint (config->access_users->len, ==, 0);
+  g_assert_cmpuint (config->access_groups->len, ==, 0);
+  g_assert_false (config->access_managers_own);
 }
 
 static void
@@ -489,6 +494,85 @@ test_quiet_hours (void)
   g_assert_null (config->quiet_channels);
 }
 
+static const StAccessRule *
+access_rule (GPtrArray *rules, guint i)
+{
+  g_assert_cmpuint (i, <, rules->len);
+  return g_ptr_array_index (rules, i);
+}
+
+/* Users and groups by name or id, each to its role, in file order. */
+static void
+test_access (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StConfig) config = st_config_load_from_data (
+      "access:\n"
+      "  default: viewer\n"
+      "  users:\n"
+      "    alice: admin\n"
+      "    1001: manager\n"
+      "    \"0\": none\n"
+      "    svc.backup-2: viewer\n"
+      "  groups: {steward: manager, 100: viewer}\n"
+      "  manager_scope: own\n", -1, "a.yaml", &error);
+  const StAccessRule *rule;
+
+  g_assert_no_error (error);
+  g_assert_true (config->access);
+  g_assert_cmpint (config->access_default, ==, ST_ROLE_VIEWER);
+  g_assert_true (config->access_managers_own);
+  g_assert_cmpuint (config->access_users->len, ==, 4);
+  rule = access_rule (config->access_users, 0);
+  g_assert_cmpstr (rule->name, ==, "alice");
+  g_assert_false (rule->numeric);
+  g_assert_cmpint (rule->role, ==, ST_ROLE_ADMIN);
+  rule = access_rule (config->access_users, 1);
+  g_assert_true (rule->numeric);
+  g_assert_cmpuint (rule->id, ==, 1001);
+  g_assert_cmpint (rule->role, ==, ST_ROLE_MANAGER);
+  rule = access_rule (config->access_users, 2);
+  g_assert_true (rule->numeric);
+  g_assert_cmpuint (rule->id, ==, 0);
+  g_assert_cmpint (rule->role, ==, ST_ROLE_NONE);
+  g_assert_cmpstr (access_rule (config->access_users, 3)->name, ==,
+                   "svc.backup-2");
+  g_assert_cmpuint (config->access_groups->len, ==, 2);
+  rule = access_rule (config->access_groups, 1);
+  g_assert_true (rule->numeric);
+  g_assert_cmpuint (rule->id, ==, 100);
+  g_assert_cmpint (rule->role, ==, ST_ROLE_VIEWER);
+}
+
+/* Written at all, even empty, the section refuses whom it does not name. */
+static void
+test_access_empty (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StConfig) config =
+      st_config_load_from_data ("access: {}\n", -1, "a.yaml", &error);
+
+  g_assert_no_error (error);
+  g_assert_true (config->access);
+  g_assert_cmpint (config->access_default, ==, ST_ROLE_NONE);
+  g_assert_false (config->access_managers_own);
+}
+
+static void
+test_role_names (void)
+{
+  StRole role = ST_ROLE_NONE;
+
+  for (StRole r = ST_ROLE_NONE; r <= ST_ROLE_ADMIN; r++)
+    {
+      g_assert_true (st_role_from_name (st_role_name (r), &role));
+      g_assert_cmpint (role, ==, r);
+    }
+  g_assert_false (st_role_from_name ("Admin", &role));
+  g_assert_false (st_role_from_name ("root", &role));
+  g_assert_false (st_role_from_name (NULL, &role));
+}
+
 static void
 test_format_duration (void)
 {
@@ -522,6 +606,41 @@ static const BadCase bad_cases[] = {
   { "/config/bad/unknown-key", "bus: session\nworker: 3\n", "t.yaml:2:1: ",
     { "unknown key 'worker'",
       "known keys: database, bus, workers, scripts, stages" } },
+  { "/config/bad/access/unknown-role",
+    "bus: session\naccess:\n  users:\n    alice: boss\n", "t.yaml:4:12: ",
+    { "the role of user 'alice' must be admin, manager, viewer or none",
+      "not 'boss'" } },
+  { "/config/bad/access/unknown-key",
+    "access:\n  default: viewer\n  user: {alice: admin}\n", "t.yaml:3:3: ",
+    { "unknown key 'user' in 'access'",
+      "known keys: default, users, groups, manager_scope" } },
+  { "/config/bad/access/default",
+    "access: {default: root}\n", "t.yaml:1:19: ",
+    { "'default' must be admin, manager, viewer or none", "not 'root'" } },
+  { "/config/bad/access/group-role",
+    "access:\n  groups:\n    staff: [viewer]\n", "t.yaml:3:12: ",
+    { "the role of group 'staff' must be", "not a list" } },
+  { "/config/bad/access/no-role",
+    "access:\n  users:\n    alice:\n", "t.yaml:3:5: ",
+    { "user 'alice' has no role", "admin, manager, viewer or none" } },
+  { "/config/bad/access/user-name",
+    "access:\n  users: {\"bob smith\": viewer}\n", "t.yaml:2:11: ",
+    { "each key of 'access.users' must be a user name", "numeric uid" } },
+  { "/config/bad/access/uid-range",
+    "access:\n  users: {4294967295: viewer}\n", "t.yaml:2:11: ",
+    { "user id 4294967295 is out of range", "0 to 4294967294" } },
+  { "/config/bad/access/duplicate-user",
+    "access:\n  users:\n    bob: viewer\n    bob: admin\n", "t.yaml:4:5: ",
+    { "'bob' appears twice in 'access.users'", "lines 3 and 4" } },
+  { "/config/bad/access/users-list",
+    "access:\n  users: [alice, bob]\n", "t.yaml:2:10: ",
+    { "'users' must be a mapping from user names (or uids) to roles",
+      "not a list" } },
+  { "/config/bad/access/scope",
+    "access:\n  manager_scope: mine\n", "t.yaml:2:18: ",
+    { "'manager_scope' must be all or own", "not 'mine'" } },
+  { "/config/bad/access/no-value", "access:\nbus: session\n", "t.yaml:1:1: ",
+    { "'access' has no value", "remove the key" } },
   { "/config/bad/duplicate-key", "bus: session\nworkers: 2\nbus: system\n",
     "t.yaml:3:1: ", { "'bus' appears twice", "lines 1 and 3" } },
   { "/config/bad/duplicate-stage",
@@ -1043,6 +1162,9 @@ main (int argc, char **argv)
   g_test_add_func ("/config/channels/policy", test_channel_policy);
   g_test_add_func ("/config/quiet-hours", test_quiet_hours);
   g_test_add_func ("/config/format-duration", test_format_duration);
+  g_test_add_func ("/config/access", test_access);
+  g_test_add_func ("/config/access/empty", test_access_empty);
+  g_test_add_func ("/config/access/role-names", test_role_names);
   for (gsize i = 0; i < G_N_ELEMENTS (bad_cases); i++)
     g_test_add_data_func (bad_cases[i].path, &bad_cases[i], test_bad);
   g_test_add_func ("/config/bad/nesting", test_bad_nesting);
