@@ -69,8 +69,8 @@ void st_batch_clear (StBatch *batch);
  * in the transaction (under a savepoint) or gathered for the bulk write;
  * in a dry run only counted. A script that fails makes a failed target,
  * not an error: FALSE only when the transaction itself is lost. */
-gboolean st_batch_run_target (StBatch *batch, gint64 id, GVariant *customer,
-                              GError **error);
+gboolean st_batch_run_target (StBatch *batch, gint64 id,
+                              const StLuaRow *customer, GError **error);
 /* A target with nothing run: it left the audience, or the batch failed. */
 void st_batch_add_target (StBatch *batch, gint64 customer_id,
                           const char *state, const char *error);

@@ -245,7 +245,10 @@ run_targets (StBatch *batch, GError **error)
   g_autoptr (GArray) kept = still_in_audience (batch, error);
   g_autofree char *kept_text = NULL;
   g_autoptr (PGresult) res = NULL;
-  int row = 0, n;
+  g_autofree const char **names = NULL, **values = NULL;
+  g_autofree int *kinds = NULL;
+  StLuaRow customer;
+  int row = 0, n, n_fields;
 
   if (kept == NULL)
     return FALSE;
@@ -257,6 +260,16 @@ run_targets (StBatch *batch, GError **error)
   if (res == NULL)
     return FALSE;
   n = PQntuples (res);
+  n_fields = PQnfields (res);
+  names = g_new (const char *, n_fields);
+  kinds = g_new (int, n_fields);
+  values = g_new (const char *, n_fields);
+  for (int col = 0; col < n_fields; col++)
+    {
+      names[col] = PQfname (res, col);
+      kinds[col] = st_record_column_kind (res, col);
+    }
+  customer = (StLuaRow){ (guint) n_fields, names, kinds, values };
   for (guint i = 0; i < batch->ids->len; i++)
     {
       gint64 id = g_array_index (batch->ids, gint64, i);
@@ -270,11 +283,13 @@ run_targets (StBatch *batch, GError **error)
         }
       if (row < n && g_ascii_strtoll (PQgetvalue (res, row, 0), NULL, 10) == id)
         {
-          g_autoptr (GVariant) customer = g_variant_ref_sink (
-              st_record_from_row (res, row++));
-          /* The id from the row: a lookup in the record would have
-           * serialised it, a good part of a target's cost. */
-          if (!st_batch_run_target (batch, id, customer, error))
+          /* The row as it is: the script gets it as a table directly,
+           * and a template reads only the columns it names. */
+          for (int col = 0; col < n_fields; col++)
+            values[col] = PQgetisnull (res, row, col)
+                              ? NULL : PQgetvalue (res, row, col);
+          row++;
+          if (!st_batch_run_target (batch, id, &customer, error))
             return FALSE;
         }
       else

@@ -406,7 +406,7 @@ clear_sends (GArray *sends)
 }
 
 gboolean
-st_batch_run_target (StBatch *batch, gint64 id, GVariant *customer,
+st_batch_run_target (StBatch *batch, gint64 id, const StLuaRow *customer,
                      GError **error)
 {
   g_autoptr (GError) failure = NULL;
@@ -416,7 +416,7 @@ st_batch_run_target (StBatch *batch, gint64 id, GVariant *customer,
 
   st_script_run_init (&run, batch->engine, batch->store,
                       batch->campaign.scripts, batch->campaign.script, id);
-  run.customer = g_variant_ref (customer);
+  run.customer_row = customer;
   run.event = g_variant_ref (batch->event);
   run.templates = batch->templates;
   ok = st_script_run_call (&run, batch->lua, &failure)

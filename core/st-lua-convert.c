@@ -3,11 +3,13 @@
 
 #include "st-lua-private.h"
 
+#include <json-glib/json-glib.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <string.h>
 
 #include "st-error.h"
+#include "st-record.h"
 
 /* Nesting of records and tables in conversions. */
 #define ST_LUA_MAX_DEPTH 32
@@ -151,6 +153,157 @@ st_lua_push_variant (lua_State *L, GVariant *value)
 {
   g_assert (st_lua_from_state (L)->critical > 0);
   push_variant_at (L, value, 0);
+}
+
+/* Row → Lua ------------------------------------------------------------- */
+
+/* As st_record_from_json() then push_variant_at() would give it; a level
+ * of JSON counts as the two levels (value, variant) it is in a record. */
+static void
+push_json_node (lua_State *L, JsonNode *node, int depth)
+{
+  if (depth > ST_LUA_MAX_DEPTH)
+    luaL_error (L, "a record is nested too deeply");
+  luaL_checkstack (L, 4, "a record is nested too deeply");
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *object = json_node_get_object (node);
+        JsonObjectIter iter;
+        const char *key;
+        JsonNode *member;
+
+        lua_createtable (L, 0, (int) MIN (json_object_get_size (object),
+                                          G_MAXINT));
+        json_object_iter_init (&iter, object);
+        while (json_object_iter_next (&iter, &key, &member))
+          if (!JSON_NODE_HOLDS_NULL (member))
+            {
+              lua_pushstring (L, key);
+              push_json_node (L, member, depth + 2);
+              lua_rawset (L, -3);
+            }
+        return;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        guint n = json_array_get_length (array);
+
+        lua_createtable (L, (int) MIN (n, G_MAXINT), 0);
+        for (guint i = 0; i < n; i++)
+          {
+            push_json_node (L, json_array_get_element (array, i), depth + 2);
+            lua_rawseti (L, -2, (lua_Integer) i + 1);
+          }
+        return;
+      }
+    case JSON_NODE_NULL:
+      lua_pushnil (L);
+      return;
+    case JSON_NODE_VALUE:
+    default:
+      break;
+    }
+  switch (json_node_get_value_type (node))
+    {
+    case G_TYPE_INT64:
+      lua_pushinteger (L, json_node_get_int (node));
+      break;
+    case G_TYPE_DOUBLE:
+      lua_pushnumber (L, json_node_get_double (node));
+      break;
+    case G_TYPE_BOOLEAN:
+      lua_pushboolean (L, json_node_get_boolean (node));
+      break;
+    default:
+      lua_pushstring (L, json_node_get_string (node));
+      break;
+    }
+}
+
+/* A json/jsonb column: "{}" and arrays of plain strings (what every
+ * customer row has) without a parser; text that does not parse as
+ * itself, as st_record_column_value() keeps it. */
+static void
+push_json_column (lua_State *L, const char *text)
+{
+  GArray *spans = g_array_new (FALSE, FALSE, sizeof (StRecordSpan));
+  JsonParser *parser;
+
+  st_lua_hold (L, spans, (GDestroyNotify) g_array_unref);
+  switch (st_record_scan_simple_json (text, spans))
+    {
+    case 0:
+      lua_createtable (L, 0, 0);
+      return;
+    case 1:
+      lua_createtable (L, (int) MIN (spans->len, G_MAXINT), 0);
+      for (guint i = 0; i < spans->len; i++)
+        {
+          const StRecordSpan *span = &g_array_index (spans, StRecordSpan, i);
+
+          lua_pushlstring (L, span->text, span->len);
+          lua_rawseti (L, -2, (lua_Integer) i + 1);
+        }
+      return;
+    default:
+      break;
+    }
+  parser = json_parser_new_immutable ();
+  st_lua_hold (L, parser, g_object_unref);
+  if (json_parser_load_from_data (parser, text, -1, NULL))
+    push_json_node (L, json_parser_get_root (parser), 2);
+  else
+    lua_pushstring (L, text);
+}
+
+static void
+push_column (lua_State *L, int kind, const char *text)
+{
+  switch (kind)
+    {
+    case ST_COLUMN_BOOL:
+      lua_pushboolean (L, text[0] == 't');
+      break;
+    case ST_COLUMN_INT64:
+    case ST_COLUMN_INT32:
+      lua_pushinteger (L, g_ascii_strtoll (text, NULL, 10));
+      break;
+    case ST_COLUMN_DOUBLE:
+      lua_pushnumber (L, g_ascii_strtod (text, NULL));
+      break;
+    case ST_COLUMN_TIME:
+      {
+        char *time = st_record_time_from_pg (text);
+
+        st_lua_hold (L, time, g_free);
+        lua_pushstring (L, time);
+      }
+      break;
+    case ST_COLUMN_JSON:
+      push_json_column (L, text);
+      break;
+    case ST_COLUMN_TEXT:
+    default:
+      lua_pushstring (L, text);
+      break;
+    }
+}
+
+void
+st_lua_push_row (lua_State *L, const StLuaRow *row)
+{
+  g_assert (st_lua_from_state (L)->critical > 0);
+  lua_createtable (L, 0, (int) MIN (row->n, G_MAXINT));
+  for (guint i = 0; i < row->n; i++)
+    if (row->values[i] != NULL)
+      {
+        lua_pushstring (L, row->names[i]);
+        push_column (L, row->kinds[i], row->values[i]);
+        lua_rawset (L, -3);
+      }
 }
 
 static GVariant *to_variant_at (lua_State *L, int idx, GString *where,

@@ -45,6 +45,10 @@ void st_lua_hold (lua_State *L, gpointer data, GDestroyNotify notify);
  * integers, d → float, b → boolean, s/o/g → string, ay → string, v and
  * maybes unwrapped (nothing → nil). Pushes one value. */
 void st_lua_push_variant (lua_State *L, GVariant *value);
+/* A row → a table (critical section; may raise): each column as
+ * st_record_column_value() makes it, then as st_lua_push_variant() pushes
+ * that. Pushes one value. */
+void st_lua_push_row (lua_State *L, const StLuaRow *row);
 /* Lua → GVariant (critical section; never raises): sequences → av,
  * string-keyed and empty tables → a{sv}, integers → x, floats → d,
  * booleans → b, strings → s (UTF-8 only). Functions, userdata, cycles and
@@ -132,6 +136,7 @@ struct _StLua
   const char *path;
   const char *source;
   GVariant *customer;
+  const StLuaRow *customer_row; /* instead of @customer */
   GVariant *event;
   StLuaCheckFunc check;
   gpointer check_data;

@@ -169,6 +169,27 @@ push_record (lua_State *L, GVariant *record)
   st_lua_critical_pcall (L, 1, 1);
 }
 
+static int
+push_row_critical (lua_State *L)
+{
+  st_lua_push_row (L, lua_touserdata (L, 1));
+  return 1;
+}
+
+/* The run's customer: a row or a record. */
+static void
+push_customer (lua_State *L, StLua *lua)
+{
+  if (lua->customer_row == NULL)
+    {
+      push_record (L, lua->customer);
+      return;
+    }
+  lua_pushcfunction (L, push_row_critical);
+  lua_pushlightuserdata (L, (gpointer) lua->customer_row);
+  st_lua_critical_pcall (L, 1, 1);
+}
+
 /* The compiled main chunk of @script (pushed), from the cache when its
  * name and text are those it was compiled from. */
 static void
@@ -248,7 +269,7 @@ run_main (lua_State *L)
   lua_pushliteral (L, "run");
   if (lua_rawget (L, 2) != LUA_TFUNCTION)
     return luaL_error (L, "%s: run: must be a function", script->path);
-  push_record (L, lua->customer);
+  push_customer (L, lua);
   push_record (L, lua->event);
   lua_call (L, 2, 0);
   return 0;
@@ -309,11 +330,37 @@ restore_path (const char *path, char *message)
   }
 }
 
+static gboolean run_script (StLua *lua, const StScript *script,
+                            const char *const *module_folders,
+                            GVariant *customer, const StLuaRow *row,
+                            GVariant *event, const StLuaHost *host,
+                            gpointer host_data, GError **error);
+
 gboolean
 st_lua_run (StLua *lua, const StScript *script,
             const char *const *module_folders, GVariant *customer,
             GVariant *event, const StLuaHost *host, gpointer host_data,
             GError **error)
+{
+  return run_script (lua, script, module_folders, customer, NULL, event,
+                     host, host_data, error);
+}
+
+gboolean
+st_lua_run_row (StLua *lua, const StScript *script,
+                const char *const *module_folders, const StLuaRow *customer,
+                GVariant *event, const StLuaHost *host, gpointer host_data,
+                GError **error)
+{
+  return run_script (lua, script, module_folders, NULL, customer, event,
+                     host, host_data, error);
+}
+
+static gboolean
+run_script (StLua *lua, const StScript *script,
+            const char *const *module_folders, GVariant *customer,
+            const StLuaRow *row, GVariant *event, const StLuaHost *host,
+            gpointer host_data, GError **error)
 {
   g_autofree char *message = NULL;
   gboolean limit;
@@ -336,6 +383,7 @@ st_lua_run (StLua *lua, const StScript *script,
     }
   lua->script = script;
   lua->customer = customer;
+  lua->customer_row = row;
   lua->event = event;
   lua->host = host;
   lua->host_data = host_data;
@@ -345,6 +393,7 @@ st_lua_run (StLua *lua, const StScript *script,
   ok = st_lua_call_protected (lua, run_main, &message, &limit, error);
   lua->script = NULL;
   lua->customer = lua->event = NULL;
+  lua->customer_row = NULL;
   lua->host = NULL;
   lua->host_data = NULL;
   lua->folders = NULL;

@@ -105,6 +105,24 @@ gboolean st_lua_run (StLua *lua, const StScript *script,
                      GVariant *event, const StLuaHost *host,
                      gpointer host_data, GError **error);
 
+/* A record given as typed text columns: a result row, without the cost of
+ * building it as a GVariant first. @kinds are StColumnKind values
+ * (st-record.h); a NULL value is left out. The script sees the table
+ * st_record_from_row() would have given it. */
+typedef struct {
+  guint n;
+  const char *const *names;
+  const int *kinds;
+  const char *const *values;
+} StLuaRow;
+
+/* st_lua_run() with the customer as a row. */
+gboolean st_lua_run_row (StLua *lua, const StScript *script,
+                         const char *const *module_folders,
+                         const StLuaRow *customer, GVariant *event,
+                         const StLuaHost *host, gpointer host_data,
+                         GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StScript, st_script_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StScriptSet, st_script_set_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StLua, st_lua_free)

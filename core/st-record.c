@@ -160,69 +160,117 @@ skip_space (const char *p)
   return p;
 }
 
-/* What st_record_from_json() makes of "{}" and of an array of strings
- * without escapes (tags, as to_json() gives them), without a JSON parser:
- * every customer row has both. NULL for anything else. */
-static GVariant *
-simple_json (const char *text)
+int
+st_record_scan_simple_json (const char *text, GArray *spans)
 {
-  GVariantBuilder builder;
   const char *p = skip_space (text);
 
   if (p[0] == '{' && *skip_space (p + 1) == '}'
       && *skip_space (skip_space (p + 1) + 1) == '\0')
-    return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
+    return 0;
   if (*p != '[')
-    return NULL;
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_STRING_ARRAY);
+    return -1;
   p = skip_space (p + 1);
   while (*p != ']')
     {
       const char *end;
-      g_autofree char *item = NULL;
+      StRecordSpan span;
 
       if (*p != '"')
-        break;
+        return -1;
       end = strpbrk (p + 1, "\"\\");
       if (end == NULL || *end != '"')
-        break;
-      item = g_strndup (p + 1, (gsize) (end - p - 1));
-      g_variant_builder_add_value (&builder, g_variant_new_string (item));
+        return -1;
+      span.text = p + 1;
+      span.len = (gsize) (end - p - 1);
+      g_array_append_val (spans, span);
       p = skip_space (end + 1);
       if (*p == ',' && *skip_space (p + 1) == '"')
         p = skip_space (p + 1);
       else if (*p != ']')
-        break;
+        return -1;
     }
-  if (*p != ']' || *skip_space (p + 1) != '\0')
+  return *skip_space (p + 1) == '\0' ? 1 : -1;
+}
+
+/* What st_record_from_json() makes of the texts above, without a JSON
+ * parser: every customer row has both. NULL for anything else. */
+static GVariant *
+simple_json (const char *text)
+{
+  g_autoptr (GArray) spans = g_array_new (FALSE, FALSE, sizeof (StRecordSpan));
+  GVariantBuilder builder;
+
+  switch (st_record_scan_simple_json (text, spans))
     {
-      g_variant_builder_clear (&builder);
+    case 0:
+      return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
+    case 1:
+      break;
+    default:
       return NULL;
+    }
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_STRING_ARRAY);
+  for (guint i = 0; i < spans->len; i++)
+    {
+      const StRecordSpan *span = &g_array_index (spans, StRecordSpan, i);
+      g_autofree char *item = g_strndup (span->text, span->len);
+
+      g_variant_builder_add_value (&builder, g_variant_new_string (item));
     }
   return g_variant_builder_end (&builder);
 }
 
-static GVariant *
-value_from_column (PGresult *res, int row, int col)
+StColumnKind
+st_record_column_kind (PGresult *res, int col)
 {
-  const char *text = PQgetvalue (res, row, col);
-
   switch (PQftype (res, col))
     {
     case OID_BOOL:
-      return g_variant_new_boolean (text[0] == 't');
+      return ST_COLUMN_BOOL;
     case OID_INT8:
-      return g_variant_new_int64 (g_ascii_strtoll (text, NULL, 10));
+      return ST_COLUMN_INT64;
     case OID_INT2:
     case OID_INT4:
-      return g_variant_new_int32 ((gint32) g_ascii_strtoll (text, NULL, 10));
+      return ST_COLUMN_INT32;
     case OID_FLOAT8:
     case OID_NUMERIC:
-      return g_variant_new_double (g_ascii_strtod (text, NULL));
+      return ST_COLUMN_DOUBLE;
     case OID_TIMESTAMPTZ:
-      return g_variant_new_take_string (st_record_time_from_pg (text));
+      return ST_COLUMN_TIME;
     case OID_JSON:
     case OID_JSONB:
+      return ST_COLUMN_JSON;
+    default:
+      return ST_COLUMN_TEXT;
+    }
+}
+
+GVariant *
+st_record_column_value (PGresult *res, int row, int col)
+{
+  if (PQgetisnull (res, row, col))
+    return NULL;
+  return st_record_value_from_text (st_record_column_kind (res, col),
+                                    PQgetvalue (res, row, col));
+}
+
+GVariant *
+st_record_value_from_text (StColumnKind kind, const char *text)
+{
+  switch (kind)
+    {
+    case ST_COLUMN_BOOL:
+      return g_variant_new_boolean (text[0] == 't');
+    case ST_COLUMN_INT64:
+      return g_variant_new_int64 (g_ascii_strtoll (text, NULL, 10));
+    case ST_COLUMN_INT32:
+      return g_variant_new_int32 ((gint32) g_ascii_strtoll (text, NULL, 10));
+    case ST_COLUMN_DOUBLE:
+      return g_variant_new_double (g_ascii_strtod (text, NULL));
+    case ST_COLUMN_TIME:
+      return g_variant_new_take_string (st_record_time_from_pg (text));
+    case ST_COLUMN_JSON:
       {
         GVariant *value = simple_json (text);
 
@@ -230,6 +278,7 @@ value_from_column (PGresult *res, int row, int col)
           value = st_record_from_json (text, NULL);
         return value != NULL ? value : g_variant_new_string (text);
       }
+    case ST_COLUMN_TEXT:
     default:
       return g_variant_new_string (text);
     }
@@ -246,8 +295,8 @@ st_record_from_row (PGresult *res, int row)
       if (PQgetisnull (res, row, col))
         continue;
       g_variant_builder_add_value (
-          &builder,
-          dict_entry (PQfname (res, col), value_from_column (res, row, col)));
+          &builder, dict_entry (PQfname (res, col),
+                                st_record_column_value (res, row, col)));
     }
   return g_variant_builder_end (&builder);
 }

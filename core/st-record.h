@@ -12,6 +12,40 @@ G_BEGIN_DECLS
  * as, text → s. */
 GVariant *st_record_from_row (PGresult *res, int row);
 
+/* How a column becomes a record's value (st_record_from_row): the same
+ * rule for scripts that get a row directly (st_lua_push_row), so both
+ * see the same values. */
+typedef enum {
+  ST_COLUMN_TEXT,   /* s */
+  ST_COLUMN_BOOL,   /* b */
+  ST_COLUMN_INT64,  /* x: bigint */
+  ST_COLUMN_INT32,  /* i: integer, smallint */
+  ST_COLUMN_DOUBLE, /* d: numeric, double precision */
+  ST_COLUMN_TIME,   /* s: timestamptz as st_record_time_from_pg() */
+  ST_COLUMN_JSON,   /* json, jsonb: as st_record_from_json() (text when
+                     * it does not parse) */
+} StColumnKind;
+
+StColumnKind st_record_column_kind (PGresult *res, int col);
+
+/* The value of one column of a row, as st_record_from_row() puts it in the
+ * record (floating); NULL for SQL NULL. */
+GVariant *st_record_column_value (PGresult *res, int row, int col);
+
+/* The same from a column's kind and text. */
+GVariant *st_record_value_from_text (StColumnKind kind, const char *text);
+
+/* The JSON texts every customer row has, read without a JSON parser:
+ * "{}" gives 0; an array of strings without escapes (tags, as to_json()
+ * gives them) gives 1, its items appended to @spans (StRecordSpan, into
+ * @text); anything else -1. */
+typedef struct {
+  const char *text;
+  gsize len;
+} StRecordSpan;
+
+int st_record_scan_simple_json (const char *text, GArray *spans);
+
 /* All rows as aa{sv}. */
 GVariant *st_record_list_from_result (PGresult *res);
 

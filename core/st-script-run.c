@@ -72,6 +72,66 @@ host_action (gpointer data, const char *name, GVariant *args, GError **error)
   return TRUE;
 }
 
+/* The run's own customer as a record, built from its row when it has
+ * one. */
+static GVariant *
+run_customer (StScriptRun *run)
+{
+  const StLuaRow *row = run->customer_row;
+  GVariantBuilder builder;
+
+  if (run->customer != NULL || row == NULL)
+    return run->customer;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  for (guint i = 0; i < row->n; i++)
+    if (row->values[i] != NULL)
+      g_variant_builder_add_value (
+          &builder,
+          g_variant_new_dict_entry (
+              g_variant_new_string (row->names[i]),
+              g_variant_new_variant (st_record_value_from_text (
+                  row->kinds[i], row->values[i]))));
+  run->customer = g_variant_ref_sink (g_variant_builder_end (&builder));
+  return run->customer;
+}
+
+/* The column @name of the run's customer row: its index, or -1. */
+static int
+row_column (const StLuaRow *row, const char *name)
+{
+  for (guint i = 0; i < row->n; i++)
+    if (g_str_equal (row->names[i], name))
+      return row->values[i] != NULL ? (int) i : -1;
+  return -1;
+}
+
+static const char *
+row_text (const StLuaRow *row, const char *name)
+{
+  int i = row_column (row, name);
+
+  return i < 0 ? NULL : row->values[i];
+}
+
+/* StTemplateLookup: customer.FIELD from the run's row, one column at a
+ * time. */
+static GVariant *
+row_lookup (const char *record, const char *field, gpointer data)
+{
+  StScriptRun *run = data;
+  int i;
+
+  if (!g_str_equal (record, "customer"))
+    return NULL;
+  if (field == NULL)
+    return g_variant_ref (run_customer (run));
+  i = row_column (run->customer_row, field);
+  if (i < 0)
+    return NULL;
+  return g_variant_ref_sink (st_record_value_from_text (
+      run->customer_row->kinds[i], run->customer_row->values[i]));
+}
+
 static GVariant *
 host_customer (gpointer data, gint64 id, GError **error)
 {
@@ -80,8 +140,9 @@ host_customer (gpointer data, gint64 id, GError **error)
   GVariant *record;
 
   /* A backtest's customer as of its cut-off, not as of today. */
-  if (run->until != 0 && id == run->customer_id && run->customer != NULL)
-    return g_variant_ref (run->customer);
+  if (run->until != 0 && id == run->customer_id
+      && run_customer (run) != NULL)
+    return g_variant_ref (run_customer (run));
   record = st_customers_record (run->store, id, &local_error);
   if (record == NULL
       && !g_error_matches (local_error, ST_ERROR, ST_ERROR_NOT_FOUND))
@@ -200,9 +261,37 @@ template_var (const char *name, GVariant *value)
 static GVariant *
 action_customer (StScriptRun *run, gint64 id, GError **error)
 {
-  if (id == run->customer_id)
-    return g_variant_ref (run->customer);
+  if (id == run->customer_id && run_customer (run) != NULL)
+    return g_variant_ref (run_customer (run));
   return st_customers_record (run->store, id, error);
+}
+
+/* The template's variables: event and data, and the customer unless it
+ * is read from the run's row (row_lookup). */
+static GVariant *
+template_vars (StScriptRun *run, GVariant *customer, GVariant *data)
+{
+  GVariant *entries[3];
+  guint n = 0;
+
+  /* Built directly: a GVariantDict hashes and parses a format per entry,
+   * per customer of a campaign. */
+  if (customer != NULL)
+    entries[n++] = template_var ("customer", customer);
+  entries[n++] = template_var ("event", run->event);
+  entries[n++] = template_var (
+      "data", data ? data : g_variant_new_array (G_VARIANT_TYPE ("{sv}"),
+                                                 NULL, 0));
+  return g_variant_ref_sink (
+      g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries, n));
+}
+
+/* A field of the customer a message goes to. */
+static const char *
+send_customer_text (StScriptRun *run, StScriptSend *send, const char *name)
+{
+  return send->customer != NULL ? arg_str (send->customer, name)
+                                : row_text (run->customer_row, name);
 }
 
 gboolean
@@ -216,35 +305,28 @@ st_script_run_render_send (StScriptRun *run, const StAction *action,
   g_autoptr (GVariant) data = NULL;
   const char *recipient = NULL;
   StOutboxMessage *message = &send->message;
+  gboolean from_row = customer_id == run->customer_id && run->customer == NULL
+                      && run->customer_row != NULL;
 
   memset (send, 0, sizeof *send);
-  send->customer = action_customer (run, customer_id, error);
-  if (send->customer == NULL)
-    return FALSE;
+  if (!from_row)
+    {
+      send->customer = action_customer (run, customer_id, error);
+      if (send->customer == NULL)
+        return FALSE;
+    }
   send->args = g_variant_ref (args);
   send->data_json = arg_json (args, "data");
   data = g_variant_lookup_value (args, "data", G_VARIANT_TYPE_VARDICT);
   if (template_name != NULL)
     {
-      /* Built directly: a GVariantDict hashes and parses a format per
-       * entry, per customer of a campaign. */
-      GVariant *entries[] = {
-        template_var ("customer", send->customer),
-        template_var ("event", run->event),
-        template_var ("data", data ? data
-                                   : g_variant_new_array (
-                                       G_VARIANT_TYPE ("{sv}"), NULL, 0)),
-      };
-      g_autoptr (GVariant) vars_value = g_variant_ref_sink (
-          g_variant_new_array (G_VARIANT_TYPE ("{sv}"), entries,
-                               G_N_ELEMENTS (entries)));
-      const char *customer_locale = NULL;
+      g_autoptr (GVariant) vars = template_vars (run, send->customer, data);
 
-      customer_locale = arg_str (send->customer, "locale");
       if (!st_template_render_cached (
               run->templates, st_script_set_folders (run->scripts),
-              template_name, customer_locale, vars_value, &send->subject,
-              &send->body, &send->html, &send->locale, error))
+              template_name, send_customer_text (run, send, "locale"), vars,
+              from_row ? row_lookup : NULL, run, &send->subject, &send->body,
+              &send->html, &send->locale, error))
         {
           st_script_send_clear (send);
           return FALSE;
@@ -256,9 +338,9 @@ st_script_run_render_send (StScriptRun *run, const StAction *action,
       send->body = g_strdup (arg_str (args, "body"));
     }
   if (g_strcmp0 (channel, "email") == 0)
-    recipient = arg_str (send->customer, "email");
+    recipient = send_customer_text (run, send, "email");
   else if (g_strcmp0 (channel, "sms") == 0)
-    recipient = arg_str (send->customer, "phone");
+    recipient = send_customer_text (run, send, "phone");
 
   message->customer_id = customer_id;
   message->key = arg_str (args, "key");
@@ -406,6 +488,11 @@ st_script_run_announce (StScriptRun *run)
 gboolean
 st_script_run_call (StScriptRun *run, StLua *lua, GError **error)
 {
+  if (run->customer == NULL && run->customer_row != NULL)
+    return st_lua_run_row (lua, run->script,
+                           st_script_set_folders (run->scripts),
+                           run->customer_row, run->event,
+                           &st_script_run_host, run, error);
   return st_lua_run (lua, run->script, st_script_set_folders (run->scripts),
                      run->customer, run->event, &st_script_run_host, run,
                      error);

@@ -34,6 +34,9 @@ typedef struct {
   gint64 customer_id;
   gint64 event_id;        /* 0 when the run did not come from an event */
   GVariant *customer;     /* a{sv}: what the script gets as `customer` */
+  const StLuaRow *customer_row; /* or this row (the caller's, outliving
+                                 * the run), made a record only when
+                                 * something asks for the whole of it */
   GVariant *event;        /* a{sv}: what the script gets as `event` */
   double now;             /* steward.now(); 0: the real clock */
   double until;           /* backtests: steward.events() sees only events
@@ -71,7 +74,8 @@ gboolean st_script_run_apply (StScriptRun *run, GError **error);
 typedef struct {
   StOutboxMessage message;
   char *subject, *body, *html, *locale, *data_json;
-  GVariant *customer; /* the record the recipient came from */
+  GVariant *customer; /* the record the recipient came from (NULL: the
+                       * run's customer_row) */
   GVariant *args;     /* the action's arguments (key, channel...) */
 } StScriptSend;
 

@@ -13,14 +13,28 @@ valid_name (const char *name)
          && strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len;
 }
 
+/* Where {{path}}s are looked up: @vars, after @lookup. */
+typedef struct {
+  GVariant *vars;
+  StTemplateLookup lookup;
+  gpointer data;
+} Vars;
+
 /* The value at a dotted path such as "customer.name", or NULL. */
 static GVariant *
-lookup_path (GVariant *vars, const char *path)
+lookup_path (const Vars *vars, const char *path)
 {
   g_auto (GStrv) parts = g_strsplit (path, ".", -1);
-  g_autoptr (GVariant) current = g_variant_ref (vars);
+  g_autoptr (GVariant) current = NULL;
+  guint i = 0;
 
-  for (guint i = 0; parts[i] != NULL; i++)
+  if (vars->lookup != NULL && parts[0] != NULL)
+    current = vars->lookup (parts[0], parts[1], vars->data);
+  if (current != NULL)
+    i = parts[1] != NULL ? 2 : 1;
+  else
+    current = g_variant_ref (vars->vars);
+  for (; parts[i] != NULL; i++)
     {
       GVariant *next;
       if (!g_variant_is_of_type (current, G_VARIANT_TYPE_VARDICT))
@@ -69,8 +83,8 @@ value_text (GVariant *value)
 /* With @escape, each value inserted is HTML-escaped (& < > " '), so a
  * customer's name cannot add markup to an HTML template. */
 static char *
-expand (const char *text, GVariant *vars, const char *origin, gboolean escape,
-        GError **error)
+expand (const char *text, const Vars *vars, const char *origin,
+        gboolean escape, GError **error)
 {
   GString *out = g_string_new (NULL);
   const char *p = text;
@@ -125,7 +139,9 @@ char *
 st_template_expand (const char *text, GVariant *vars, const char *origin,
                     GError **error)
 {
-  return expand (text, vars, origin, FALSE, error);
+  Vars where = { vars, NULL, NULL };
+
+  return expand (text, &where, origin, FALSE, error);
 }
 
 /* Locales to try, most specific first. */
@@ -281,7 +297,7 @@ template_file_read (const char *const *folders, const char *name,
 /* The HTML beside the text template, rendered with every value escaped;
  * *html stays NULL when there is no such file. */
 static gboolean
-render_html (const StTemplateFile *file, GVariant *vars, char **html,
+render_html (const StTemplateFile *file, const Vars *vars, char **html,
              GError **error)
 {
   *html = NULL;
@@ -297,7 +313,7 @@ render_html (const StTemplateFile *file, GVariant *vars, char **html,
 }
 
 static gboolean
-render_file (const StTemplateFile *file, GVariant *vars, char **subject,
+render_file (const StTemplateFile *file, const Vars *vars, char **subject,
              char **body, char **html, GError **error)
 {
   g_autofree char *rendered = NULL;
@@ -331,9 +347,11 @@ gboolean
 st_template_render_cached (StTemplateCache *cache,
                            const char *const *folders, const char *name,
                            const char *locale, GVariant *vars,
+                           StTemplateLookup lookup, gpointer lookup_data,
                            char **subject, char **body, char **html,
                            char **used_locale, GError **error)
 {
+  Vars where = { vars, lookup, lookup_data };
   g_autoptr (StTemplateFile) own = NULL;
   g_autofree char *key = NULL;
   const StTemplateFile *file = NULL;
@@ -356,7 +374,7 @@ st_template_render_cached (StTemplateCache *cache,
         g_hash_table_insert (cache->files, g_steal_pointer (&key),
                              g_steal_pointer (&own));
     }
-  if (!render_file (file, vars, subject, body, html, error))
+  if (!render_file (file, &where, subject, body, html, error))
     {
       g_clear_pointer (subject, g_free);
       return FALSE;
@@ -371,6 +389,7 @@ st_template_render (const char *const *folders, const char *name,
                     char **body, char **html, char **used_locale,
                     GError **error)
 {
-  return st_template_render_cached (NULL, folders, name, locale, vars,
-                                    subject, body, html, used_locale, error);
+  return st_template_render_cached (NULL, folders, name, locale, vars, NULL,
+                                    NULL, subject, body, html, used_locale,
+                                    error);
 }

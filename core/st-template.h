@@ -32,13 +32,23 @@ StTemplateCache *st_template_cache_new (void);
 void st_template_cache_free (StTemplateCache *cache);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StTemplateCache, st_template_cache_free)
 
+/* Values a template reads from somewhere else than its vars: for
+ * {{RECORD.FIELD...}} it is asked for (RECORD, FIELD) first, (RECORD,
+ * NULL) for {{RECORD}}; it returns a new reference, or NULL to look in
+ * the vars. A campaign target's customer is a row, and a template reads
+ * two or three of its columns: building the whole record for it cost
+ * more than the rest of the target. */
+typedef GVariant *(*StTemplateLookup) (const char *record, const char *field,
+                                       gpointer data);
+
 /* As st_template_render(), with the files from @cache (NULL: none) once
- * read for @name and @locale; give the same @folders at every call with
- * one cache. */
+ * read for @name and @locale (give the same @folders at every call with
+ * one cache), and @lookup (may be NULL) before @vars. */
 gboolean st_template_render_cached (StTemplateCache *cache,
                                     const char *const *folders,
                                     const char *name, const char *locale,
-                                    GVariant *vars, char **subject,
+                                    GVariant *vars, StTemplateLookup lookup,
+                                    gpointer lookup_data, char **subject,
                                     char **body, char **html,
                                     char **used_locale, GError **error);
 

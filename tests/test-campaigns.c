@@ -84,6 +84,58 @@ static const char daily_script[] =
   "  end,\n"
   "}\n";
 
+/* The customer table a script gets, written out whole (keys sorted, each
+ * value with its Lua type), and a template reading several of its
+ * columns: a campaign gets its customer from a result row, a trigger from
+ * a record, and both must see the same. */
+#define DUMP_LUA                                                             \
+  "local function dump(v)\n"                                                 \
+  "  if type(v) == 'number' then return math.type(v) .. ':' .. v end\n"      \
+  "  if type(v) ~= 'table' then return type(v) .. ':' .. tostring(v) end\n"  \
+  "  local keys, out = {}, {}\n"                                             \
+  "  for k in pairs(v) do keys[#keys + 1] = k end\n"                         \
+  "  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)\n"\
+  "  for _, k in ipairs(keys) do\n"                                          \
+  "    out[#out + 1] = tostring(k) .. '=' .. dump(v[k])\n"                   \
+  "  end\n"                                                                  \
+  "  return '{' .. table.concat(out, ',') .. '}'\n"                          \
+  "end\n"
+
+#define DUMP_SEND(key)                                                       \
+  "    steward.send{ customer = customer, channel = 'email',\n"              \
+  "                  key = '" key "', template = 'dump',\n"                  \
+  "                  data = { dump = dump(customer) } }\n"
+
+static const char dump_campaign_script[] =
+  DUMP_LUA
+  "return {\n"
+  "  name = 'dump_campaign',\n"
+  "  schedule = '0 9 1 * *',\n"
+  "  audience = { tags = { 'dump' } },\n"
+  "  run = function(customer, event)\n"
+  DUMP_SEND ("dump:campaign")
+  "  end,\n"
+  "}\n";
+
+static const char dump_trigger_script[] =
+  DUMP_LUA
+  "return {\n"
+  "  name = 'dump_trigger',\n"
+  "  on = { 'ping' },\n"
+  "  run = function(customer, event)\n"
+  DUMP_SEND ("dump:trigger")
+  "  end,\n"
+  "}\n";
+
+static const char dump_template[] =
+  "Subject: For {{customer.name}}\n"
+  "\n"
+  "{{data.dump}}\n"
+  "{{customer.name}}|{{customer.email}}|{{customer.tags}}|"
+  "{{customer.attrs.plan}}|{{customer.attrs.nested.n}}|"
+  "{{customer.revenue}}|{{customer.purchase_count}}|"
+  "{{customer.created_at}}|{{customer.health_factors.recency}}\n";
+
 /* Fixture ------------------------------------------------------------------ */
 
 static void
@@ -598,6 +650,79 @@ test_conflict_retried (void)
   g_assert_cmpint (db_int (&fx, "SELECT last_value FROM test_conflicts"),
                    ==, 5);
   assert_exactly_once (&fx, path_id (path), VIP_ACTIVE, 10);
+  fixture_stop (&fx);
+}
+
+static char *
+wait_message_body (Fixture *fx, const char *key)
+{
+  g_autofree char *sql = g_strdup_printf (
+      "SELECT subject || E'\\n' || body FROM messages WHERE key = '%s'", key);
+  gint64 deadline = g_get_monotonic_time () + 30 * G_TIME_SPAN_SECOND;
+
+  while (db_int (fx, "SELECT count(*) FROM messages WHERE key = '%s'", key)
+         == 0)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20000);
+    }
+  return st_test_db_query (fx->daemon->db, sql);
+}
+
+static void
+test_row_as_record (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *templates = NULL, *file = NULL;
+  g_autofree char *trigger = NULL, *campaign = NULL, *id = NULL;
+  g_autoptr (GVariant) event = NULL;
+  g_autoptr (GError) error = NULL;
+
+  fixture_start (&fx, NULL, "dump_campaign", dump_campaign_script,
+                 "dump_trigger", dump_trigger_script, NULL);
+  templates = g_build_filename (fx.scripts, "templates", NULL);
+  g_assert_cmpint (g_mkdir (templates, 0700), ==, 0);
+  file = g_build_filename (templates, "dump.en.txt", NULL);
+  g_file_set_contents (file, dump_template, -1, &error);
+  g_assert_no_error (error);
+  db_exec (&fx,
+           "INSERT INTO customers (name, email, locale, stage, tags, attrs,"
+           "  revenue, purchase_count, health_factors, health_score)"
+           " VALUES ('Zoë \"Q\" Dump', 'zoe@example.com', 'en', 'active',"
+           "  '{dump,\"a\\\"b\",vip}',"
+           "  '{\"plan\": \"gold\", \"none\": null, \"nested\": "
+           "{\"n\": 1.5, \"list\": [1, \"x\", true, 2.25]}}',"
+           "  12.5, 3, '{\"recency\": -12.5, \"tickets\": 0}', 41)");
+  db_exec (&fx, "SELECT pg_sleep(0.3)"); /* the scripts are loaded */
+  id = st_test_db_query (fx.daemon->db,
+                         "SELECT id FROM customers WHERE tags @> '{dump}'");
+
+  /* The trigger first: its event changes the aggregates the campaign
+   * then sees as well. */
+  event = st_test_bus_call_ok (
+      fx.daemon->connection, "Customers", "RecordEvent",
+      g_variant_new_parsed ("(%s, 'ping', @a{sv} {})", id));
+  trigger = wait_message_body (&fx, "dump:trigger");
+  path = run_campaign (&fx, "dump_campaign", NULL);
+  g_assert_cmpstr (wait_finished (&fx, path), ==, "done");
+  campaign = wait_message_body (&fx, "dump:campaign");
+
+  g_assert_cmpstr (campaign, ==, trigger);
+  /* And what they both saw is the customer. */
+  st_test_assert_contains (campaign, "For Zoë \"Q\" Dump\n");
+  st_test_assert_contains (campaign, "tags={1=string:dump,2=string:a\"b,"
+                                     "3=string:vip}");
+  st_test_assert_contains (campaign, "nested={list={1=integer:1,2=string:x,"
+                                     "3=boolean:true,4=float:2.25},"
+                                     "n=float:1.5}");
+  st_test_assert_contains (campaign, "purchase_count=integer:3,");
+  st_test_assert_contains (campaign, "revenue=float:12.5,");
+  st_test_assert_contains (campaign, "health_score=integer:41,");
+  st_test_assert_contains (campaign, "event_count=integer:1,");
+  g_assert_null (strstr (campaign, "none="));
+  st_test_assert_contains (campaign, "\nZoë \"Q\" Dump|zoe@example.com|dump, "
+                                     "a\"b, vip|gold|1.50|12.50|3|");
+  st_test_assert_contains (campaign, "Z|-12.50\n");
   fixture_stop (&fx);
 }
 
@@ -1199,6 +1324,7 @@ main (int argc, char **argv)
   g_test_add_func ("/campaigns/dry-run", test_dry_run);
   g_test_add_func ("/campaigns/failing-target", test_failing_target);
   g_test_add_func ("/campaigns/conflict-retried", test_conflict_retried);
+  g_test_add_func ("/campaigns/row-as-record", test_row_as_record);
   g_test_add_func ("/campaigns/occurrence-once", test_occurrence_once);
   g_test_add_func ("/campaigns/two-daemons", test_two_daemons);
   g_test_add_func ("/campaigns/kill-resume", test_kill_resume);
