@@ -60,6 +60,10 @@ GVariant *st_lua_to_variant (lua_State *L, int idx, const char *what,
 /* "30s", "5m", "2h", "7d", "2w" → seconds. */
 gboolean st_lua_parse_duration (const char *text, gint64 *seconds);
 
+/* After a call: a full garbage collection when enough garbage is left
+ * (st-lua.c). */
+void st_lua_collect_if_due (lua_State *L);
+
 /* Push the `steward` module's table (st-lua-steward.c). */
 void st_lua_steward_open (lua_State *L);
 
@@ -110,6 +114,7 @@ struct _StLua
   lua_State *L;
   StLuaBlock blocks; /* sentinel of the circular list of blocks */
   gsize used;        /* bytes Lua asked for */
+  gsize gc_baseline; /* @used after the last full collection */
   guint cache_entries;
 
   /* The call in progress. */

@@ -600,5 +600,5 @@ st_lua_call_cleanup (lua_State *L)
   lua_pushboolean (L, 0);
   lua_rawsetp (L, LUA_REGISTRYINDEX, &key_loaded);
   lua_sethook (L, NULL, 0, 0);
-  lua_gc (L, LUA_GCCOLLECT);
+  st_lua_collect_if_due (L);
 }

@@ -106,8 +106,26 @@ st_lua_state_open (StLua *lua, GError **error)
     }
   lua_settop (L, 0);
   lua_gc (L, LUA_GCCOLLECT);
+  lua->gc_baseline = lua->used;
   lua->L = L;
   return TRUE;
+}
+
+/* A full collection after every call cost as much as a campaign target's
+ * whole script. It runs when the calls since the last one left more than
+ * a 64th of the memory limit, or one hit the limit: a call starts with at
+ * most that much garbage counted against its limit. */
+void
+st_lua_collect_if_due (lua_State *L)
+{
+  StLua *lua = st_lua_from_state (L);
+
+  if (lua->memory_hit
+      || lua->used > lua->gc_baseline + lua->limits.memory / 64)
+    {
+      lua_gc (L, LUA_GCCOLLECT);
+      lua->gc_baseline = lua->used;
+    }
 }
 
 StLua *
