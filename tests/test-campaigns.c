@@ -689,9 +689,10 @@ test_row_as_record (void)
            "INSERT INTO customers (name, email, locale, stage, tags, attrs,"
            "  revenue, purchase_count, health_factors, health_score)"
            " VALUES ('Zoë \"Q\" Dump', 'zoe@example.com', 'en', 'active',"
-           "  '{dump,\"a\\\"b\",vip}',"
+           "  ARRAY['dump', 'a\"b', 'vip', E'c\\x01d'],"
            "  '{\"plan\": \"gold\", \"none\": null, \"nested\": "
-           "{\"n\": 1.5, \"list\": [1, \"x\", true, 2.25]}}',"
+           "{\"n\": 1.5, \"list\": [1, \"x\", true, 2.25]},"
+           "  \"esc\": \"x\\ny\\t\\\"z\\\" \\u00e9\"}',"
            "  12.5, 3, '{\"recency\": -12.5, \"tickets\": 0}', 41)");
   db_exec (&fx, "SELECT pg_sleep(0.3)"); /* the scripts are loaded */
   id = st_test_db_query (fx.daemon->db,
@@ -710,8 +711,10 @@ test_row_as_record (void)
   g_assert_cmpstr (campaign, ==, trigger);
   /* And what they both saw is the customer. */
   st_test_assert_contains (campaign, "For Zoë \"Q\" Dump\n");
+  /* to_json() escapes the control character: the JSON path with
+   * escapes, not the plain one. */
   st_test_assert_contains (campaign, "tags={1=string:dump,2=string:a\"b,"
-                                     "3=string:vip}");
+                                     "3=string:vip,4=string:c\001d}");
   st_test_assert_contains (campaign, "nested={list={1=integer:1,2=string:x,"
                                      "3=boolean:true,4=float:2.25},"
                                      "n=float:1.5}");
@@ -720,8 +723,9 @@ test_row_as_record (void)
   st_test_assert_contains (campaign, "health_score=integer:41,");
   st_test_assert_contains (campaign, "event_count=integer:1,");
   g_assert_null (strstr (campaign, "none="));
+  st_test_assert_contains (campaign, "esc=string:x\ny\t\"z\" é,");
   st_test_assert_contains (campaign, "\nZoë \"Q\" Dump|zoe@example.com|dump, "
-                                     "a\"b, vip|gold|1.50|12.50|3|");
+                                     "a\"b, vip, c\001d|gold|1.50|12.50|3|");
   st_test_assert_contains (campaign, "Z|-12.50\n");
   fixture_stop (&fx);
 }
