@@ -70,11 +70,17 @@ pg_array_append (StPgArray *array, const char *value)
       return;
     }
   g_string_append_c (text, '"');
-  for (const char *p = value; *p != '\0'; p++)
+  for (const char *p = value; *p != '\0';)
     {
-      if (*p == '"' || *p == '\\')
-        g_string_append_c (text, '\\');
-      g_string_append_c (text, *p);
+      gsize run = strcspn (p, "\"\\");
+
+      g_string_append_len (text, p, (gssize) run);
+      p += run;
+      if (*p != '\0')
+        {
+          g_string_append_c (text, '\\');
+          g_string_append_c (text, *p++);
+        }
     }
   g_string_append_c (text, '"');
 }
@@ -103,10 +109,13 @@ pg_array_close (StPgArray *array)
 static void
 count (GHashTable *table, const char *name)
 {
-  gpointer n = g_hash_table_lookup (table, name);
+  gpointer key, n;
 
-  g_hash_table_replace (table, g_strdup (name),
-                        GUINT_TO_POINTER (GPOINTER_TO_UINT (n) + 1));
+  if (g_hash_table_lookup_extended (table, name, &key, &n))
+    g_hash_table_insert (table, key,
+                         GUINT_TO_POINTER (GPOINTER_TO_UINT (n) + 1));
+  else
+    g_hash_table_insert (table, g_strdup (name), GUINT_TO_POINTER (1));
 }
 
 void

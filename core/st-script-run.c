@@ -294,37 +294,91 @@ send_customer_text (StScriptRun *run, StScriptSend *send, const char *name)
                                 : row_text (run->customer_row, name);
 }
 
+/* A send's arguments (docs/lua.md), read in one pass over them: each
+ * lookup walks the whole dictionary, and a send needs eight. The strings
+ * live as long as the arguments. */
+typedef struct {
+  gint64 customer_id, delay;
+  const char *channel, *template_name, *key, *subject, *body;
+  GVariant *data; /* owned; NULL when absent */
+} SendArgs;
+
+static gint64
+int_value (GVariant *value, gint64 fallback)
+{
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+    return g_variant_get_int64 (value);
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT32))
+    return g_variant_get_int32 (value);
+  return fallback;
+}
+
+static void
+send_args_read (GVariant *args, gint64 customer_id, SendArgs *out)
+{
+  struct { const char *name; const char **out; } strings[] = {
+    { "channel", &out->channel }, { "template", &out->template_name },
+    { "key", &out->key },         { "subject", &out->subject },
+    { "body", &out->body },
+  };
+  gsize n = g_variant_n_children (args);
+
+  memset (out, 0, sizeof *out);
+  out->customer_id = customer_id;
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) entry = g_variant_get_child_value (args, i);
+      g_autoptr (GVariant) key = g_variant_get_child_value (entry, 0);
+      g_autoptr (GVariant) boxed = g_variant_get_child_value (entry, 1);
+      g_autoptr (GVariant) value = g_variant_get_variant (boxed);
+      const char *name = g_variant_get_string (key, NULL);
+
+      if (g_str_equal (name, "customer_id"))
+        out->customer_id = int_value (value, customer_id);
+      else if (g_str_equal (name, "delay"))
+        out->delay = int_value (value, 0);
+      else if (g_str_equal (name, "data"))
+        out->data = g_steal_pointer (&value);
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        for (guint s = 0; s < G_N_ELEMENTS (strings); s++)
+          if (g_str_equal (name, strings[s].name))
+            *strings[s].out = g_variant_get_string (value, NULL);
+    }
+}
+
 gboolean
 st_script_run_render_send (StScriptRun *run, const StAction *action,
                            StScriptSend *send, GError **error)
 {
-  GVariant *args = action->args;
-  gint64 customer_id = arg_int (args, "customer_id", run->customer_id);
-  const char *channel = arg_str (args, "channel");
-  const char *template_name = arg_str (args, "template");
+  SendArgs a;
   g_autoptr (GVariant) data = NULL;
   const char *recipient = NULL;
   StOutboxMessage *message = &send->message;
-  gboolean from_row = customer_id == run->customer_id && run->customer == NULL
-                      && run->customer_row != NULL;
+  gboolean from_row;
 
   memset (send, 0, sizeof *send);
+  send_args_read (action->args, run->customer_id, &a);
+  data = a.data;
+  from_row = a.customer_id == run->customer_id && run->customer == NULL
+             && run->customer_row != NULL;
   if (!from_row)
     {
-      send->customer = action_customer (run, customer_id, error);
+      send->customer = action_customer (run, a.customer_id, error);
       if (send->customer == NULL)
         return FALSE;
     }
-  send->args = g_variant_ref (args);
-  send->data_json = arg_json (args, "data");
-  data = g_variant_lookup_value (args, "data", G_VARIANT_TYPE_VARDICT);
-  if (template_name != NULL)
+  send->args = g_variant_ref (action->args);
+  send->data_json = data != NULL ? st_record_to_json (data) : NULL;
+  if (a.template_name != NULL)
     {
-      g_autoptr (GVariant) vars = template_vars (run, send->customer, data);
+      g_autoptr (GVariant) vars = template_vars (
+          run, send->customer,
+          data != NULL && g_variant_is_of_type (data, G_VARIANT_TYPE_VARDICT)
+              ? data : NULL);
 
       if (!st_template_render_cached (
               run->templates, st_script_set_folders (run->scripts),
-              template_name, send_customer_text (run, send, "locale"), vars,
+              a.template_name, send_customer_text (run, send, "locale"), vars,
               from_row ? row_lookup : NULL, run, &send->subject, &send->body,
               &send->html, &send->locale, error))
         {
@@ -334,26 +388,26 @@ st_script_run_render_send (StScriptRun *run, const StAction *action,
     }
   else
     {
-      send->subject = g_strdup (arg_str (args, "subject"));
-      send->body = g_strdup (arg_str (args, "body"));
+      send->subject = g_strdup (a.subject);
+      send->body = g_strdup (a.body);
     }
-  if (g_strcmp0 (channel, "email") == 0)
+  if (g_strcmp0 (a.channel, "email") == 0)
     recipient = send_customer_text (run, send, "email");
-  else if (g_strcmp0 (channel, "sms") == 0)
+  else if (g_strcmp0 (a.channel, "sms") == 0)
     recipient = send_customer_text (run, send, "phone");
 
-  message->customer_id = customer_id;
-  message->key = arg_str (args, "key");
-  message->channel = channel;
+  message->customer_id = a.customer_id;
+  message->key = a.key;
+  message->channel = a.channel;
   message->script = run->script->name;
-  message->template_name = template_name;
+  message->template_name = a.template_name;
   message->locale = send->locale;
   message->recipient = recipient;
   message->subject = send->subject;
   message->body = send->body ? send->body : "";
   message->html = send->html;
   message->data_json = send->data_json;
-  message->delay_seconds = arg_int (args, "delay", 0);
+  message->delay_seconds = a.delay;
   return TRUE;
 }
 
