@@ -92,8 +92,41 @@ st_callers_unwatch (StCallers *callers, GDBusConnection *connection)
   callers->subscription = 0;
 }
 
+/* The uid behind a peer-to-peer call: the socket's credentials. Without
+ * them, asking again will not help: PERMISSION_DENIED. */
+static gboolean
+peer_uid (GDBusConnection *connection, guint32 *uid, GError **error)
+{
+  GCredentials *credentials =
+      g_dbus_connection_get_peer_credentials (connection);
+  g_autoptr (GError) local = NULL;
+  uid_t found;
+
+  if (credentials == NULL)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
+                   "the peer-to-peer connection carries no Unix "
+                   "credentials, so the caller's role cannot be known; "
+                   "call through a bus");
+      return FALSE;
+    }
+  found = g_credentials_get_unix_user (credentials, &local);
+  if (found == (uid_t) -1)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
+                   "the peer-to-peer connection's credentials carry no Unix "
+                   "user (%s), so the caller's role cannot be known; call "
+                   "through a bus",
+                   local != NULL ? local->message : "no reason given");
+      return FALSE;
+    }
+  *uid = found;
+  return TRUE;
+}
+
 /* The uid behind the call: the bus daemon's word for a bus connection,
- * the socket's credentials for a peer-to-peer one. */
+ * the socket's credentials for a peer-to-peer one. A bus daemon that does
+ * not answer is UNAVAILABLE: the next call may well get through. */
 static gboolean
 call_uid (StCall *call, guint32 *uid, GError **error)
 {
@@ -101,27 +134,22 @@ call_uid (StCall *call, guint32 *uid, GError **error)
       g_dbus_method_invocation_get_connection (call->invocation);
   const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
   g_autoptr (GVariant) reply = NULL;
-  GCredentials *credentials;
-  uid_t peer_uid;
+  g_autoptr (GError) local = NULL;
 
   if (sender == NULL)
-    {
-      credentials = g_dbus_connection_get_peer_credentials (connection);
-      peer_uid = credentials != NULL
-                     ? g_credentials_get_unix_user (credentials, error)
-                     : (uid_t) -1;
-      if (peer_uid == (uid_t) -1)
-        return FALSE;
-      *uid = peer_uid;
-      return TRUE;
-    }
+    return peer_uid (connection, uid, error);
   reply = g_dbus_connection_call_sync (
       connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
       "org.freedesktop.DBus", "GetConnectionUnixUser",
       g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
-      G_DBUS_CALL_FLAGS_NONE, ST_CREDENTIALS_TIMEOUT_MS, NULL, error);
+      G_DBUS_CALL_FLAGS_NONE, ST_CREDENTIALS_TIMEOUT_MS, NULL, &local);
   if (reply == NULL)
-    return FALSE;
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+                   "the bus could not say which Unix user is calling (%s); "
+                   "try again", local->message);
+      return FALSE;
+    }
   g_variant_get (reply, "(u)", uid);
   return TRUE;
 }
@@ -148,7 +176,9 @@ call_caller (StCall *call, GError **error)
     }
   if (!call_uid (call, &uid, error))
     return NULL;
-  caller = st_caller_new (uid);
+  caller = st_caller_new (uid, error);
+  if (caller == NULL)
+    return NULL;
   if (sender != NULL)
     {
       g_mutex_lock (&callers->lock);
@@ -419,9 +449,13 @@ st_call_authorize (StCall *call, GError **error)
   caller = call_caller (call, &local);
   if (caller == NULL)
     {
-      g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
-                   "%s is refused: the bus could not say which Unix user is "
-                   "calling (%s); try again", name, local->message);
+      /* UNAVAILABLE when asking again may help, PERMISSION_DENIED when
+       * not; never NULL without a reason, but never trusted to be. */
+      if (local == NULL)
+        g_set_error (&local, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
+                     "the caller's Unix user could not be found");
+      g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                  "%s is refused: ", name);
       return FALSE;
     }
   role = st_access_role (config, caller, &source);

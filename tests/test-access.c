@@ -81,15 +81,35 @@ test_roles (void)
 static void
 test_caller_lookup (void)
 {
-  g_autoptr (StCaller) caller = st_caller_new (getuid ());
-  g_autofree char *described = st_caller_describe (caller);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StCaller) caller = st_caller_new (getuid (), &error);
+  g_autofree char *described = NULL;
   g_autofree char *expected = g_strdup_printf ("user '%s'", test_user);
 
+  g_assert_no_error (error);
+  described = st_caller_describe (caller);
   g_assert_cmpstr (caller->user, ==, test_user);
   g_assert_cmpstr (described, ==, expected);
   g_assert_cmpuint (caller->gids->len, >=, 1);
   g_assert_true (g_strv_contains ((const char *const *) caller->groups,
                                   test_group));
+}
+
+/* A uid no account has: a caller without a name or groups, not an
+ * error (only a lookup that fails is one). */
+static void
+test_caller_nameless (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StCaller) caller = st_caller_new (3999999999u, &error);
+  g_autofree char *described = NULL;
+
+  g_assert_no_error (error);
+  described = st_caller_describe (caller);
+  g_assert_null (caller->user);
+  g_assert_cmpstr (described, ==, "uid 3999999999");
+  g_assert_cmpuint (caller->gids->len, ==, 0);
+  g_assert_cmpuint (g_strv_length (caller->groups), ==, 0);
 }
 
 /* Every method of the introspection XML has its row in the table, so a
@@ -485,6 +505,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/access/roles", test_roles);
   g_test_add_func ("/access/caller-lookup", test_caller_lookup);
+  g_test_add_func ("/access/caller-nameless", test_caller_nameless);
   g_test_add_func ("/access/table-complete", test_table_complete);
   g_test_add ("/access/daemon/viewer", Fixture, viewer, fixture_setup,
               test_viewer, fixture_teardown);
