@@ -14,6 +14,7 @@
 #include "st-customers.h"
 #include "st-error.h"
 #include "st-messages.h"
+#include "st-record.h"
 
 #define ST_IFACE_PREFIX "org.steward.Steward1."
 /* Callers remembered at most; past it the cache starts again, so names
@@ -270,23 +271,38 @@ own_customer (StCall *call, const StCaller *caller, const char *address,
   return deny_not_own (caller, what, owner, error);
 }
 
-/* An alert's or a message's customer. */
+/* An alert's or a message's customer. A system alert has none: it is
+ * no manager's own, so only the unrestricted may act on it. */
 static gboolean
 own_record (StCall *call, const StCaller *caller, const char *kind,
-            gboolean (*owner_of) (StStore *, gint64, char **, GError **),
+            gboolean (*owner_of) (StStore *, gint64, gint64 *, char **,
+                                  GError **),
             GError **error)
 {
   StStore *store = st_call_store (call, error);
   g_autofree char *owner = NULL;
   g_autofree char *what = NULL;
-  gint64 id;
+  g_autofree char *who = NULL;
+  gint64 id, customer = 0;
 
   g_variant_get_child (call->params, 0, "x", &id);
-  if (store == NULL || !owner_of (store, id, &owner, error))
+  if (store == NULL || !owner_of (store, id, &customer, &owner, error))
     return FALSE;
-  if (is_own (caller, owner))
+  if (customer != 0 && is_own (caller, owner))
     return TRUE;
-  what = g_strdup_printf ("the customer of %s %" G_GINT64_FORMAT, kind, id);
+  if (customer == 0)
+    {
+      who = st_caller_describe (caller);
+      g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
+                   "%s %" G_GINT64_FORMAT " is a system alert, about no "
+                   "customer, which only unrestricted roles may act on, and "
+                   "%s is a manager restricted to the customers they own "
+                   "(access.manager_scope: own); ask an admin, or an "
+                   "unrestricted manager", kind, id, who);
+      return FALSE;
+    }
+  what = g_strdup_printf ("customer %" G_GINT64_FORMAT " (of %s %"
+                          G_GINT64_FORMAT ")", customer, kind, id);
   return deny_not_own (caller, what, owner, error);
 }
 
@@ -294,21 +310,18 @@ own_record (StCall *call, const StCaller *caller, const char *kind,
 static gboolean
 own_owner_field (const StCaller *caller, GVariant *fields, GError **error)
 {
-  g_autoptr (GVariant) owner = g_variant_lookup_value (fields, "owner", NULL);
-  const char *text;
+  const char *owner = NULL;
 
-  if (owner == NULL)
-    return TRUE;
-  text = g_variant_is_of_type (owner, G_VARIANT_TYPE_STRING)
-             ? g_variant_get_string (owner, NULL)
-             : NULL;
-  if (is_own (caller, text))
+  /* The wrong type is the caller's mistake, not a refusal. */
+  if (!st_record_get_string (fields, "owner", &owner, error))
+    return FALSE;
+  if (owner == NULL || is_own (caller, owner))
     return TRUE;
   g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
                "owner: '%s' is not you; a manager restricted to the "
                "customers they own (access.manager_scope: own) may only "
                "give customers to themselves; leave owner out, or ask an "
-               "admin", text != NULL ? text : "");
+               "admin", owner);
   return FALSE;
 }
 
@@ -325,7 +338,10 @@ set_param0_owner (StCall *call, const StCaller *caller, GVariant *fields)
   for (gsize i = 1; i < n; i++)
     children[i] = g_variant_get_child_value (call->params, i);
   g_variant_unref (call->params);
+  /* The tuple sinks the floating dictionary and refs the others. */
   call->params = g_variant_ref_sink (g_variant_new_tuple (children, n));
+  for (gsize i = 1; i < n; i++)
+    g_variant_unref (children[i]);
 }
 
 static gboolean
