@@ -498,6 +498,8 @@ test_manager_own (Fixture *f, gconstpointer data)
   g_autoptr (GVariant) found = NULL;
   g_autoptr (GVariant) record = NULL;
   g_autoptr (GVariant) event = NULL;
+  g_autoptr (GVariant) events = NULL;
+  g_autofree char *mine_id = g_strdup_printf ("id:%s", mine);
   g_autofree char *mine_alert = NULL;
   g_autoptr (GVariant) report = NULL;
   int status;
@@ -563,6 +565,17 @@ test_manager_own (Fixture *f, gconstpointer data)
   g_assert_cmpint (st_test_db_query_int (f->daemon->db,
                                          "SELECT count(*) FROM events"),
                    ==, 1);
+  /* Their own, however addressed and however often: one owner check. */
+  events = call_ok (f, "Customers", "RecordEvents",
+                    g_variant_new_parsed (
+                        "([{'customer': <%s>, 'kind': <'login'>},"
+                        " {'customer': <%s>, 'kind': <'login'>},"
+                        " {'customer': <%s>, 'kind': <'login'>}],)",
+                        mine, mine, mine_id));
+  g_assert_cmpuint (g_variant_n_children (events), ==, 3);
+  g_assert_cmpint (st_test_db_query_int (f->daemon->db,
+                                         "SELECT count(*) FROM events"),
+                   ==, 4);
 
   /* What they create is theirs; lists show only theirs. */
   created = id_text (create (f, "{'name': <'New'>}"));
