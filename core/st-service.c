@@ -473,8 +473,10 @@ static const StMethod st_methods[] = {
     st_service_import_customers },
   { IMPORT_IFACE, "Events", ST_ROLE_MANAGER, ST_SCOPE_EVERYONE,
     st_service_import_events },
-  /* Aggregate figures: no customer in particular. */
-  { REPORTS_IFACE, "Backtest", ST_ROLE_VIEWER, ST_SCOPE_NONE,
+  /* Runs the health script over every customer (it can hold workers for
+   * minutes) and its reply can name one (first_failure): an unrestricted
+   * manager's. */
+  { REPORTS_IFACE, "Backtest", ST_ROLE_MANAGER, ST_SCOPE_EVERYONE,
     st_service_report_backtest },
   /* These name customers (the lowest scores) and take an owner filter: a
    * restricted manager's are kept to their own customers. */

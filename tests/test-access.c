@@ -160,6 +160,11 @@ test_table_complete (void)
                    ST_ROLE_ADMIN);
   g_assert_cmpint (st_service_method_role (ST_IFACE "Scripts", "Reload"), ==,
                    ST_ROLE_ADMIN);
+  /* Reports for people, and the backtest, which scores everyone. */
+  g_assert_cmpint (st_service_method_role (ST_IFACE "Reports", "Health"), ==,
+                   ST_ROLE_VIEWER);
+  g_assert_cmpint (st_service_method_role (ST_IFACE "Reports", "Backtest"),
+                   ==, ST_ROLE_MANAGER);
 }
 
 /* The daemon ------------------------------------------------------------------ */
@@ -276,6 +281,9 @@ test_viewer (Fixture *f, gconstpointer data)
   call_denied (f, "Customers", "RecordEvent",
                g_variant_new_parsed ("('1', 'login', @a{sv} {})"),
                "Customers.RecordEvent needs manager", NULL);
+  call_denied (f, "Reports", "Backtest",
+               g_variant_new_parsed ("('2020-01-01', uint32 90, @a{sv} {})"),
+               "Reports.Backtest needs manager", NULL);
   call_denied (f, "Manager", "Reload", NULL, "Manager.Reload needs admin",
                NULL);
   /* Refused before the work: nothing was written. */
@@ -561,6 +569,10 @@ test_manager_own (Fixture *f, gconstpointer data)
   call_denied (f, "Campaigns", "Run",
                g_variant_new_parsed ("('winback', @a{sv} {})"),
                "Campaigns.Run acts on the customers of every owner", NULL);
+  call_denied (f, "Reports", "Backtest",
+               g_variant_new_parsed ("('2020-01-01', uint32 90, @a{sv} {})"),
+               "Reports.Backtest acts on the customers of every owner",
+               NULL);
   /* Only the batch of a refused RecordEvents was refused: nothing new. */
   g_assert_cmpint (st_test_db_query_int (f->daemon->db,
                                          "SELECT count(*) FROM events"),
