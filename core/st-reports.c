@@ -121,18 +121,42 @@ ST_STATEMENT_DEFINE (st_sql_report_health_lowest, 3,
   " WHERE c.health_score IS NOT NULL AND " CUSTOMER_FILTER ("$1", "$2")
   " ORDER BY c.health_score, c.id LIMIT $3::int");
 
+/* The figures of a set of NPS responses r (score), for one row. */
+#define NPS_FIGURES \
+  "count(*)::bigint AS responses," \
+  " count(DISTINCT customer_id)::bigint AS customers," \
+  " count(*) FILTER (WHERE score >= 9)::bigint AS promoters," \
+  " count(*) FILTER (WHERE score >= 7 AND score < 9)::bigint AS passives," \
+  " count(*) FILTER (WHERE score < 7)::bigint AS detractors," \
+  " (count(*) FILTER (WHERE score >= 9)::float8 / NULLIF(count(*), 0))" \
+  "   ::float8 AS promoters_share," \
+  " (count(*) FILTER (WHERE score >= 7 AND score < 9)::float8" \
+  "   / NULLIF(count(*), 0))::float8 AS passives_share," \
+  " (count(*) FILTER (WHERE score < 7)::float8 / NULLIF(count(*), 0))" \
+  "   ::float8 AS detractors_share," \
+  " (100.0 * (count(*) FILTER (WHERE score >= 9)" \
+  "           - count(*) FILTER (WHERE score < 7))" \
+  "   / NULLIF(count(*), 0))::float8 AS nps," \
+  " avg(score)::float8 AS mean_score"
+
 /* NPS surveys of the period, as the aggregates read them (a survey
  * without a type is an NPS one): every response, or with $5 each
- * customer's latest. The customers are found through
- * customer_event_kinds (kind, last_at), their surveys through their
- * events' (customer_id, occurred_at) index. One row for the whole period
- * (month NULL) first, then one per calendar month (UTC). */
-ST_STATEMENT_DEFINE (st_sql_report_nps, 5,
+ * customer's latest — over the period for its row, and within each month
+ * for the month's, so a customer who answered in two months counts in
+ * both. The customers are found through customer_event_kinds (kind,
+ * last_at), their surveys through their events' (customer_id,
+ * occurred_at) index. One row for the whole period (month NULL, always
+ * there) first, then with $6 one per calendar month (UTC) with
+ * responses. */
+ST_STATEMENT_DEFINE (st_sql_report_nps, 6,
   "WITH r AS ("
   "  SELECT e.customer_id, (e.data->>'score')::numeric AS score,"
   "         to_char(date_trunc('month', e.occurred_at), 'YYYY-MM') AS month,"
   "         row_number () OVER (PARTITION BY e.customer_id"
-  "           ORDER BY e.occurred_at DESC, e.id DESC) AS nth"
+  "           ORDER BY e.occurred_at DESC, e.id DESC) AS nth,"
+  "         row_number () OVER (PARTITION BY e.customer_id,"
+  "             date_trunc('month', e.occurred_at)"
+  "           ORDER BY e.occurred_at DESC, e.id DESC) AS nth_in_month"
   "    FROM customer_event_kinds k"
   "    JOIN customers c ON c.id = k.customer_id"
   "    JOIN events e ON e.customer_id = k.customer_id"
@@ -140,23 +164,13 @@ ST_STATEMENT_DEFINE (st_sql_report_nps, 5,
   "     AND " CUSTOMER_FILTER ("$3", "$4")
   "     AND e.kind = 'survey' AND COALESCE(e.data->>'type', 'nps') = 'nps'"
   "     AND e.occurred_at >= " PERIOD_SINCE " AND e.occurred_at <= now()"
-  "), s AS (SELECT * FROM r WHERE NOT $5::boolean OR nth = 1)"
-  "SELECT month, count(*)::bigint AS responses,"
-  "       count(DISTINCT customer_id)::bigint AS customers,"
-  "       count(*) FILTER (WHERE score >= 9)::bigint AS promoters,"
-  "       count(*) FILTER (WHERE score >= 7 AND score < 9)::bigint AS passives,"
-  "       count(*) FILTER (WHERE score < 7)::bigint AS detractors,"
-  "       (count(*) FILTER (WHERE score >= 9)::float8 / NULLIF(count(*), 0))"
-  "         ::float8 AS promoters_share,"
-  "       (count(*) FILTER (WHERE score >= 7 AND score < 9)::float8"
-  "         / NULLIF(count(*), 0))::float8 AS passives_share,"
-  "       (count(*) FILTER (WHERE score < 7)::float8 / NULLIF(count(*), 0))"
-  "         ::float8 AS detractors_share,"
-  "       (100.0 * (count(*) FILTER (WHERE score >= 9)"
-  "                 - count(*) FILTER (WHERE score < 7))"
-  "         / NULLIF(count(*), 0))::float8 AS nps,"
-  "       avg(score)::float8 AS mean_score"
-  "  FROM s GROUP BY GROUPING SETS ((), (month))"
+  ")"
+  "SELECT NULL::text AS month, " NPS_FIGURES
+  "  FROM r WHERE NOT $5::boolean OR nth = 1"
+  " UNION ALL "
+  "SELECT month, " NPS_FIGURES
+  "  FROM r WHERE $6::boolean AND (NOT $5::boolean OR nth_in_month = 1)"
+  " GROUP BY month"
   " ORDER BY month NULLS FIRST");
 
 /* Options ------------------------------------------------------------------ */
@@ -603,7 +617,8 @@ st_report_nps (StStore *store, GVariant *options, GError **error)
   {
     const char *period[] = { scope.since, scope.days };
     const char *params[] = { scope.since, scope.days, scope.owner, scope.tag,
-                             per_customer ? "true" : "false" };
+                             per_customer ? "true" : "false",
+                             by_month ? "true" : "false" };
     StStoreCall calls[] = {
       { &st_sql_report_period, period, NULL },
       { &st_sql_report_nps, params, NULL },

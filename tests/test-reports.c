@@ -726,6 +726,40 @@ test_nps_monthly (void)
   st_test_assert_contains (text->out, "+100");
 }
 
+/* Each customer's latest, per month: their latest of each month for the
+ * month's row, their latest of the period for the total. Rae answers 2
+ * then 10 in January and 4 in February; Sam 9 in January. */
+static void
+test_nps_monthly_per_customer (void)
+{
+  g_autoptr (Ctl) run = NULL;
+  g_autoptr (GVariant) report = NULL, months = NULL, jan = NULL, feb = NULL;
+  gint64 rae = add_customer ("nps-both", "Rae", NULL);
+  gint64 sam = add_customer ("nps-both", "Sam", NULL);
+
+  add_survey_at (rae, "2024-01-05T12:00:00Z", 2);
+  add_survey_at (rae, "2024-01-25T12:00:00Z", 10);
+  add_survey_at (rae, "2024-02-10T12:00:00Z", 4);
+  add_survey_at (sam, "2024-01-15T12:00:00Z", 9);
+  run = ctl ("report", "nps", "--owner", "nps-both", "--since",
+             "2024-01-01T00:00:00Z", "--monthly", "--per-customer", "--json",
+             NULL);
+  report = json_report (run);
+  /* The period: Rae's 4 and Sam's 9. */
+  assert_nps (report, 2, 1, 0, 1, 0);
+  g_assert_cmpint (st_test_rec_int64 (report, "customers"), ==, 2);
+  months = list_of (report, "months");
+  g_assert_cmpuint (g_variant_n_children (months), ==, 2);
+  jan = list_item (months, 0);
+  feb = list_item (months, 1);
+  /* January: Rae's 10 (not her 2), and Sam's 9. */
+  g_assert_cmpstr (st_test_rec_str (jan, "month"), ==, "2024-01");
+  assert_nps (jan, 2, 2, 0, 0, 100);
+  g_assert_cmpint (st_test_rec_int64 (jan, "customers"), ==, 2);
+  g_assert_cmpstr (st_test_rec_str (feb, "month"), ==, "2024-02");
+  assert_nps (feb, 1, 0, 0, 1, -100);
+}
+
 /* No response: said so, and no NPS made up. */
 static void
 test_nps_none (void)
@@ -825,6 +859,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reports/health-empty", test_health_empty);
   g_test_add_func ("/reports/nps", test_nps);
   g_test_add_func ("/reports/nps-monthly", test_nps_monthly);
+  g_test_add_func ("/reports/nps-monthly-per-customer",
+                   test_nps_monthly_per_customer);
   g_test_add_func ("/reports/nps-none", test_nps_none);
   g_test_add_func ("/reports/bad-options-bus", test_bad_options_bus);
   g_test_add_func ("/reports/bad-options-cli", test_bad_options_cli);
