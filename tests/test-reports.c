@@ -821,7 +821,8 @@ test_bad_options_cli (void)
     { { "report", "health", "--limit", "0" }, 2, "--limit" },
     { { "report", "health", "--days", "3" }, 2, "--days" },
     { { "report", "nps", "--color" }, 2, "--color" },
-    { { "report", "funnel", "extra" }, 2, "" },
+    { { "report", "funnel", "extra" }, 2,
+      "report funnel: unexpected argument 'extra'" },
     { { "report", "nps", "--since", "2999-01-01" }, 1, "in the future" },
     { { "report", "health", "--limit", "5000" }, 1, "limit: 5000" },
   };
