@@ -218,7 +218,8 @@ read_filter (GVariant *options, Scope *scope, GError **error)
          && st_record_get_string (options, "tag", &scope->tag, error);
 }
 
-/* "2026-01-01" (midnight UTC) or ISO-8601 with an offset. */
+/* "2026-01-01" (midnight UTC) or ISO-8601, in UTC when it has no offset
+ * (stewardctl sends local times with their offset). */
 static GDateTime *
 parse_since (const char *text)
 {
@@ -271,7 +272,8 @@ read_period (GVariant *options, guint default_days, Scope *scope,
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
                    "since: '%s' is not a time; write it like 2026-01-01 "
-                   "(midnight UTC) or 2026-01-01T09:00:00+01:00",
+                   "(midnight UTC), 2026-01-01T09:00:00 (UTC) or "
+                   "2026-01-01T09:00:00+01:00",
                    since_text);
       return FALSE;
     }

@@ -390,6 +390,31 @@ test_funnel_since (void)
   assert_stage (report, "onboarding", 1, 1, 1, "");
 }
 
+/* On the bus, a since without an offset is UTC, a date midnight UTC. */
+static void
+test_funnel_since_utc (void)
+{
+  static const struct {
+    const char *since, *expected;
+  } cases[] = {
+    { "2024-01-01T09:30:00", "2024-01-01T09:30:00Z" },
+    { "2024-01-01", "2024-01-01T00:00:00Z" },
+    { "2024-01-01T09:30:00+01:00", "2024-01-01T08:30:00Z" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *options = g_strdup_printf (
+          "{'owner': <'funnel-utc'>, 'since': <'%s'>}", cases[i].since);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) report = call_report ("Funnel", options, &error);
+
+      g_assert_no_error (error);
+      st_test_assert_time (cases[i].since, st_test_rec_str (report, "since"),
+                           cases[i].expected);
+    }
+}
+
 /* A stage the configuration no longer has is still shown, last. */
 static void
 test_funnel_unconfigured_stage (void)
@@ -853,6 +878,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/reports/funnel", test_funnel);
   g_test_add_func ("/reports/funnel-since", test_funnel_since);
+  g_test_add_func ("/reports/funnel-since-utc", test_funnel_since_utc);
   g_test_add_func ("/reports/funnel-unconfigured-stage",
                    test_funnel_unconfigured_stage);
   g_test_add_func ("/reports/funnel-empty", test_funnel_empty);
