@@ -343,7 +343,7 @@ add_period (GVariantBuilder *builder, PGresult *res)
   add_record (builder, st_record_from_row (res, 0));
 }
 
-/* The funnel ---------------------------------------------------------------- */
+/* The funnel --------------------------------------------------------------- */
 
 typedef struct {
   char *stage;
@@ -542,7 +542,8 @@ health_reply (const char *risk, StStoreCall *calls)
 }
 
 GVariant *
-st_report_health (StStore *store, GVariant *options, GError **error)
+st_report_health (StStore *store, const StConfig *config, GVariant *options,
+                  GError **error)
 {
   static const char *const known[] = { "owner", "tag", "risk", "limit",
                                        NULL };
@@ -552,6 +553,7 @@ st_report_health (StStore *store, GVariant *options, GError **error)
   g_autofree char *limit_text = NULL;
   GVariant *reply = NULL;
 
+  (void) config;
   if (!st_record_check_keys (options, known, "options", error)
       || !read_filter (options, &scope, error)
       || !st_record_get_string (options, "risk", &risk, error)
@@ -602,7 +604,8 @@ nps_reply (gboolean per_customer, gboolean by_month, StStoreCall *calls)
 }
 
 GVariant *
-st_report_nps (StStore *store, GVariant *options, GError **error)
+st_report_nps (StStore *store, const StConfig *config, GVariant *options,
+               GError **error)
 {
   static const char *const known[] = { "since", "days", "owner", "tag",
                                        "per_customer", "by_month", NULL };
@@ -610,6 +613,7 @@ st_report_nps (StStore *store, GVariant *options, GError **error)
   gboolean per_customer = FALSE, by_month = FALSE;
   GVariant *reply = NULL;
 
+  (void) config;
   if (!st_record_check_keys (options, known, "options", error)
       || !read_filter (options, &scope, error)
       || !read_period (options, ST_REPORT_NPS_DEFAULT_DAYS, &scope, error)

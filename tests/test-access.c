@@ -22,7 +22,7 @@
 static char *test_user;
 static char *test_group;
 
-/* Roles without a daemon ---------------------------------------------------- */
+/* Roles without a daemon --------------------------------------------------- */
 
 static StConfig *
 load (const char *yaml)
@@ -167,7 +167,7 @@ test_table_complete (void)
                    ==, ST_ROLE_MANAGER);
 }
 
-/* The daemon ------------------------------------------------------------------ */
+/* The daemon --------------------------------------------------------------- */
 
 typedef struct {
   StTestDaemon *daemon;
@@ -546,7 +546,8 @@ test_manager_own (Fixture *f, gconstpointer data)
                "belongs to 'alice'", NULL);
   call_denied (f, "Customers", "RecordEvents",
                g_variant_new_parsed ("([{'customer': <%s>, 'kind': <'login'>},"
-                                     " {'customer': <%s>, 'kind': <'login'>}],)",
+                                     " {'customer': <%s>,"
+                                     "  'kind': <'login'>}],)",
                                      mine, theirs),
                "belongs to 'alice'", NULL);
   call_denied (f, "Messages", "List",

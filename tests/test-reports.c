@@ -261,7 +261,7 @@ assert_refused (const char *method, const char *options, const char *needle)
   st_test_assert_contains (error->message, needle);
 }
 
-/* Funnel -------------------------------------------------------------------- */
+/* Funnel ------------------------------------------------------------------- */
 
 /* A stage of the funnel: customers in it now, entries, entries still
  * there, and "next:count" for each next stage in the order given. */
@@ -284,8 +284,8 @@ assert_stage (GVariant *report, const char *name, gint64 now, gint64 entered,
       gint64 count = st_test_rec_int64 (m, "customers");
 
       g_string_append_printf (seen, "%s%s:%" G_GINT64_FORMAT,
-                              seen->len ? " " : "", st_test_rec_str (m, "stage"),
-                              count);
+                              seen->len ? " " : "",
+                              st_test_rec_str (m, "stage"), count);
       g_assert_cmpfloat_with_epsilon (num (m, "share"),
                                       (double) count / entered, 1e-9);
     }
@@ -325,8 +325,10 @@ test_funnel (void)
   report = json_report (run);
   g_assert_cmpint (st_test_rec_int64 (report, "customers"), ==, 5);
   /* The default period: the last 30 days. */
-  since = g_date_time_new_from_iso8601 (st_test_rec_str (report, "since"), NULL);
-  until = g_date_time_new_from_iso8601 (st_test_rec_str (report, "until"), NULL);
+  since = g_date_time_new_from_iso8601 (st_test_rec_str (report, "since"),
+                                        NULL);
+  until = g_date_time_new_from_iso8601 (st_test_rec_str (report, "until"),
+                                        NULL);
   g_assert_cmpint (g_date_time_difference (until, since) / G_TIME_SPAN_DAY,
                    ==, 30);
   g_assert_cmpint (llabs (g_date_time_difference (now, until)), <,
@@ -824,7 +826,8 @@ test_bad_options_bus (void)
   assert_refused ("Funnel", "{'days': <uint32 0>}", "days: 0");
   assert_refused ("Nps", "{'since': <'2024-01-01'>, 'days': <uint32 3>}",
                   "not both");
-  assert_refused ("Nps", "{'since': <'last tuesday'>}", "since: 'last tuesday'");
+  assert_refused ("Nps", "{'since': <'last tuesday'>}",
+                  "since: 'last tuesday'");
   assert_refused ("Funnel", "{'since': <'2999-01-01'>}", "in the future");
   assert_refused ("Health", "{'limit': <uint32 0>}", "limit: 0");
   assert_refused ("Health", "{'limit': <uint32 5000>}", "limit: 5000");
