@@ -3,66 +3,157 @@
 
 #include "st-access.h"
 
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 
-/* Enough for any sane passwd or group entry; a larger one is retried. */
+#include "st-error.h"
+
+/* The first buffer for a passwd or group entry; doubled while NSS answers
+ * ERANGE (a group with many members), up to the cap. */
 #define ST_NSS_BUFFER 4096
-/* Groups a user may be in: more are ignored (with a warning). */
-#define ST_MAX_GROUPS 1024
+#define ST_NSS_BUFFER_MAX (1024 * 1024)
+/* Groups a user may be in: Linux's NGROUPS_MAX. */
+#define ST_MAX_GROUPS 65536
 
-static char *
-group_name (gid_t gid)
+/* "No such entry", as getpwuid_r and getgrgid_r may say it: a NULL result
+ * with 0, ENOENT or ESRCH. Anything else (EIO, ENOMEM, an LDAP server
+ * that does not answer…) is a failure, not an answer. */
+static gboolean
+nss_not_found (int status)
 {
-  struct group grp, *found = NULL;
-  g_autofree char *buf = g_malloc (ST_NSS_BUFFER);
-
-  if (getgrgid_r (gid, &grp, buf, ST_NSS_BUFFER, &found) == 0
-      && found != NULL)
-    return g_strdup (found->gr_name);
-  return NULL;
+  return status == 0 || status == ENOENT || status == ESRCH;
 }
 
-static void
-add_groups (StCaller *caller, const char *user, gid_t primary)
+/* The name of group @gid into *@name (NULL when the group has none).
+ * FALSE, UNAVAILABLE, when it could not be read: a caller must then be
+ * refused rather than matched with fewer groups, or a "none" rule on
+ * that group would not apply. */
+static gboolean
+group_name (gid_t gid, char **name, GError **error)
 {
-  int n = ST_MAX_GROUPS;
-  g_autofree gid_t *gids = g_new (gid_t, n);
+  gsize size = ST_NSS_BUFFER;
+  int status;
+
+  for (;;)
+    {
+      struct group grp, *found = NULL;
+      g_autofree char *buf = g_malloc (size);
+
+      status = getgrgid_r (gid, &grp, buf, size, &found);
+      if (status == 0 && found != NULL)
+        {
+          *name = g_strdup (found->gr_name);
+          return TRUE;
+        }
+      if (status != ERANGE || size >= ST_NSS_BUFFER_MAX)
+        break;
+      size *= 2;
+    }
+  if (nss_not_found (status))
+    {
+      *name = NULL;
+      return TRUE;
+    }
+  g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+               "could not read group %u: %s; try again", (guint) gid,
+               g_strerror (status));
+  return FALSE;
+}
+
+/* The user's passwd entry into @pwd, its strings in *@buf. FALSE with
+ * *@found NULL and no error: there is no such user. */
+static gboolean
+user_entry (uid_t uid, struct passwd *pwd, char **buf, struct passwd **found,
+            GError **error)
+{
+  gsize size = ST_NSS_BUFFER;
+  int status;
+
+  for (;;)
+    {
+      *buf = g_malloc (size);
+      *found = NULL;
+      status = getpwuid_r (uid, pwd, *buf, size, found);
+      if (status == 0 && *found != NULL)
+        return TRUE;
+      g_clear_pointer (buf, g_free);
+      if (status != ERANGE || size >= ST_NSS_BUFFER_MAX)
+        break;
+      size *= 2;
+    }
+  if (nss_not_found (status))
+    return FALSE;
+  g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+               "could not read user %u: %s; try again", (guint) uid,
+               g_strerror (status));
+  return FALSE;
+}
+
+static gboolean
+add_groups (StCaller *caller, const char *user, gid_t primary,
+            GError **error)
+{
+  int n = 64;
+  g_autofree gid_t *gids = NULL;
   g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
 
-  if (getgrouplist (user, primary, gids, &n) < 0)
+  /* getgrouplist says how many there are when the array is too small. */
+  for (;;)
     {
-      g_warning ("user %s is in more than %d groups; only the first are "
-                 "matched against access.groups", user, ST_MAX_GROUPS);
-      n = ST_MAX_GROUPS;
+      int size = n;
+
+      g_free (gids);
+      gids = g_new (gid_t, size);
+      if (getgrouplist (user, primary, gids, &n) >= 0)
+        break;
+      if (n <= size)
+        n = size * 2;
+      if (n > ST_MAX_GROUPS)
+        {
+          g_set_error (error, ST_ERROR, ST_ERROR_FAILED,
+                       "user %s is in more than %d groups, so its role "
+                       "cannot be decided from all of them", user,
+                       ST_MAX_GROUPS);
+          return FALSE;
+        }
     }
   for (int i = 0; i < n; i++)
     {
       guint32 gid = gids[i];
-      g_autofree char *name = group_name (gids[i]);
+      g_autofree char *name = NULL;
 
+      if (!group_name (gids[i], &name, error))
+        return FALSE;
       g_array_append_val (caller->gids, gid);
       if (name != NULL)
         g_strv_builder_add (names, name);
     }
   g_strfreev (caller->groups);
   caller->groups = g_strv_builder_end (names);
+  return TRUE;
 }
 
 StCaller *
-st_caller_new (guint32 uid)
+st_caller_new (guint32 uid, GError **error)
 {
-  StCaller *caller = st_caller_new_with (uid, NULL, NULL, NULL);
+  g_autoptr (StCaller) caller = st_caller_new_with (uid, NULL, NULL, NULL);
+  g_autofree char *buf = NULL;
+  g_autoptr (GError) local = NULL;
   struct passwd pwd, *found = NULL;
-  g_autofree char *buf = g_malloc (ST_NSS_BUFFER);
 
-  if (getpwuid_r (uid, &pwd, buf, ST_NSS_BUFFER, &found) == 0
-      && found != NULL)
+  if (!user_entry (uid, &pwd, &buf, &found, &local))
     {
-      caller->user = g_strdup (found->pw_name);
-      add_groups (caller, found->pw_name, found->pw_gid);
+      /* A uid without an entry is a caller without a name or groups. */
+      if (local == NULL)
+        return g_steal_pointer (&caller);
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
     }
-  return caller;
+  caller->user = g_strdup (found->pw_name);
+  if (!add_groups (caller, found->pw_name, found->pw_gid, error))
+    return NULL;
+  return g_steal_pointer (&caller);
 }
 
 StCaller *

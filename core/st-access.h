@@ -19,8 +19,12 @@ typedef struct {
 } StCaller;
 
 /* Looks the user and its groups up (getpwuid_r, getgrouplist,
- * getgrgid_r): it may wait on NSS (LDAP…), so call it off the main loop. */
-StCaller *st_caller_new (guint32 uid);
+ * getgrgid_r): it may wait on NSS (LDAP…), so call it off the main loop.
+ * A uid without a passwd entry is a caller without a name or groups; a
+ * lookup that fails (rather than finds nothing) is NULL with
+ * ST_ERROR_UNAVAILABLE: matching a caller with fewer groups than it has
+ * could miss the rule that lowers its role. */
+StCaller *st_caller_new (guint32 uid, GError **error);
 /* A caller with exactly these attributes, for tests. */
 StCaller *st_caller_new_with (guint32 uid, const char *user,
                               const guint32 *gids, const char *const *groups);

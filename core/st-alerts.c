@@ -48,10 +48,11 @@ static const char st_sql_alert_list[] =
   "        (SELECT id FROM customers WHERE owner = $6))"
   " ORDER BY last_raised_at DESC, id DESC LIMIT $4 OFFSET $5";
 
-/* The owner of the alert's customer: no row, no alert; NULL, no owner (or
- * a system alert). */
+/* The alert's customer (0: a system alert) and its owner: no row, no
+ * alert; NULL, no owner (or a system alert). */
 static const char st_sql_alert_owner[] =
-  "SELECT c.owner FROM alerts a LEFT JOIN customers c ON c.id = a.customer_id"
+  "SELECT a.customer_id, c.owner"
+  "  FROM alerts a LEFT JOIN customers c ON c.id = a.customer_id"
   " WHERE a.id = $1";
 
 static gboolean
@@ -139,7 +140,8 @@ st_alerts_list (StStore *store, GVariant *filter, GError **error)
 }
 
 gboolean
-st_alerts_owner (StStore *store, gint64 id, char **owner, GError **error)
+st_alerts_owner (StStore *store, gint64 id, gint64 *customer_id,
+                 char **owner, GError **error)
 {
   g_autofree char *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
   g_autoptr (PGresult) res = NULL;
@@ -157,7 +159,8 @@ st_alerts_owner (StStore *store, gint64 id, char **owner, GError **error)
                    "'stewardctl alert list' shows them", id_text);
       return FALSE;
     }
-  *owner = PQgetisnull (res, 0, 0) ? NULL : g_strdup (PQgetvalue (res, 0, 0));
+  *customer_id = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+  *owner = PQgetisnull (res, 0, 1) ? NULL : g_strdup (PQgetvalue (res, 0, 1));
   return TRUE;
 }
 

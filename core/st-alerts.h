@@ -32,10 +32,11 @@ gboolean st_alerts_resolve_delivery (StStore *store, gint64 customer_id,
                                      const char *actor, const char *note,
                                      gint64 *id, GError **error);
 
-/* The owner of alert @id's customer (NULL: none, or a system alert);
- * NOT_FOUND when there is no such alert. Own transaction. */
-gboolean st_alerts_owner (StStore *store, gint64 id, char **owner,
-                          GError **error);
+/* Alert @id's customer (0: a system alert, about no customer) and its
+ * owner (NULL: none, or a system alert); NOT_FOUND when there is no such
+ * alert. Own transaction. */
+gboolean st_alerts_owner (StStore *store, gint64 id, gint64 *customer_id,
+                          char **owner, GError **error);
 
 /* Acknowledge alert @id with a note; NOT_FOUND when there is none,
  * INVALID_ARGUMENT when it was acknowledged already. Own transaction. */

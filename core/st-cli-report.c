@@ -45,17 +45,21 @@ format_auc (double value)
 static char *
 format_percent (double value)
 {
-  return isnan (value) ? g_strdup ("n/a") : g_strdup_printf ("%.1f%%", 100 * value);
+  return isnan (value) ? g_strdup ("n/a")
+                       : g_strdup_printf ("%.1f%%", 100 * value);
 }
 
-/* "2011-09-01 00:00 UTC": the cut-off is an instant in UTC, so it is shown so. */
+/* "2011-09-01 00:00 UTC": the cut-off is an instant in UTC, so it is shown
+ * so. */
 static char *
 format_cutoff (const char *iso)
 {
   g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
-  g_autoptr (GDateTime) at = iso != NULL ? g_date_time_new_from_iso8601 (iso, utc) : NULL;
+  g_autoptr (GDateTime) at
+      = iso != NULL ? g_date_time_new_from_iso8601 (iso, utc) : NULL;
 
-  return at != NULL ? g_date_time_format (at, "%Y-%m-%d %H:%M UTC") : g_strdup (iso);
+  return at != NULL ? g_date_time_format (at, "%Y-%m-%d %H:%M UTC")
+                    : g_strdup (iso);
 }
 
 static void
@@ -69,12 +73,15 @@ print_summary (GVariant *report)
   gint64 failed = lookup_int (report, "failed");
   guint32 horizon = 0;
   g_autofree char *auc = format_auc (lookup_double (report, "auc"));
-  g_autofree char *recency_auc = format_auc (lookup_double (report, "recency_auc"));
-  g_autofree char *top = format_percent (lookup_double (report, "top_decile_precision"));
+  g_autofree char *recency_auc
+      = format_auc (lookup_double (report, "recency_auc"));
+  g_autofree char *top
+      = format_percent (lookup_double (report, "top_decile_precision"));
   g_autofree char *recency_top
       = format_percent (lookup_double (report, "recency_top_decile_precision"));
   g_autofree char *base = format_percent (lookup_double (report, "base_rate"));
-  g_autofree char *first_failure = st_cli_lookup_text_or (report, "first_failure", "?");
+  g_autofree char *first_failure
+      = st_cli_lookup_text_or (report, "first_failure", "?");
 
   g_variant_lookup (report, "horizon_days", "u", &horizon);
   st_cli_block_take (block, "Script", st_cli_lookup_text (report, "script"));
@@ -83,25 +90,30 @@ print_summary (GVariant *report)
   st_cli_block_take (block, "Customers",
                      g_strdup_printf ("%" G_GINT64_FORMAT " (%" G_GINT64_FORMAT
                                       " did not buy again: base rate %s)",
-                                      customers, lookup_int (report, "churned"), base));
-  st_cli_block_take (block, "AUC", g_strdup_printf ("%s (recency alone: %s)", auc,
-                                                    recency_auc));
-  st_cli_block_take (block, "Top-decile precision",
-                     g_strdup_printf ("%s of the %" G_GINT64_FORMAT
-                                      " riskiest did not buy again (recency alone: %s)",
-                                      top, lookup_int (report, "top_decile_size"),
-                                      recency_top));
+                                      customers, lookup_int (report, "churned"),
+                                      base));
+  st_cli_block_take (
+      block, "AUC",
+      g_strdup_printf ("%s (recency alone: %s)", auc, recency_auc));
+  st_cli_block_take (
+      block, "Top-decile precision",
+      g_strdup_printf ("%s of the %" G_GINT64_FORMAT
+                       " riskiest did not buy again (recency alone: %s)",
+                       top, lookup_int (report, "top_decile_size"),
+                       recency_top));
   if (unscored > 0)
     st_cli_block_take (block, "Not scored",
-                       g_strdup_printf ("%" G_GINT64_FORMAT " (the script set no health)",
+                       g_strdup_printf ("%" G_GINT64_FORMAT
+                                        " (the script set no health)",
                                         unscored));
   if (failed > 0)
     st_cli_block_take (block, "Failed",
-                       g_strdup_printf ("%" G_GINT64_FORMAT " (first: %s)", failed,
-                                        first_failure));
+                       g_strdup_printf ("%" G_GINT64_FORMAT " (first: %s)",
+                                        failed, first_failure));
   st_cli_block_take (block, "Warning", st_cli_lookup_text (report, "warning"));
-  st_cli_block_take (block, "Took",
-                     g_strdup_printf ("%.1f s", lookup_double (report, "seconds")));
+  st_cli_block_take (
+      block, "Took",
+      g_strdup_printf ("%.1f s", lookup_double (report, "seconds")));
   text = st_cli_block_render (block);
   st_cli_out (text);
 }
@@ -110,8 +122,8 @@ print_summary (GVariant *report)
 static void
 print_factors (GVariant *report)
 {
-  g_autoptr (GVariant) factors = g_variant_lookup_value (report, "factors",
-                                                         G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr (GVariant) factors
+      = g_variant_lookup_value (report, "factors", G_VARIANT_TYPE ("aa{sv}"));
   g_autoptr (StCliTable) table = NULL;
   g_autofree char *text = NULL;
   GVariantIter iter;
@@ -119,14 +131,16 @@ print_factors (GVariant *report)
 
   if (factors == NULL || g_variant_n_children (factors) == 0)
     return;
-  table = st_cli_table_new ((const char *[]){ "FACTOR", "AUC ALONE", "MEAN", NULL });
+  table = st_cli_table_new (
+      (const char *[]){ "FACTOR", "AUC ALONE", "MEAN", NULL });
   g_variant_iter_init (&iter, factors);
   while ((factor = g_variant_iter_next_value (&iter)) != NULL)
     {
       g_autofree char *name = st_cli_lookup_text (factor, "name");
       g_autofree char *auc = format_auc (lookup_double (factor, "auc"));
       double mean = lookup_double (factor, "mean");
-      g_autofree char *mean_text = isnan (mean) ? NULL : g_strdup_printf ("%+.1f", mean);
+      g_autofree char *mean_text
+          = isnan (mean) ? NULL : g_strdup_printf ("%+.1f", mean);
 
       st_cli_table_add_row (table, (const char *[]){ name, auc, mean_text });
       g_variant_unref (factor);
@@ -147,10 +161,10 @@ call_backtest (StCtl *ctl, GVariant *parameters, int *status)
       g_variant_unref (g_variant_ref_sink (parameters));
       return NULL;
     }
-  reply = g_dbus_connection_call_sync (ctl->bus, ST_BACKTEST_BUS_NAME, ST_BACKTEST_PATH,
-                                       ST_CLI_REPORTS_IFACE, "Backtest", parameters,
-                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
-                                       ST_BACKTEST_TIMEOUT_MS, NULL, &error);
+  reply = g_dbus_connection_call_sync (
+      ctl->bus, ST_BACKTEST_BUS_NAME, ST_BACKTEST_PATH, ST_CLI_REPORTS_IFACE,
+      "Backtest", parameters, G_VARIANT_TYPE ("(a{sv})"),
+      G_DBUS_CALL_FLAGS_NONE, ST_BACKTEST_TIMEOUT_MS, NULL, &error);
   if (reply == NULL)
     *status = st_cli_report_call_error (ctl, error, "Reports.Backtest");
   return reply;
@@ -162,9 +176,11 @@ st_cli_report_backtest (StCtl *ctl, const StCliCommand *command, GStrv *args)
   g_autofree char *cutoff = NULL, *horizon_text = NULL, *script = NULL;
   const GOptionEntry entries[] = {
     { "cutoff", 0, 0, G_OPTION_ARG_FILENAME, &cutoff,
-      "Score the customers as they were at this date (2011-09-01: midnight UTC)", "DATE" },
+      "Score the customers as they were at this date (2011-09-01: "
+      "midnight UTC)", "DATE" },
     { "horizon", 0, 0, G_OPTION_ARG_FILENAME, &horizon_text,
-      "Count as lost who did not buy again within this many days after it", "DAYS" },
+      "Count as lost who did not buy again within this many days after it",
+      "DAYS" },
     { "script", 0, 0, G_OPTION_ARG_FILENAME, &script,
       "Score with this script rather than health", "NAME" },
     { NULL },
@@ -184,8 +200,8 @@ st_cli_report_backtest (StCtl *ctl, const StCliCommand *command, GStrv *args)
   if (horizon_text == NULL)
     return st_cli_usage_error (command, "--horizon DAYS is required");
   if (!st_cli_parse_count (horizon_text, &horizon, &error))
-    return st_cli_usage_error (command, "--horizon: %s (the number of days, e.g. 90)",
-                               error->message);
+    return st_cli_usage_error (
+        command, "--horizon: %s (the number of days, e.g. 90)", error->message);
   if (script != NULL)
     g_variant_dict_insert (&options, "script", "s", script);
 
@@ -208,9 +224,9 @@ st_cli_report_backtest (StCtl *ctl, const StCliCommand *command, GStrv *args)
 
 /* report funnel | health | nps: what they share ------------------------- */
 
-/* The options that narrow a report to some customers and a period, read
- * into the call's options. --since and --days are taken only when
- * @period. Returns -1 to go on, else the usage exit status. */
+/* The options that narrow a report to some customers and a period, as
+ * given on the command line (SCOPE_FILTER_ENTRIES and, for funnel and
+ * nps, SCOPE_PERIOD_ENTRIES). */
 typedef struct
 {
   char *since, *days, *owner, *tag;
@@ -227,6 +243,8 @@ scope_clear (Scope *scope)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Scope, scope_clear)
 
+/* @scope read into the call's options. Returns -1 to go on, else the
+ * usage exit status. */
 static int
 take_scope (StCtl *ctl, const StCliCommand *command, const Scope *scope,
             GVariantDict *options)
@@ -234,11 +252,13 @@ take_scope (StCtl *ctl, const StCliCommand *command, const Scope *scope,
   g_autoptr (GError) error = NULL;
 
   if (scope->since != NULL && scope->days != NULL)
-    return st_cli_usage_error (command, "--since and --days both set the start of the "
-                                        "period; give one of them");
+    return st_cli_usage_error (command,
+                               "--since and --days both set the start of the "
+                               "period; give one of them");
   if (scope->since != NULL)
     {
-      g_autoptr (GDateTime) since = st_cli_parse_time (scope->since, ctl->local, &error);
+      g_autoptr (GDateTime) since
+          = st_cli_parse_time (scope->since, ctl->local, &error);
       g_autofree char *utc = NULL;
 
       if (since == NULL)
@@ -251,8 +271,9 @@ take_scope (StCtl *ctl, const StCliCommand *command, const Scope *scope,
       guint32 days;
 
       if (!st_cli_parse_count (scope->days, &days, &error))
-        return st_cli_usage_error (command, "--days: %s (the length of the period, e.g. 30)",
-                                   error->message);
+        return st_cli_usage_error (
+            command, "--days: %s (the length of the period, e.g. 30)",
+            error->message);
       g_variant_dict_insert (options, "days", "u", days);
     }
   if (scope->owner != NULL)
@@ -262,31 +283,56 @@ take_scope (StCtl *ctl, const StCliCommand *command, const Scope *scope,
   return -1;
 }
 
-#define SCOPE_FILTER_ENTRIES(scope)                                                           \
-  { "owner", 0, 0, G_OPTION_ARG_FILENAME, &(scope).owner,                                     \
-    "Only the customers of this account manager", "U" },                                     \
-  { "tag", 0, 0, G_OPTION_ARG_FILENAME, &(scope).tag, "Only the customers with this tag",     \
-    "T" }
+#define SCOPE_FILTER_ENTRIES(scope)                                          \
+  { "owner", 0, 0, G_OPTION_ARG_FILENAME, &(scope).owner,                    \
+    "Only the customers of this account manager", "U" },                     \
+  { "tag", 0, 0, G_OPTION_ARG_FILENAME, &(scope).tag,                        \
+    "Only the customers with this tag", "T" }
 
-#define SCOPE_PERIOD_ENTRIES(scope, default_days)                                             \
-  { "since", 0, 0, G_OPTION_ARG_FILENAME, &(scope).since,                                    \
-    "Start the period at this time (2026-01-01: local midnight)", "ISO-8601" },              \
-  { "days", 0, 0, G_OPTION_ARG_FILENAME, &(scope).days,                                      \
+#define SCOPE_PERIOD_ENTRIES(scope, default_days)                            \
+  { "since", 0, 0, G_OPTION_ARG_FILENAME, &(scope).since,                    \
+    "Start the period at this time (2026-01-01: local midnight)",            \
+    "ISO-8601" },                                                            \
+  { "days", 0, 0, G_OPTION_ARG_FILENAME, &(scope).days,                      \
     "Start the period N days ago (default " #default_days ")", "N" }
 
-/* Calls Reports.@method with @options; NULL (with *status) on failure. */
-static GVariant *
-call_report (StCtl *ctl, const char *method, GVariantDict *options, int *status)
+/* The command line of a report, then the options it shares with the
+ * others into @options. Returns -1 to go on, else the exit status. */
+static int
+parse_report (StCtl *ctl, const StCliCommand *command,
+              const GOptionEntry *entries, GStrv *args, const Scope *scope,
+              GVariantDict *options)
 {
-  g_autoptr (GVariant) reply = st_cli_call (ctl, ST_CLI_REPORTS_IFACE, method,
-                                            g_variant_new ("(@a{sv})",
-                                                           g_variant_dict_end (options)),
-                                            "(a{sv})", status);
-  GVariant *report = NULL;
+  int status = st_cli_parse_command_line (ctl, command, entries, args, "");
 
-  if (reply != NULL)
-    g_variant_get (reply, "(@a{sv})", &report);
-  return report;
+  if (status >= 0)
+    return status;
+  return take_scope (ctl, command, scope, options);
+}
+
+typedef void (*PrintReport) (StCtl *ctl, GVariant *report);
+
+/* Calls Reports.@method with @options and prints the report: as JSON, or
+ * with @print. Returns the exit status. */
+static int
+show_report (StCtl *ctl, const char *method, GVariantDict *options,
+             PrintReport print)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) report = NULL;
+  int status;
+
+  reply = st_cli_call (ctl, ST_CLI_REPORTS_IFACE, method,
+                       g_variant_new ("(@a{sv})", g_variant_dict_end (options)),
+                       "(a{sv})", &status);
+  if (reply == NULL)
+    return status;
+  g_variant_get (reply, "(@a{sv})", &report);
+  if (ctl->json)
+    st_cli_print_json (report);
+  else
+    print (ctl, report);
+  return ST_CLI_EXIT_OK;
 }
 
 /* "2026-10-25 12:00:00 CET to 2026-11-24 12:00:00 CET" */
@@ -330,7 +376,8 @@ print_table (StCliTable *table)
 static char *
 format_next (GVariant *stage)
 {
-  g_autoptr (GVariant) next = g_variant_lookup_value (stage, "next", G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr (GVariant) next
+      = g_variant_lookup_value (stage, "next", G_VARIANT_TYPE ("aa{sv}"));
   g_autoptr (GString) text = g_string_new (NULL);
   GVariantIter iter;
   GVariant *move;
@@ -343,7 +390,8 @@ format_next (GVariant *stage)
       g_autofree char *name = st_cli_lookup_text (move, "stage");
 
       g_string_append_printf (text, "%s%s %" G_GINT64_FORMAT " (%.0f%%)",
-                              text->len ? ", " : "", name, lookup_int (move, "customers"),
+                              text->len ? ", " : "", name,
+                              lookup_int (move, "customers"),
                               100 * lookup_double (move, "share"));
       g_variant_unref (move);
     }
@@ -354,15 +402,16 @@ static void
 print_funnel (StCtl *ctl, GVariant *report)
 {
   g_autoptr (StCliBlock) block = st_cli_block_new ();
-  g_autoptr (GVariant) stages = g_variant_lookup_value (report, "stages",
-                                                        G_VARIANT_TYPE ("aa{sv}"));
-  g_autoptr (StCliTable) table = st_cli_table_new (
-      (const char *[]){ "STAGE", "NOW", "ENTERED", "STAYED", "MOVED ON TO", NULL });
+  g_autoptr (GVariant) stages
+      = g_variant_lookup_value (report, "stages", G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr (StCliTable) table = st_cli_table_new ((const char *[]){
+      "STAGE", "NOW", "ENTERED", "STAYED", "MOVED ON TO", NULL });
   GVariantIter iter;
   GVariant *stage;
 
   st_cli_block_take (block, "Period", format_period (ctl, report));
-  st_cli_block_take (block, "Customers", format_count (lookup_int (report, "customers")));
+  st_cli_block_take (block, "Customers",
+                     format_count (lookup_int (report, "customers")));
   print_block (block);
   if (stages == NULL)
     return;
@@ -382,7 +431,8 @@ print_funnel (StCtl *ctl, GVariant *report)
           g_autofree char *plain = g_steal_pointer (&name);
           name = g_strdup_printf ("%s (not configured)", plain);
         }
-      st_cli_table_add_row (table, (const char *[]){ name, now, entered, stayed, next });
+      st_cli_table_add_row (
+          table, (const char *[]){ name, now, entered, stayed, next });
       g_variant_unref (stage);
     }
   print_table (table);
@@ -398,23 +448,12 @@ st_cli_report_funnel (StCtl *ctl, const StCliCommand *command, GStrv *args)
     { NULL },
   };
   g_auto (GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr (GVariant) report = NULL;
   int status;
 
-  status = st_cli_parse_command_line (ctl, command, entries, args, "");
+  status = parse_report (ctl, command, entries, args, &scope, &options);
   if (status >= 0)
     return status;
-  status = take_scope (ctl, command, &scope, &options);
-  if (status >= 0)
-    return status;
-  report = call_report (ctl, "Funnel", &options, &status);
-  if (report == NULL)
-    return status;
-  if (ctl->json)
-    st_cli_print_json (report);
-  else
-    print_funnel (ctl, report);
-  return ST_CLI_EXIT_OK;
+  return show_report (ctl, "Funnel", &options, print_funnel);
 }
 
 /* report health ------------------------------------------------------------ */
@@ -429,43 +468,49 @@ print_health_summary (GVariant *report)
   st_cli_block_take (block, "Customers",
                      g_strdup_printf ("%" G_GINT64_FORMAT " (%" G_GINT64_FORMAT
                                       " scored, %" G_GINT64_FORMAT " not yet)",
-                                      customers, lookup_int (report, "scored"), unscored));
-  st_cli_block_take (block, "Score",
-                     g_strdup_printf ("mean %.1f, median %" G_GINT64_FORMAT
-                                      ", lowest %" G_GINT64_FORMAT ", highest %" G_GINT64_FORMAT,
-                                      lookup_double (report, "mean"),
-                                      lookup_int (report, "median"), lookup_int (report, "min"),
-                                      lookup_int (report, "max")));
-  st_cli_block_take (block, "Percentiles",
-                     g_strdup_printf ("p10 %" G_GINT64_FORMAT ", p25 %" G_GINT64_FORMAT
-                                      ", p75 %" G_GINT64_FORMAT ", p90 %" G_GINT64_FORMAT,
-                                      lookup_int (report, "p10"), lookup_int (report, "p25"),
-                                      lookup_int (report, "p75"), lookup_int (report, "p90")));
+                                      customers, lookup_int (report, "scored"),
+                                      unscored));
+  st_cli_block_take (
+      block, "Score",
+      g_strdup_printf (
+          "mean %.1f, median %" G_GINT64_FORMAT ", lowest %" G_GINT64_FORMAT
+          ", highest %" G_GINT64_FORMAT,
+          lookup_double (report, "mean"), lookup_int (report, "median"),
+          lookup_int (report, "min"), lookup_int (report, "max")));
+  st_cli_block_take (
+      block, "Percentiles",
+      g_strdup_printf ("p10 %" G_GINT64_FORMAT ", p25 %" G_GINT64_FORMAT
+                       ", p75 %" G_GINT64_FORMAT ", p90 %" G_GINT64_FORMAT,
+                       lookup_int (report, "p10"), lookup_int (report, "p25"),
+                       lookup_int (report, "p75"), lookup_int (report, "p90")));
   print_block (block);
 }
 
 static void
 print_health_levels (GVariant *report)
 {
-  g_autoptr (GVariant) levels = g_variant_lookup_value (report, "levels",
-                                                        G_VARIANT_TYPE ("aa{sv}"));
-  g_autoptr (StCliTable) table = st_cli_table_new (
-      (const char *[]){ "RISK", "CUSTOMERS", "SHARE", "MEAN SCORE", "RANGE", NULL });
+  g_autoptr (GVariant) levels
+      = g_variant_lookup_value (report, "levels", G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr (StCliTable) table = st_cli_table_new ((const char *[]){
+      "RISK", "CUSTOMERS", "SHARE", "MEAN SCORE", "RANGE", NULL });
   GVariantIter iter;
   GVariant *level;
 
   g_variant_iter_init (&iter, levels);
   while ((level = g_variant_iter_next_value (&iter)) != NULL)
     {
-      g_autofree char *name = st_cli_lookup_text_or (level, "risk_level", "(none)");
+      g_autofree char *name
+          = st_cli_lookup_text_or (level, "risk_level", "(none)");
       g_autofree char *count = format_count (lookup_int (level, "customers"));
       g_autofree char *share = format_percent (lookup_double (level, "share"));
-      g_autofree char *mean = g_strdup_printf ("%.1f", lookup_double (level, "mean_score"));
-      g_autofree char *range = g_strdup_printf ("%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT,
-                                                lookup_int (level, "min_score"),
-                                                lookup_int (level, "max_score"));
+      g_autofree char *mean
+          = g_strdup_printf ("%.1f", lookup_double (level, "mean_score"));
+      g_autofree char *range = g_strdup_printf (
+          "%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT,
+          lookup_int (level, "min_score"), lookup_int (level, "max_score"));
 
-      st_cli_table_add_row (table, (const char *[]){ name, count, share, mean, range });
+      st_cli_table_add_row (
+          table, (const char *[]){ name, count, share, mean, range });
       g_variant_unref (level);
     }
   print_table (table);
@@ -474,8 +519,8 @@ print_health_levels (GVariant *report)
 static void
 print_health_buckets (GVariant *report)
 {
-  g_autoptr (GVariant) buckets = g_variant_lookup_value (report, "buckets",
-                                                         G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr (GVariant) buckets
+      = g_variant_lookup_value (report, "buckets", G_VARIANT_TYPE ("aa{sv}"));
   g_autoptr (StCliTable) table = st_cli_table_new (
       (const char *[]){ "SCORE", "CUSTOMERS", "SHARE", NULL });
   gint64 scored = MAX (lookup_int (report, "scored"), 1);
@@ -486,14 +531,15 @@ print_health_buckets (GVariant *report)
   while ((bucket = g_variant_iter_next_value (&iter)) != NULL)
     {
       gint64 count = lookup_int (bucket, "customers");
-      g_autofree char *range = g_strdup_printf ("%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT,
-                                                lookup_int (bucket, "min_score"),
-                                                lookup_int (bucket, "max_score"));
+      g_autofree char *range = g_strdup_printf (
+          "%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT,
+          lookup_int (bucket, "min_score"), lookup_int (bucket, "max_score"));
       g_autofree char *text = format_count (count);
       /* A bar of up to 40 marks, one at least for a bucket not empty. */
       gsize marks = count ? MAX (1, (gsize) (40 * count / scored)) : 0;
       g_autofree char *bar = g_strnfill (marks, '#');
-      g_autofree char *share = g_strdup_printf ("%5.1f%% %s", 100.0 * count / scored, bar);
+      g_autofree char *share
+          = g_strdup_printf ("%5.1f%% %s", 100.0 * count / scored, bar);
 
       st_cli_table_add_row (table, (const char *[]){ range, text, share });
       g_variant_unref (bucket);
@@ -504,8 +550,8 @@ print_health_buckets (GVariant *report)
 static void
 print_health_factors (GVariant *report)
 {
-  g_autoptr (GVariant) factors = g_variant_lookup_value (report, "factors",
-                                                         G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr (GVariant) factors
+      = g_variant_lookup_value (report, "factors", G_VARIANT_TYPE ("aa{sv}"));
   g_autofree char *risk = st_cli_lookup_text (report, "risk");
   g_autoptr (StCliTable) table = NULL;
   g_autofree char *heading = NULL, *text = NULL;
@@ -518,15 +564,17 @@ print_health_factors (GVariant *report)
                              " customers at %s risk (most first):\n",
                              lookup_int (report, "risk_customers"), risk);
   st_cli_out (heading);
-  table = st_cli_table_new ((const char *[]){ "FACTOR", "MEAN", "PULLS DOWN", NULL });
+  table = st_cli_table_new (
+      (const char *[]){ "FACTOR", "MEAN", "PULLS DOWN", NULL });
   g_variant_iter_init (&iter, factors);
   while ((factor = g_variant_iter_next_value (&iter)) != NULL)
     {
       g_autofree char *name = st_cli_lookup_text (factor, "name");
-      g_autofree char *mean = g_strdup_printf ("%+.1f", lookup_double (factor, "mean"));
-      g_autofree char *down = g_strdup_printf ("%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT,
-                                               lookup_int (factor, "negative"),
-                                               lookup_int (factor, "customers"));
+      g_autofree char *mean
+          = g_strdup_printf ("%+.1f", lookup_double (factor, "mean"));
+      g_autofree char *down = g_strdup_printf (
+          "%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT,
+          lookup_int (factor, "negative"), lookup_int (factor, "customers"));
 
       st_cli_table_add_row (table, (const char *[]){ name, mean, down });
       g_variant_unref (factor);
@@ -539,8 +587,8 @@ print_health_factors (GVariant *report)
 static char *
 worst_factor (GVariant *customer)
 {
-  g_autoptr (GVariant) factors = g_variant_lookup_value (customer, "health_factors",
-                                                         G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) factors = g_variant_lookup_value (
+      customer, "health_factors", G_VARIANT_TYPE_VARDICT);
   const char *worst = NULL;
   double lowest = 0;
   GVariantIter iter;
@@ -558,7 +606,8 @@ worst_factor (GVariant *customer)
                           ? (double) g_variant_get_int64 (value)
                           : 0;
 
-      if (number < lowest || (number == lowest && worst != NULL && strcmp (name, worst) < 0))
+      if (number < lowest
+          || (number == lowest && worst != NULL && strcmp (name, worst) < 0))
         worst = name, lowest = number;
       g_variant_unref (value);
     }
@@ -568,10 +617,11 @@ worst_factor (GVariant *customer)
 static void
 print_health_lowest (GVariant *report)
 {
-  g_autoptr (GVariant) lowest = g_variant_lookup_value (report, "lowest",
-                                                        G_VARIANT_TYPE ("aa{sv}"));
-  g_autoptr (StCliTable) table = st_cli_table_new ((const char *[]){
-      "ID", "REF", "NAME", "OWNER", "STAGE", "HEALTH", "RISK", "WORST FACTOR", NULL });
+  g_autoptr (GVariant) lowest
+      = g_variant_lookup_value (report, "lowest", G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr (StCliTable) table = st_cli_table_new (
+      (const char *[]){ "ID", "REF", "NAME", "OWNER", "STAGE", "HEALTH", "RISK",
+                        "WORST FACTOR", NULL });
   g_autofree char *text = NULL;
   GVariantIter iter;
   GVariant *customer;
@@ -590,8 +640,9 @@ print_health_lowest (GVariant *report)
       g_autofree char *worst = worst_factor (customer);
       g_autofree char *shown = st_cli_truncate (name ? name : "", 30);
 
-      st_cli_table_add_row (table, (const char *[]){ id, ref, shown, owner, stage, score, risk,
-                                                     worst });
+      st_cli_table_add_row (
+          table,
+          (const char *[]){ id, ref, shown, owner, stage, score, risk, worst });
       g_variant_unref (customer);
     }
   text = st_cli_table_render (table);
@@ -599,8 +650,9 @@ print_health_lowest (GVariant *report)
 }
 
 static void
-print_health (GVariant *report)
+print_health (StCtl *ctl, GVariant *report)
 {
+  (void) ctl;
   if (lookup_int (report, "scored") == 0)
     {
       g_autofree char *text = g_strdup_printf (
@@ -625,20 +677,17 @@ st_cli_report_health (StCtl *ctl, const StCliCommand *command, GStrv *args)
   const GOptionEntry entries[] = {
     SCOPE_FILTER_ENTRIES (scope),
     { "risk", 0, 0, G_OPTION_ARG_FILENAME, &risk,
-      "Rank the factors of the customers at this risk level (default high)", "LEVEL" },
+      "Rank the factors of the customers at this risk level (default high)",
+      "LEVEL" },
     { "limit", 0, 0, G_OPTION_ARG_FILENAME, &limit_text,
       "Show the N lowest-scoring customers (default 10)", "N" },
     { NULL },
   };
   g_auto (GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr (GVariant) report = NULL;
   guint32 limit;
   int status;
 
-  status = st_cli_parse_command_line (ctl, command, entries, args, "");
-  if (status >= 0)
-    return status;
-  status = take_scope (ctl, command, &scope, &options);
+  status = parse_report (ctl, command, entries, args, &scope, &options);
   if (status >= 0)
     return status;
   status = st_cli_take_limit (command, limit_text, &options, &limit);
@@ -646,14 +695,7 @@ st_cli_report_health (StCtl *ctl, const StCliCommand *command, GStrv *args)
     return status;
   if (risk != NULL)
     g_variant_dict_insert (&options, "risk", "s", risk);
-  report = call_report (ctl, "Health", &options, &status);
-  if (report == NULL)
-    return status;
-  if (ctl->json)
-    st_cli_print_json (report);
-  else
-    print_health (report);
-  return ST_CLI_EXIT_OK;
+  return show_report (ctl, "Health", &options, print_health);
 }
 
 /* report nps --------------------------------------------------------------- */
@@ -664,7 +706,8 @@ format_nps (double value)
 {
   long rounded = lround (value);
 
-  return rounded > 0 ? g_strdup_printf ("+%ld", rounded) : g_strdup_printf ("%ld", rounded);
+  return rounded > 0 ? g_strdup_printf ("+%ld", rounded)
+                     : g_strdup_printf ("%ld", rounded);
 }
 
 static char *
@@ -672,34 +715,40 @@ format_part (GVariant *report, const char *count_key, const char *share_key)
 {
   g_autofree char *share = format_percent (lookup_double (report, share_key));
 
-  return g_strdup_printf ("%" G_GINT64_FORMAT " (%s)", lookup_int (report, count_key), share);
+  return g_strdup_printf ("%" G_GINT64_FORMAT " (%s)",
+                          lookup_int (report, count_key), share);
 }
 
 static void
 print_nps_months (GVariant *report)
 {
-  g_autoptr (GVariant) months = g_variant_lookup_value (report, "months",
-                                                        G_VARIANT_TYPE ("aa{sv}"));
+  g_autoptr (GVariant) months
+      = g_variant_lookup_value (report, "months", G_VARIANT_TYPE ("aa{sv}"));
   g_autoptr (StCliTable) table = NULL;
   GVariantIter iter;
   GVariant *month;
 
   if (months == NULL)
     return;
-  table = st_cli_table_new ((const char *[]){ "MONTH", "RESPONSES", "PROMOTERS", "PASSIVES",
-                                              "DETRACTORS", "NPS", NULL });
+  table = st_cli_table_new ((const char *[]){ "MONTH", "RESPONSES", "PROMOTERS",
+                                              "PASSIVES", "DETRACTORS", "NPS",
+                                              NULL });
   g_variant_iter_init (&iter, months);
   while ((month = g_variant_iter_next_value (&iter)) != NULL)
     {
       g_autofree char *name = st_cli_lookup_text (month, "month");
-      g_autofree char *responses = format_count (lookup_int (month, "responses"));
-      g_autofree char *promoters = format_count (lookup_int (month, "promoters"));
+      g_autofree char *responses
+          = format_count (lookup_int (month, "responses"));
+      g_autofree char *promoters
+          = format_count (lookup_int (month, "promoters"));
       g_autofree char *passives = format_count (lookup_int (month, "passives"));
-      g_autofree char *detractors = format_count (lookup_int (month, "detractors"));
+      g_autofree char *detractors
+          = format_count (lookup_int (month, "detractors"));
       g_autofree char *nps = format_nps (lookup_double (month, "nps"));
 
-      st_cli_table_add_row (table, (const char *[]){ name, responses, promoters, passives,
-                                                     detractors, nps });
+      st_cli_table_add_row (table,
+                            (const char *[]){ name, responses, promoters,
+                                              passives, detractors, nps });
       g_variant_unref (month);
     }
   print_table (table);
@@ -716,22 +765,27 @@ print_nps (StCtl *ctl, GVariant *report)
   st_cli_block_take (block, "Period", format_period (ctl, report));
   if (responses == 0)
     {
-      st_cli_block_add (block, "Responses", "none: no NPS survey was recorded in the period");
+      st_cli_block_add (block, "Responses",
+                        "none: no NPS survey was recorded in the period");
       print_block (block);
       return;
     }
   st_cli_block_take (block, "NPS", format_nps (lookup_double (report, "nps")));
-  st_cli_block_take (block, "Responses",
-                     g_strdup_printf ("%" G_GINT64_FORMAT " from %" G_GINT64_FORMAT
-                                      " customers%s",
-                                      responses, lookup_int (report, "customers"),
-                                      per_customer ? " (each customer's latest)" : ""));
-  st_cli_block_take (block, "Promoters", format_part (report, "promoters", "promoters_share"));
-  st_cli_block_take (block, "Passives", format_part (report, "passives", "passives_share"));
+  st_cli_block_take (
+      block, "Responses",
+      g_strdup_printf ("%" G_GINT64_FORMAT " from %" G_GINT64_FORMAT
+                       " customers%s",
+                       responses, lookup_int (report, "customers"),
+                       per_customer ? " (each customer's latest)" : ""));
+  st_cli_block_take (block, "Promoters",
+                     format_part (report, "promoters", "promoters_share"));
+  st_cli_block_take (block, "Passives",
+                     format_part (report, "passives", "passives_share"));
   st_cli_block_take (block, "Detractors",
                      format_part (report, "detractors", "detractors_share"));
-  st_cli_block_take (block, "Mean score",
-                     g_strdup_printf ("%.1f", lookup_double (report, "mean_score")));
+  st_cli_block_take (
+      block, "Mean score",
+      g_strdup_printf ("%.1f", lookup_double (report, "mean_score")));
   print_block (block);
   print_nps_months (report);
 }
@@ -744,32 +798,21 @@ st_cli_report_nps (StCtl *ctl, const StCliCommand *command, GStrv *args)
   const GOptionEntry entries[] = {
     SCOPE_PERIOD_ENTRIES (scope, 90),
     SCOPE_FILTER_ENTRIES (scope),
-    { "monthly", 0, 0, G_OPTION_ARG_NONE, &monthly, "Add a line per calendar month (UTC)",
-      NULL },
+    { "monthly", 0, 0, G_OPTION_ARG_NONE, &monthly,
+      "Add a line per calendar month (UTC)", NULL },
     { "per-customer", 0, 0, G_OPTION_ARG_NONE, &per_customer,
       "Count only each customer's latest response in the period", NULL },
     { NULL },
   };
   g_auto (GVariantDict) options = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr (GVariant) report = NULL;
   int status;
 
-  status = st_cli_parse_command_line (ctl, command, entries, args, "");
-  if (status >= 0)
-    return status;
-  status = take_scope (ctl, command, &scope, &options);
+  status = parse_report (ctl, command, entries, args, &scope, &options);
   if (status >= 0)
     return status;
   if (monthly)
     g_variant_dict_insert (&options, "by_month", "b", TRUE);
   if (per_customer)
     g_variant_dict_insert (&options, "per_customer", "b", TRUE);
-  report = call_report (ctl, "Nps", &options, &status);
-  if (report == NULL)
-    return status;
-  if (ctl->json)
-    st_cli_print_json (report);
-  else
-    print_nps (ctl, report);
-  return ST_CLI_EXIT_OK;
+  return show_report (ctl, "Nps", &options, print_nps);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "st-error.h"
+#include "st-json.h"
 #include "st-record.h"
 #include "st-triggers.h"
 #include "st-validate.h"
@@ -69,6 +70,15 @@ ST_STATEMENT_DEFINE (st_sql_customer_set_stage, 5,
 ST_STATEMENT_DEFINE (st_sql_customer_owner, 1,
   "SELECT owner FROM customers WHERE id = $1");
 
+/* The customers of many addresses at once: ids and refs travel as JSON
+ * arrays (no array-literal quoting), and the primary key and the ref
+ * index answer each = ANY. */
+ST_STATEMENT_DEFINE (st_sql_customer_owners, 2,
+  "SELECT id, ref, owner FROM customers"
+  " WHERE id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)"
+  "                            ::bigint))"
+  "    OR ref = ANY (ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))");
+
 ST_STATEMENT_DEFINE (st_sql_customer_owner_of_ref, 1,
   "SELECT id FROM customers WHERE ref = $1");
 
@@ -111,16 +121,16 @@ parse_id (const char *text, gint64 *id)
   return TRUE;
 }
 
-gboolean
-st_customers_resolve (StStore *store, const char *address, gboolean lock,
-                      gint64 *id, GError **error)
+/* What @address may name: an id (*@id_text, the number as text, else
+ * NULL) and a ref (*@ref, else NULL); "id:" and "ref:" keep one. */
+static gboolean
+parse_address (const char *address, char **id_text, const char **ref,
+               GError **error)
 {
-  g_autofree char *id_text = NULL;
-  const char *ref = NULL;
   gint64 number;
-  g_autoptr (PGresult) res = NULL;
-  const char *params[2];
 
+  *id_text = NULL;
+  *ref = NULL;
   if (address == NULL || address[0] == '\0')
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
@@ -136,31 +146,32 @@ st_customers_resolve (StStore *store, const char *address, gboolean lock,
                        "a positive whole number", address);
           return FALSE;
         }
-      id_text = g_strdup_printf ("%" G_GINT64_FORMAT, number);
+      *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, number);
     }
   else if (g_str_has_prefix (address, "ref:"))
-    ref = address + 4;
+    *ref = address + 4;
   else
     {
-      ref = address;
+      *ref = address;
       if (parse_id (address, &number))
-        id_text = g_strdup_printf ("%" G_GINT64_FORMAT, number);
+        *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, number);
     }
+  return TRUE;
+}
 
-  params[0] = id_text;
-  params[1] = ref;
-  res = st_store_exec (store, lock ? &st_sql_resolve_lock : &st_sql_resolve,
-                       params, error);
-  if (res == NULL)
-    return FALSE;
-  if (PQntuples (res) == 0)
+/* One customer found for @address, out of @matches: else NOT_FOUND, or
+ * INVALID_ARGUMENT when the number is one's id and another's ref. */
+static gboolean
+check_matches (const char *address, guint matches, GError **error)
+{
+  if (matches == 0)
     {
       g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
                    "no customer with id or ref '%s'; 'stewardctl customer "
                    "list' shows the customers there are", address);
       return FALSE;
     }
-  if (PQntuples (res) > 1)
+  if (matches > 1)
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
                    "customer: '%s' is both the id of one customer and the ref "
@@ -168,7 +179,116 @@ st_customers_resolve (StStore *store, const char *address, gboolean lock,
                    address, address, address);
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+st_customers_resolve (StStore *store, const char *address, gboolean lock,
+                      gint64 *id, GError **error)
+{
+  g_autofree char *id_text = NULL;
+  const char *ref = NULL;
+  g_autoptr (PGresult) res = NULL;
+  const char *params[2];
+
+  if (!parse_address (address, &id_text, &ref, error))
+    return FALSE;
+  params[0] = id_text;
+  params[1] = ref;
+  res = st_store_exec (store, lock ? &st_sql_resolve_lock : &st_sql_resolve,
+                       params, error);
+  if (res == NULL || !check_matches (address, PQntuples (res), error))
+    return FALSE;
   *id = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+  return TRUE;
+}
+
+/* The row (by_id: id text → row, by_ref: ref → row) that @address names,
+ * or -1 after setting @error. */
+static int
+match_row (GHashTable *by_id, GHashTable *by_ref, const char *address,
+           GError **error)
+{
+  g_autofree char *id_text = NULL;
+  const char *ref = NULL;
+  gpointer id_row = NULL, ref_row = NULL;
+  gboolean by_id_found, by_ref_found;
+
+  if (!parse_address (address, &id_text, &ref, error))
+    return -1;
+  by_id_found = id_text != NULL
+                && g_hash_table_lookup_extended (by_id, id_text, NULL,
+                                                 &id_row);
+  by_ref_found = ref != NULL
+                 && g_hash_table_lookup_extended (by_ref, ref, NULL,
+                                                  &ref_row);
+  /* The same customer by id and by ref is one match, as in resolve. */
+  if (!check_matches (address,
+                      by_id_found && by_ref_found
+                          ? (id_row == ref_row ? 1 : 2)
+                          : (by_id_found || by_ref_found ? 1 : 0),
+                      error))
+    return -1;
+  return GPOINTER_TO_INT (by_id_found ? id_row : ref_row);
+}
+
+gboolean
+st_customers_owners (StStore *store, const char *const *addresses, guint n,
+                     gint64 *ids, char **owners, GError **error)
+{
+  g_autoptr (GPtrArray) id_texts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) refs = g_ptr_array_new ();
+  g_autoptr (GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) by_ref = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (PGresult) res = NULL;
+  g_autoptr (GVariant) ids_value = NULL, refs_value = NULL;
+  g_autofree char *ids_json = NULL, *refs_json = NULL;
+
+  for (guint i = 0; i < n; i++)
+    {
+      char *id_text;
+      const char *ref;
+
+      if (!parse_address (addresses[i], &id_text, &ref, error))
+        return FALSE;
+      if (id_text != NULL)
+        g_ptr_array_add (id_texts, id_text);
+      if (ref != NULL)
+        g_ptr_array_add (refs, (gpointer) ref);
+    }
+  ids_value = g_variant_ref_sink (g_variant_new_strv (
+      (const char *const *) id_texts->pdata, id_texts->len));
+  refs_value = g_variant_ref_sink (g_variant_new_strv (
+      (const char *const *) refs->pdata, refs->len));
+  ids_json = st_json_variant_to_string (ids_value, FALSE);
+  refs_json = st_json_variant_to_string (refs_value, FALSE);
+  if (!st_store_begin (store, error))
+    return FALSE;
+  res = st_store_exec (store, &st_sql_customer_owners,
+                       (const char *[]){ ids_json, refs_json }, error);
+  st_store_rollback (store);
+  if (res == NULL)
+    return FALSE;
+
+  for (int row = 0; row < PQntuples (res); row++)
+    {
+      g_hash_table_insert (by_id, PQgetvalue (res, row, 0),
+                           GINT_TO_POINTER (row));
+      if (!PQgetisnull (res, row, 1))
+        g_hash_table_insert (by_ref, PQgetvalue (res, row, 1),
+                             GINT_TO_POINTER (row));
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      int row = match_row (by_id, by_ref, addresses[i], error);
+
+      if (row < 0)
+        return FALSE;
+      ids[i] = g_ascii_strtoll (PQgetvalue (res, row, 0), NULL, 10);
+      owners[i] = PQgetisnull (res, row, 2)
+                      ? NULL
+                      : g_strdup (PQgetvalue (res, row, 2));
+    }
   return TRUE;
 }
 

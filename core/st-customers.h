@@ -45,6 +45,13 @@ GVariant *st_customers_get (StStore *store, const char *address,
  * Own transaction. */
 gboolean st_customers_owner (StStore *store, const char *address, gint64 *id,
                              char **owner, GError **error);
+/* The same for @n addresses at once, in one statement: @ids and @owners
+ * (n each, the caller's; an owner is NULL when the customer has none)
+ * follow @addresses. The errors of st_customers_resolve, for the first
+ * address that names no customer or two. Own transaction. */
+gboolean st_customers_owners (StStore *store, const char *const *addresses,
+                              guint n, gint64 *ids, char **owners,
+                              GError **error);
 GVariant *st_customers_update (StStore *store, const char *address,
                                GVariant *fields, GError **error);
 GVariant *st_customers_find (StStore *store, const StConfig *config,

@@ -28,7 +28,8 @@ ST_STATEMENT_DEFINE (st_sql_message_list, 6,
   " ORDER BY id DESC LIMIT $4 OFFSET $5");
 
 ST_STATEMENT_DEFINE (st_sql_message_owner, 1,
-  "SELECT c.owner FROM messages m JOIN customers c ON c.id = m.customer_id"
+  "SELECT m.customer_id, c.owner"
+  "  FROM messages m JOIN customers c ON c.id = m.customer_id"
   " WHERE m.id = $1");
 
 ST_STATEMENT_DEFINE (st_sql_message_get, 1,
@@ -117,7 +118,8 @@ st_messages_list (StStore *store, GVariant *filter, GError **error)
 }
 
 gboolean
-st_messages_owner (StStore *store, gint64 id, char **owner, GError **error)
+st_messages_owner (StStore *store, gint64 id, gint64 *customer_id,
+                   char **owner, GError **error)
 {
   g_autofree char *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
   g_autoptr (PGresult) res = NULL;
@@ -131,7 +133,8 @@ st_messages_owner (StStore *store, gint64 id, char **owner, GError **error)
     return FALSE;
   if (PQntuples (res) == 0)
     return not_found (id, error);
-  *owner = PQgetisnull (res, 0, 0) ? NULL : g_strdup (PQgetvalue (res, 0, 0));
+  *customer_id = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+  *owner = PQgetisnull (res, 0, 1) ? NULL : g_strdup (PQgetvalue (res, 0, 1));
   return TRUE;
 }
 

@@ -21,10 +21,10 @@ G_BEGIN_DECLS
  * 1 to 10000), offset (u). Newest first. Own transaction. */
 GVariant *st_messages_list (StStore *store, GVariant *filter, GError **error);
 
-/* The owner of message @id's customer (NULL: none); NOT_FOUND when there
- * is no such message. Own transaction. */
-gboolean st_messages_owner (StStore *store, gint64 id, char **owner,
-                            GError **error);
+/* Message @id's customer and its owner (NULL: none); NOT_FOUND when
+ * there is no such message. Own transaction. */
+gboolean st_messages_owner (StStore *store, gint64 id, gint64 *customer_id,
+                            char **owner, GError **error);
 
 /* ST_ERROR_NOT_FOUND when there is no message @id. Own transaction. */
 GVariant *st_messages_get (StStore *store, gint64 id, GError **error);

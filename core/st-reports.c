@@ -121,18 +121,42 @@ ST_STATEMENT_DEFINE (st_sql_report_health_lowest, 3,
   " WHERE c.health_score IS NOT NULL AND " CUSTOMER_FILTER ("$1", "$2")
   " ORDER BY c.health_score, c.id LIMIT $3::int");
 
+/* The figures of a set of NPS responses r (score), for one row. */
+#define NPS_FIGURES \
+  "count(*)::bigint AS responses," \
+  " count(DISTINCT customer_id)::bigint AS customers," \
+  " count(*) FILTER (WHERE score >= 9)::bigint AS promoters," \
+  " count(*) FILTER (WHERE score >= 7 AND score < 9)::bigint AS passives," \
+  " count(*) FILTER (WHERE score < 7)::bigint AS detractors," \
+  " (count(*) FILTER (WHERE score >= 9)::float8 / NULLIF(count(*), 0))" \
+  "   ::float8 AS promoters_share," \
+  " (count(*) FILTER (WHERE score >= 7 AND score < 9)::float8" \
+  "   / NULLIF(count(*), 0))::float8 AS passives_share," \
+  " (count(*) FILTER (WHERE score < 7)::float8 / NULLIF(count(*), 0))" \
+  "   ::float8 AS detractors_share," \
+  " (100.0 * (count(*) FILTER (WHERE score >= 9)" \
+  "           - count(*) FILTER (WHERE score < 7))" \
+  "   / NULLIF(count(*), 0))::float8 AS nps," \
+  " avg(score)::float8 AS mean_score"
+
 /* NPS surveys of the period, as the aggregates read them (a survey
  * without a type is an NPS one): every response, or with $5 each
- * customer's latest. The customers are found through
- * customer_event_kinds (kind, last_at), their surveys through their
- * events' (customer_id, occurred_at) index. One row for the whole period
- * (month NULL) first, then one per calendar month (UTC). */
-ST_STATEMENT_DEFINE (st_sql_report_nps, 5,
+ * customer's latest — over the period for its row, and within each month
+ * for the month's, so a customer who answered in two months counts in
+ * both. The customers are found through customer_event_kinds (kind,
+ * last_at), their surveys through their events' (customer_id,
+ * occurred_at) index. One row for the whole period (month NULL, always
+ * there) first, then with $6 one per calendar month (UTC) with
+ * responses. */
+ST_STATEMENT_DEFINE (st_sql_report_nps, 6,
   "WITH r AS ("
   "  SELECT e.customer_id, (e.data->>'score')::numeric AS score,"
   "         to_char(date_trunc('month', e.occurred_at), 'YYYY-MM') AS month,"
   "         row_number () OVER (PARTITION BY e.customer_id"
-  "           ORDER BY e.occurred_at DESC, e.id DESC) AS nth"
+  "           ORDER BY e.occurred_at DESC, e.id DESC) AS nth,"
+  "         row_number () OVER (PARTITION BY e.customer_id,"
+  "             date_trunc('month', e.occurred_at)"
+  "           ORDER BY e.occurred_at DESC, e.id DESC) AS nth_in_month"
   "    FROM customer_event_kinds k"
   "    JOIN customers c ON c.id = k.customer_id"
   "    JOIN events e ON e.customer_id = k.customer_id"
@@ -140,23 +164,13 @@ ST_STATEMENT_DEFINE (st_sql_report_nps, 5,
   "     AND " CUSTOMER_FILTER ("$3", "$4")
   "     AND e.kind = 'survey' AND COALESCE(e.data->>'type', 'nps') = 'nps'"
   "     AND e.occurred_at >= " PERIOD_SINCE " AND e.occurred_at <= now()"
-  "), s AS (SELECT * FROM r WHERE NOT $5::boolean OR nth = 1)"
-  "SELECT month, count(*)::bigint AS responses,"
-  "       count(DISTINCT customer_id)::bigint AS customers,"
-  "       count(*) FILTER (WHERE score >= 9)::bigint AS promoters,"
-  "       count(*) FILTER (WHERE score >= 7 AND score < 9)::bigint AS passives,"
-  "       count(*) FILTER (WHERE score < 7)::bigint AS detractors,"
-  "       (count(*) FILTER (WHERE score >= 9)::float8 / NULLIF(count(*), 0))"
-  "         ::float8 AS promoters_share,"
-  "       (count(*) FILTER (WHERE score >= 7 AND score < 9)::float8"
-  "         / NULLIF(count(*), 0))::float8 AS passives_share,"
-  "       (count(*) FILTER (WHERE score < 7)::float8 / NULLIF(count(*), 0))"
-  "         ::float8 AS detractors_share,"
-  "       (100.0 * (count(*) FILTER (WHERE score >= 9)"
-  "                 - count(*) FILTER (WHERE score < 7))"
-  "         / NULLIF(count(*), 0))::float8 AS nps,"
-  "       avg(score)::float8 AS mean_score"
-  "  FROM s GROUP BY GROUPING SETS ((), (month))"
+  ")"
+  "SELECT NULL::text AS month, " NPS_FIGURES
+  "  FROM r WHERE NOT $5::boolean OR nth = 1"
+  " UNION ALL "
+  "SELECT month, " NPS_FIGURES
+  "  FROM r WHERE $6::boolean AND (NOT $5::boolean OR nth_in_month = 1)"
+  " GROUP BY month"
   " ORDER BY month NULLS FIRST");
 
 /* Options ------------------------------------------------------------------ */
@@ -204,7 +218,8 @@ read_filter (GVariant *options, Scope *scope, GError **error)
          && st_record_get_string (options, "tag", &scope->tag, error);
 }
 
-/* "2026-01-01" (midnight UTC) or ISO-8601 with an offset. */
+/* "2026-01-01" (midnight UTC) or ISO-8601, in UTC when it has no offset
+ * (stewardctl sends local times with their offset). */
 static GDateTime *
 parse_since (const char *text)
 {
@@ -257,7 +272,8 @@ read_period (GVariant *options, guint default_days, Scope *scope,
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
                    "since: '%s' is not a time; write it like 2026-01-01 "
-                   "(midnight UTC) or 2026-01-01T09:00:00+01:00",
+                   "(midnight UTC), 2026-01-01T09:00:00 (UTC) or "
+                   "2026-01-01T09:00:00+01:00",
                    since_text);
       return FALSE;
     }
@@ -327,7 +343,7 @@ add_period (GVariantBuilder *builder, PGresult *res)
   add_record (builder, st_record_from_row (res, 0));
 }
 
-/* The funnel ---------------------------------------------------------------- */
+/* The funnel --------------------------------------------------------------- */
 
 typedef struct {
   char *stage;
@@ -526,7 +542,8 @@ health_reply (const char *risk, StStoreCall *calls)
 }
 
 GVariant *
-st_report_health (StStore *store, GVariant *options, GError **error)
+st_report_health (StStore *store, const StConfig *config, GVariant *options,
+                  GError **error)
 {
   static const char *const known[] = { "owner", "tag", "risk", "limit",
                                        NULL };
@@ -536,6 +553,7 @@ st_report_health (StStore *store, GVariant *options, GError **error)
   g_autofree char *limit_text = NULL;
   GVariant *reply = NULL;
 
+  (void) config;
   if (!st_record_check_keys (options, known, "options", error)
       || !read_filter (options, &scope, error)
       || !st_record_get_string (options, "risk", &risk, error)
@@ -586,7 +604,8 @@ nps_reply (gboolean per_customer, gboolean by_month, StStoreCall *calls)
 }
 
 GVariant *
-st_report_nps (StStore *store, GVariant *options, GError **error)
+st_report_nps (StStore *store, const StConfig *config, GVariant *options,
+               GError **error)
 {
   static const char *const known[] = { "since", "days", "owner", "tag",
                                        "per_customer", "by_month", NULL };
@@ -594,6 +613,7 @@ st_report_nps (StStore *store, GVariant *options, GError **error)
   gboolean per_customer = FALSE, by_month = FALSE;
   GVariant *reply = NULL;
 
+  (void) config;
   if (!st_record_check_keys (options, known, "options", error)
       || !read_filter (options, &scope, error)
       || !read_period (options, ST_REPORT_NPS_DEFAULT_DAYS, &scope, error)
@@ -603,7 +623,8 @@ st_report_nps (StStore *store, GVariant *options, GError **error)
   {
     const char *period[] = { scope.since, scope.days };
     const char *params[] = { scope.since, scope.days, scope.owner, scope.tag,
-                             per_customer ? "true" : "false" };
+                             per_customer ? "true" : "false",
+                             by_month ? "true" : "false" };
     StStoreCall calls[] = {
       { &st_sql_report_period, period, NULL },
       { &st_sql_report_nps, params, NULL },

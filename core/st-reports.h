@@ -16,8 +16,13 @@ G_BEGIN_DECLS
  * @options is the a{sv} of the D-Bus call; an unknown key or a value of
  * the wrong type or range is ST_ERROR_INVALID_ARGUMENT naming the key.
  * Common keys: owner (s), tag (s) keep the customers of an account
- * manager or with a tag; since (s: ISO-8601 with an offset, or a date at
- * midnight UTC) or days (u) set the start of the period, which ends now. */
+ * manager or with a tag; since (s: ISO-8601, in UTC without an offset,
+ * or a date at midnight UTC) or days (u) set the start of the period,
+ * which ends now. Each takes the configuration, whether it reads it or
+ * not, so the D-Bus side calls them all alike (StReportFunc). */
+
+typedef GVariant *(*StReportFunc) (StStore *store, const StConfig *config,
+                                   GVariant *options, GError **error);
 
 /* Days a period covers when the caller gives neither since nor days. */
 #define ST_REPORT_FUNNEL_DEFAULT_DAYS 30
@@ -31,10 +36,11 @@ GVariant *st_report_funnel (StStore *store, const StConfig *config,
 
 /* Scores and risk levels now: their spread, the factors that weigh on the
  * customers of one risk level (default "high"), the lowest scores. */
-GVariant *st_report_health (StStore *store, GVariant *options,
-                            GError **error);
+GVariant *st_report_health (StStore *store, const StConfig *config,
+                            GVariant *options, GError **error);
 
 /* Net Promoter Score from the NPS surveys of the period. */
-GVariant *st_report_nps (StStore *store, GVariant *options, GError **error);
+GVariant *st_report_nps (StStore *store, const StConfig *config,
+                         GVariant *options, GError **error);
 
 G_END_DECLS

@@ -14,6 +14,7 @@
 #include "st-customers.h"
 #include "st-error.h"
 #include "st-messages.h"
+#include "st-record.h"
 
 #define ST_IFACE_PREFIX "org.steward.Steward1."
 /* Callers remembered at most; past it the cache starts again, so names
@@ -92,8 +93,41 @@ st_callers_unwatch (StCallers *callers, GDBusConnection *connection)
   callers->subscription = 0;
 }
 
+/* The uid behind a peer-to-peer call: the socket's credentials. Without
+ * them, asking again will not help: PERMISSION_DENIED. */
+static gboolean
+peer_uid (GDBusConnection *connection, guint32 *uid, GError **error)
+{
+  GCredentials *credentials =
+      g_dbus_connection_get_peer_credentials (connection);
+  g_autoptr (GError) local = NULL;
+  uid_t found;
+
+  if (credentials == NULL)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
+                   "the peer-to-peer connection carries no Unix "
+                   "credentials, so the caller's role cannot be known; "
+                   "call through a bus");
+      return FALSE;
+    }
+  found = g_credentials_get_unix_user (credentials, &local);
+  if (found == (uid_t) -1)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
+                   "the peer-to-peer connection's credentials carry no Unix "
+                   "user (%s), so the caller's role cannot be known; call "
+                   "through a bus",
+                   local != NULL ? local->message : "no reason given");
+      return FALSE;
+    }
+  *uid = found;
+  return TRUE;
+}
+
 /* The uid behind the call: the bus daemon's word for a bus connection,
- * the socket's credentials for a peer-to-peer one. */
+ * the socket's credentials for a peer-to-peer one. A bus daemon that does
+ * not answer is UNAVAILABLE: the next call may well get through. */
 static gboolean
 call_uid (StCall *call, guint32 *uid, GError **error)
 {
@@ -101,27 +135,22 @@ call_uid (StCall *call, guint32 *uid, GError **error)
       g_dbus_method_invocation_get_connection (call->invocation);
   const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
   g_autoptr (GVariant) reply = NULL;
-  GCredentials *credentials;
-  uid_t peer_uid;
+  g_autoptr (GError) local = NULL;
 
   if (sender == NULL)
-    {
-      credentials = g_dbus_connection_get_peer_credentials (connection);
-      peer_uid = credentials != NULL
-                     ? g_credentials_get_unix_user (credentials, error)
-                     : (uid_t) -1;
-      if (peer_uid == (uid_t) -1)
-        return FALSE;
-      *uid = peer_uid;
-      return TRUE;
-    }
+    return peer_uid (connection, uid, error);
   reply = g_dbus_connection_call_sync (
       connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
       "org.freedesktop.DBus", "GetConnectionUnixUser",
       g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
-      G_DBUS_CALL_FLAGS_NONE, ST_CREDENTIALS_TIMEOUT_MS, NULL, error);
+      G_DBUS_CALL_FLAGS_NONE, ST_CREDENTIALS_TIMEOUT_MS, NULL, &local);
   if (reply == NULL)
-    return FALSE;
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_UNAVAILABLE,
+                   "the bus could not say which Unix user is calling (%s); "
+                   "try again", local->message);
+      return FALSE;
+    }
   g_variant_get (reply, "(u)", uid);
   return TRUE;
 }
@@ -148,7 +177,9 @@ call_caller (StCall *call, GError **error)
     }
   if (!call_uid (call, &uid, error))
     return NULL;
-  caller = st_caller_new (uid);
+  caller = st_caller_new (uid, error);
+  if (caller == NULL)
+    return NULL;
   if (sender != NULL)
     {
       g_mutex_lock (&callers->lock);
@@ -240,23 +271,38 @@ own_customer (StCall *call, const StCaller *caller, const char *address,
   return deny_not_own (caller, what, owner, error);
 }
 
-/* An alert's or a message's customer. */
+/* An alert's or a message's customer. A system alert has none: it is
+ * no manager's own, so only the unrestricted may act on it. */
 static gboolean
 own_record (StCall *call, const StCaller *caller, const char *kind,
-            gboolean (*owner_of) (StStore *, gint64, char **, GError **),
+            gboolean (*owner_of) (StStore *, gint64, gint64 *, char **,
+                                  GError **),
             GError **error)
 {
   StStore *store = st_call_store (call, error);
   g_autofree char *owner = NULL;
   g_autofree char *what = NULL;
-  gint64 id;
+  g_autofree char *who = NULL;
+  gint64 id, customer = 0;
 
   g_variant_get_child (call->params, 0, "x", &id);
-  if (store == NULL || !owner_of (store, id, &owner, error))
+  if (store == NULL || !owner_of (store, id, &customer, &owner, error))
     return FALSE;
-  if (is_own (caller, owner))
+  if (customer != 0 && is_own (caller, owner))
     return TRUE;
-  what = g_strdup_printf ("the customer of %s %" G_GINT64_FORMAT, kind, id);
+  if (customer == 0)
+    {
+      who = st_caller_describe (caller);
+      g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
+                   "%s %" G_GINT64_FORMAT " is a system alert, about no "
+                   "customer, which only unrestricted roles may act on, and "
+                   "%s is a manager restricted to the customers they own "
+                   "(access.manager_scope: own); ask an admin, or an "
+                   "unrestricted manager", kind, id, who);
+      return FALSE;
+    }
+  what = g_strdup_printf ("customer %" G_GINT64_FORMAT " (of %s %"
+                          G_GINT64_FORMAT ")", customer, kind, id);
   return deny_not_own (caller, what, owner, error);
 }
 
@@ -264,21 +310,18 @@ own_record (StCall *call, const StCaller *caller, const char *kind,
 static gboolean
 own_owner_field (const StCaller *caller, GVariant *fields, GError **error)
 {
-  g_autoptr (GVariant) owner = g_variant_lookup_value (fields, "owner", NULL);
-  const char *text;
+  const char *owner = NULL;
 
-  if (owner == NULL)
-    return TRUE;
-  text = g_variant_is_of_type (owner, G_VARIANT_TYPE_STRING)
-             ? g_variant_get_string (owner, NULL)
-             : NULL;
-  if (is_own (caller, text))
+  /* The wrong type is the caller's mistake, not a refusal. */
+  if (!st_record_get_string (fields, "owner", &owner, error))
+    return FALSE;
+  if (owner == NULL || is_own (caller, owner))
     return TRUE;
   g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
                "owner: '%s' is not you; a manager restricted to the "
                "customers they own (access.manager_scope: own) may only "
                "give customers to themselves; leave owner out, or ask an "
-               "admin", text != NULL ? text : "");
+               "admin", owner);
   return FALSE;
 }
 
@@ -295,27 +338,57 @@ set_param0_owner (StCall *call, const StCaller *caller, GVariant *fields)
   for (gsize i = 1; i < n; i++)
     children[i] = g_variant_get_child_value (call->params, i);
   g_variant_unref (call->params);
+  /* The tuple sinks the floating dictionary and refs the others. */
   call->params = g_variant_ref_sink (g_variant_new_tuple (children, n));
+  for (gsize i = 1; i < n; i++)
+    g_variant_unref (children[i]);
 }
 
+/* Every customer the events name, their owners found in one statement
+ * (a batch may name thousands, most of them many times). */
 static gboolean
 own_events (StCall *call, const StCaller *caller, GError **error)
 {
   g_autoptr (GVariant) events = g_variant_get_child_value (call->params, 0);
+  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func (
+      (GDestroyNotify) g_variant_unref);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) addresses = g_ptr_array_new ();
+  g_autoptr (GPtrArray) owners = g_ptr_array_new_with_free_func (g_free);
+  g_autofree gint64 *ids = NULL;
+  g_autofree char *what = NULL;
+  StStore *store;
   GVariantIter iter;
   GVariant *event;
 
   g_variant_iter_init (&iter, events);
   while ((event = g_variant_iter_next_value (&iter)) != NULL)
     {
-      g_autoptr (GVariant) owned = event;
       const char *customer;
 
+      g_ptr_array_add (entries, event); /* keeps @customer alive */
       /* An entry without one is the handler's to refuse. */
       if (g_variant_lookup (event, "customer", "&s", &customer)
-          && !own_customer (call, caller, customer, error))
-        return FALSE;
+          && g_hash_table_add (seen, (gpointer) customer))
+        g_ptr_array_add (addresses, (gpointer) customer);
     }
+  if (addresses->len == 0)
+    return TRUE;
+  store = st_call_store (call, error);
+  ids = g_new (gint64, addresses->len);
+  g_ptr_array_set_size (owners, addresses->len);
+  if (store == NULL
+      || !st_customers_owners (store,
+                               (const char *const *) addresses->pdata,
+                               addresses->len, ids,
+                               (char **) owners->pdata, error))
+    return FALSE;
+  for (guint i = 0; i < addresses->len; i++)
+    if (!is_own (caller, owners->pdata[i]))
+      {
+        what = g_strdup_printf ("customer %" G_GINT64_FORMAT, ids[i]);
+        return deny_not_own (caller, what, owners->pdata[i], error);
+      }
   return TRUE;
 }
 
@@ -419,9 +492,13 @@ st_call_authorize (StCall *call, GError **error)
   caller = call_caller (call, &local);
   if (caller == NULL)
     {
-      g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
-                   "%s is refused: the bus could not say which Unix user is "
-                   "calling (%s); try again", name, local->message);
+      /* UNAVAILABLE when asking again may help, PERMISSION_DENIED when
+       * not; never NULL without a reason, but never trusted to be. */
+      if (local == NULL)
+        g_set_error (&local, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
+                     "the caller's Unix user could not be found");
+      g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                  "%s is refused: ", name);
       return FALSE;
     }
   role = st_access_role (config, caller, &source);

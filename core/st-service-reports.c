@@ -35,42 +35,36 @@ st_service_report_backtest (StCall *call, GVariant *params, GError **error)
   return g_variant_new ("(@a{sv})", report);
 }
 
-GVariant *
-st_service_report_funnel (StCall *call, GVariant *params, GError **error)
+/* Funnel, Health and Nps: the options in, the report out. */
+static GVariant *
+reply_report (StCall *call, GVariant *params, StReportFunc report,
+              GError **error)
 {
   g_autoptr (GVariant) options = g_variant_get_child_value (params, 0);
-  g_autoptr (GVariant) report = NULL;
+  g_autoptr (GVariant) reply = NULL;
   StStore *store = st_call_store (call, error);
 
   if (store == NULL)
     return NULL;
-  report = st_report_funnel (store, st_engine_get_config (call->service->engine),
-                             options, error);
-  return report == NULL ? NULL : g_variant_new ("(@a{sv})", report);
+  reply = report (store, st_engine_get_config (call->service->engine),
+                  options, error);
+  return reply == NULL ? NULL : g_variant_new ("(@a{sv})", reply);
+}
+
+GVariant *
+st_service_report_funnel (StCall *call, GVariant *params, GError **error)
+{
+  return reply_report (call, params, st_report_funnel, error);
 }
 
 GVariant *
 st_service_report_health (StCall *call, GVariant *params, GError **error)
 {
-  g_autoptr (GVariant) options = g_variant_get_child_value (params, 0);
-  g_autoptr (GVariant) report = NULL;
-  StStore *store = st_call_store (call, error);
-
-  if (store == NULL)
-    return NULL;
-  report = st_report_health (store, options, error);
-  return report == NULL ? NULL : g_variant_new ("(@a{sv})", report);
+  return reply_report (call, params, st_report_health, error);
 }
 
 GVariant *
 st_service_report_nps (StCall *call, GVariant *params, GError **error)
 {
-  g_autoptr (GVariant) options = g_variant_get_child_value (params, 0);
-  g_autoptr (GVariant) report = NULL;
-  StStore *store = st_call_store (call, error);
-
-  if (store == NULL)
-    return NULL;
-  report = st_report_nps (store, options, error);
-  return report == NULL ? NULL : g_variant_new ("(@a{sv})", report);
+  return reply_report (call, params, st_report_nps, error);
 }

@@ -95,7 +95,8 @@ handle_status (StCall *call, GVariant *params, GError **error)
   g_variant_builder_add (&status, "{sv}", "version",
                          g_variant_new_string (ST_VERSION));
   g_variant_builder_add (&status, "{sv}", "schema_version",
-                         g_variant_new_int32 (st_engine_schema_version (engine)));
+                         g_variant_new_int32 (
+                             st_engine_schema_version (engine)));
   g_variant_builder_add (&status, "{sv}", "bus", g_variant_new_string (
                              config->bus == ST_BUS_SYSTEM ? "system"
                                                           : "session"));
@@ -229,7 +230,8 @@ handle_timeline (StCall *call, GVariant *params, GError **error)
   if (store == NULL)
     return NULL;
   g_variant_get (params, "(&s@a{sv})", &customer, &options);
-  return st_reply_list (st_customers_timeline (store, customer, options, error));
+  return st_reply_list (st_customers_timeline (store, customer, options,
+                                               error));
 }
 
 static GVariant *
@@ -473,8 +475,10 @@ static const StMethod st_methods[] = {
     st_service_import_customers },
   { IMPORT_IFACE, "Events", ST_ROLE_MANAGER, ST_SCOPE_EVERYONE,
     st_service_import_events },
-  /* Aggregate figures: no customer in particular. */
-  { REPORTS_IFACE, "Backtest", ST_ROLE_VIEWER, ST_SCOPE_NONE,
+  /* Runs the health script over every customer (it can hold workers for
+   * minutes) and its reply can name one (first_failure): an unrestricted
+   * manager's. */
+  { REPORTS_IFACE, "Backtest", ST_ROLE_MANAGER, ST_SCOPE_EVERYONE,
     st_service_report_backtest },
   /* These name customers (the lowest scores) and take an owner filter: a
    * restricted manager's are kept to their own customers. */

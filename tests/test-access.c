@@ -6,6 +6,7 @@
 
 #include "st-test-util.h"
 
+#include <glib/gstdio.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 static char *test_user;
 static char *test_group;
 
-/* Roles without a daemon ---------------------------------------------------- */
+/* Roles without a daemon --------------------------------------------------- */
 
 static StConfig *
 load (const char *yaml)
@@ -81,15 +82,35 @@ test_roles (void)
 static void
 test_caller_lookup (void)
 {
-  g_autoptr (StCaller) caller = st_caller_new (getuid ());
-  g_autofree char *described = st_caller_describe (caller);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StCaller) caller = st_caller_new (getuid (), &error);
+  g_autofree char *described = NULL;
   g_autofree char *expected = g_strdup_printf ("user '%s'", test_user);
 
+  g_assert_no_error (error);
+  described = st_caller_describe (caller);
   g_assert_cmpstr (caller->user, ==, test_user);
   g_assert_cmpstr (described, ==, expected);
   g_assert_cmpuint (caller->gids->len, >=, 1);
   g_assert_true (g_strv_contains ((const char *const *) caller->groups,
                                   test_group));
+}
+
+/* A uid no account has: a caller without a name or groups, not an
+ * error (only a lookup that fails is one). */
+static void
+test_caller_nameless (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (StCaller) caller = st_caller_new (3999999999u, &error);
+  g_autofree char *described = NULL;
+
+  g_assert_no_error (error);
+  described = st_caller_describe (caller);
+  g_assert_null (caller->user);
+  g_assert_cmpstr (described, ==, "uid 3999999999");
+  g_assert_cmpuint (caller->gids->len, ==, 0);
+  g_assert_cmpuint (g_strv_length (caller->groups), ==, 0);
 }
 
 /* Every method of the introspection XML has its row in the table, so a
@@ -139,9 +160,14 @@ test_table_complete (void)
                    ST_ROLE_ADMIN);
   g_assert_cmpint (st_service_method_role (ST_IFACE "Scripts", "Reload"), ==,
                    ST_ROLE_ADMIN);
+  /* Reports for people, and the backtest, which scores everyone. */
+  g_assert_cmpint (st_service_method_role (ST_IFACE "Reports", "Health"), ==,
+                   ST_ROLE_VIEWER);
+  g_assert_cmpint (st_service_method_role (ST_IFACE "Reports", "Backtest"),
+                   ==, ST_ROLE_MANAGER);
 }
 
-/* The daemon ------------------------------------------------------------------ */
+/* The daemon --------------------------------------------------------------- */
 
 typedef struct {
   StTestDaemon *daemon;
@@ -255,6 +281,9 @@ test_viewer (Fixture *f, gconstpointer data)
   call_denied (f, "Customers", "RecordEvent",
                g_variant_new_parsed ("('1', 'login', @a{sv} {})"),
                "Customers.RecordEvent needs manager", NULL);
+  call_denied (f, "Reports", "Backtest",
+               g_variant_new_parsed ("('2020-01-01', uint32 90, @a{sv} {})"),
+               "Reports.Backtest needs manager", NULL);
   call_denied (f, "Manager", "Reload", NULL, "Manager.Reload needs admin",
                NULL);
   /* Refused before the work: nothing was written. */
@@ -337,6 +366,125 @@ test_default_none (Fixture *f, gconstpointer data)
                "Manager.Version needs viewer", NULL);
 }
 
+/* The call is refused with InvalidArgument, whose message contains
+ * @needle. */
+static void
+call_invalid (Fixture *f, const char *interface, const char *method,
+              GVariant *params, const char *needle)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = st_test_daemon_call (f->daemon, interface,
+                                                    method, params, &error);
+
+  g_assert_null (reply);
+  g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+  st_test_assert_contains (error->message, needle);
+}
+
+/* A row written straight into the database (alerts and messages come
+ * from scripts and delivery, which these tests do not run); its id. */
+static char *
+insert (Fixture *f, const char *format, ...)
+{
+  g_autofree char *sql = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  sql = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  return st_test_db_query (f->daemon->db, sql);
+}
+
+static char *
+insert_alert (Fixture *f, const char *customer, const char *kind)
+{
+  return insert (f,
+                 "INSERT INTO alerts (customer_id, kind, message, source)"
+                 " VALUES (%s, '%s', 'test', 'core') RETURNING id",
+                 customer, kind);
+}
+
+/* A dead message: the delivery workers leave it alone. */
+static char *
+insert_message (Fixture *f, const char *customer)
+{
+  return insert (f,
+                 "INSERT INTO messages (customer_id, key, channel, state)"
+                 " VALUES (%s, 'test', 'log', 'dead') RETURNING id",
+                 customer);
+}
+
+/* The restricted manager's Alerts.List: only their customers' alerts. */
+static void
+assert_own_alerts (Fixture *f, const char *mine, const char *mine_alert)
+{
+  g_autoptr (GVariant) alerts = call_ok (f, "Alerts", "List", empty_dict ());
+  g_autoptr (GVariant) alert = NULL;
+
+  g_assert_cmpuint (g_variant_n_children (alerts), ==, 1);
+  alert = g_variant_get_child_value (alerts, 0);
+  g_assert_cmpint (st_test_rec_int64 (alert, "id"), ==,
+                   g_ascii_strtoll (mine_alert, NULL, 10));
+  g_assert_cmpint (st_test_rec_int64 (alert, "customer_id"), ==,
+                   g_ascii_strtoll (mine, NULL, 10));
+}
+
+/* Alerts and messages of another owner's customer, and system alerts,
+ * are refused; the imports act on everyone's customers. */
+static void
+assert_records_refused (Fixture *f, const char *theirs)
+{
+  g_autofree char *their_alert = insert_alert (f, theirs, "churn_risk");
+  g_autofree char *system_alert = insert_alert (f, "0", "script_broken");
+  g_autofree char *their_message = insert_message (f, theirs);
+  g_autofree char *csv = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr (GError) error = NULL;
+  int fd, status;
+
+  call_denied (f, "Alerts", "Acknowledge",
+               g_variant_new ("(xs)", g_ascii_strtoll (their_alert, NULL, 10),
+                              "seen"),
+               "customer ", "(of alert ", "belongs to 'alice'", NULL);
+  call_denied (f, "Alerts", "Acknowledge",
+               g_variant_new ("(xs)",
+                              g_ascii_strtoll (system_alert, NULL, 10), ""),
+               "is a system alert", "only unrestricted roles", NULL);
+  call_denied (f, "Messages", "Get",
+               g_variant_new ("(x)",
+                              g_ascii_strtoll (their_message, NULL, 10)),
+               "(of message ", "belongs to 'alice'", NULL);
+  call_denied (f, "Messages", "Retry",
+               g_variant_new ("(x)",
+                              g_ascii_strtoll (their_message, NULL, 10)),
+               "belongs to 'alice'", NULL);
+  /* Nothing was acknowledged or put back. */
+  g_assert_cmpint (st_test_db_query_int (
+                       f->daemon->db,
+                       "SELECT count(*) FROM alerts WHERE state = 'open'"),
+                   ==, 3);
+  g_assert_cmpint (st_test_db_query_int (
+                       f->daemon->db,
+                       "SELECT count(*) FROM messages WHERE state = 'dead'"),
+                   ==, 1);
+
+  fd = g_file_open_tmp ("test-access-XXXXXX.csv", &csv, &error);
+  g_assert_no_error (error);
+  close (fd);
+  g_file_set_contents (csv, "ref,name\nR-1,Imported\n", -1, &error);
+  g_assert_no_error (error);
+  status = st_test_ctl (f->daemon, &out, &err, "import", "customers", csv,
+                        NULL);
+  g_unlink (csv);
+  g_assert_cmpint (status, ==, 1);
+  st_test_assert_contains (err, "Import.Customers acts on the customers of "
+                                "every owner");
+  g_assert_cmpint (st_test_db_query_int (
+                       f->daemon->db,
+                       "SELECT count(*) FROM customers WHERE ref = 'R-1'"),
+                   ==, 0);
+}
+
 /* Admin first, to make customers of two owners; then the same caller is a
  * manager restricted to own customers, from a reload. */
 static void
@@ -358,7 +506,9 @@ test_manager_own (Fixture *f, gconstpointer data)
   g_autoptr (GVariant) found = NULL;
   g_autoptr (GVariant) record = NULL;
   g_autoptr (GVariant) event = NULL;
-  g_autoptr (GVariant) alerts = NULL;
+  g_autoptr (GVariant) events = NULL;
+  g_autofree char *mine_id = g_strdup_printf ("id:%s", mine);
+  g_autofree char *mine_alert = NULL;
   g_autoptr (GVariant) report = NULL;
   int status;
 
@@ -396,7 +546,8 @@ test_manager_own (Fixture *f, gconstpointer data)
                "belongs to 'alice'", NULL);
   call_denied (f, "Customers", "RecordEvents",
                g_variant_new_parsed ("([{'customer': <%s>, 'kind': <'login'>},"
-                                     " {'customer': <%s>, 'kind': <'login'>}],)",
+                                     " {'customer': <%s>,"
+                                     "  'kind': <'login'>}],)",
                                      mine, theirs),
                "belongs to 'alice'", NULL);
   call_denied (f, "Messages", "List",
@@ -419,10 +570,25 @@ test_manager_own (Fixture *f, gconstpointer data)
   call_denied (f, "Campaigns", "Run",
                g_variant_new_parsed ("('winback', @a{sv} {})"),
                "Campaigns.Run acts on the customers of every owner", NULL);
+  call_denied (f, "Reports", "Backtest",
+               g_variant_new_parsed ("('2020-01-01', uint32 90, @a{sv} {})"),
+               "Reports.Backtest acts on the customers of every owner",
+               NULL);
   /* Only the batch of a refused RecordEvents was refused: nothing new. */
   g_assert_cmpint (st_test_db_query_int (f->daemon->db,
                                          "SELECT count(*) FROM events"),
                    ==, 1);
+  /* Their own, however addressed and however often: one owner check. */
+  events = call_ok (f, "Customers", "RecordEvents",
+                    g_variant_new_parsed (
+                        "([{'customer': <%s>, 'kind': <'login'>},"
+                        " {'customer': <%s>, 'kind': <'login'>},"
+                        " {'customer': <%s>, 'kind': <'login'>}],)",
+                        mine, mine, mine_id));
+  g_assert_cmpuint (g_variant_n_children (events), ==, 3);
+  g_assert_cmpint (st_test_db_query_int (f->daemon->db,
+                                         "SELECT count(*) FROM events"),
+                   ==, 4);
 
   /* What they create is theirs; lists show only theirs. */
   created = id_text (create (f, "{'name': <'New'>}"));
@@ -435,7 +601,13 @@ test_manager_own (Fixture *f, gconstpointer data)
       g_autoptr (GVariant) entry = g_variant_get_child_value (found, i);
       g_assert_cmpstr (st_test_rec_str (entry, "owner"), ==, test_user);
     }
-  alerts = call_ok (f, "Alerts", "List", empty_dict ());
+  mine_alert = insert_alert (f, mine, "churn_risk");
+  assert_records_refused (f, theirs);
+  assert_own_alerts (f, mine, mine_alert);
+  /* An owner of the wrong type is a mistake, not a refusal. */
+  call_invalid (f, "Customers", "Create",
+                g_variant_new_parsed ("({'name': <'X'>, 'owner': <42>},)"),
+                "owner: expected a string");
   /* The reports that name customers count only theirs. */
   report = call_ok (f, "Reports", "Health", empty_dict ());
   g_assert_cmpint (st_test_rec_int64 (report, "customers"), ==, 2);
@@ -485,6 +657,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/access/roles", test_roles);
   g_test_add_func ("/access/caller-lookup", test_caller_lookup);
+  g_test_add_func ("/access/caller-nameless", test_caller_nameless);
   g_test_add_func ("/access/table-complete", test_table_complete);
   g_test_add ("/access/daemon/viewer", Fixture, viewer, fixture_setup,
               test_viewer, fixture_teardown);

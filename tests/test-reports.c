@@ -261,7 +261,7 @@ assert_refused (const char *method, const char *options, const char *needle)
   st_test_assert_contains (error->message, needle);
 }
 
-/* Funnel -------------------------------------------------------------------- */
+/* Funnel ------------------------------------------------------------------- */
 
 /* A stage of the funnel: customers in it now, entries, entries still
  * there, and "next:count" for each next stage in the order given. */
@@ -284,8 +284,8 @@ assert_stage (GVariant *report, const char *name, gint64 now, gint64 entered,
       gint64 count = st_test_rec_int64 (m, "customers");
 
       g_string_append_printf (seen, "%s%s:%" G_GINT64_FORMAT,
-                              seen->len ? " " : "", st_test_rec_str (m, "stage"),
-                              count);
+                              seen->len ? " " : "",
+                              st_test_rec_str (m, "stage"), count);
       g_assert_cmpfloat_with_epsilon (num (m, "share"),
                                       (double) count / entered, 1e-9);
     }
@@ -325,8 +325,10 @@ test_funnel (void)
   report = json_report (run);
   g_assert_cmpint (st_test_rec_int64 (report, "customers"), ==, 5);
   /* The default period: the last 30 days. */
-  since = g_date_time_new_from_iso8601 (st_test_rec_str (report, "since"), NULL);
-  until = g_date_time_new_from_iso8601 (st_test_rec_str (report, "until"), NULL);
+  since = g_date_time_new_from_iso8601 (st_test_rec_str (report, "since"),
+                                        NULL);
+  until = g_date_time_new_from_iso8601 (st_test_rec_str (report, "until"),
+                                        NULL);
   g_assert_cmpint (g_date_time_difference (until, since) / G_TIME_SPAN_DAY,
                    ==, 30);
   g_assert_cmpint (llabs (g_date_time_difference (now, until)), <,
@@ -388,6 +390,31 @@ test_funnel_since (void)
   report = json_report (run);
   assert_stage (report, "lead", 1, 1, 0, "onboarding:1");
   assert_stage (report, "onboarding", 1, 1, 1, "");
+}
+
+/* On the bus, a since without an offset is UTC, a date midnight UTC. */
+static void
+test_funnel_since_utc (void)
+{
+  static const struct {
+    const char *since, *expected;
+  } cases[] = {
+    { "2024-01-01T09:30:00", "2024-01-01T09:30:00Z" },
+    { "2024-01-01", "2024-01-01T00:00:00Z" },
+    { "2024-01-01T09:30:00+01:00", "2024-01-01T08:30:00Z" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *options = g_strdup_printf (
+          "{'owner': <'funnel-utc'>, 'since': <'%s'>}", cases[i].since);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) report = call_report ("Funnel", options, &error);
+
+      g_assert_no_error (error);
+      st_test_assert_time (cases[i].since, st_test_rec_str (report, "since"),
+                           cases[i].expected);
+    }
 }
 
 /* A stage the configuration no longer has is still shown, last. */
@@ -726,6 +753,40 @@ test_nps_monthly (void)
   st_test_assert_contains (text->out, "+100");
 }
 
+/* Each customer's latest, per month: their latest of each month for the
+ * month's row, their latest of the period for the total. Rae answers 2
+ * then 10 in January and 4 in February; Sam 9 in January. */
+static void
+test_nps_monthly_per_customer (void)
+{
+  g_autoptr (Ctl) run = NULL;
+  g_autoptr (GVariant) report = NULL, months = NULL, jan = NULL, feb = NULL;
+  gint64 rae = add_customer ("nps-both", "Rae", NULL);
+  gint64 sam = add_customer ("nps-both", "Sam", NULL);
+
+  add_survey_at (rae, "2024-01-05T12:00:00Z", 2);
+  add_survey_at (rae, "2024-01-25T12:00:00Z", 10);
+  add_survey_at (rae, "2024-02-10T12:00:00Z", 4);
+  add_survey_at (sam, "2024-01-15T12:00:00Z", 9);
+  run = ctl ("report", "nps", "--owner", "nps-both", "--since",
+             "2024-01-01T00:00:00Z", "--monthly", "--per-customer", "--json",
+             NULL);
+  report = json_report (run);
+  /* The period: Rae's 4 and Sam's 9. */
+  assert_nps (report, 2, 1, 0, 1, 0);
+  g_assert_cmpint (st_test_rec_int64 (report, "customers"), ==, 2);
+  months = list_of (report, "months");
+  g_assert_cmpuint (g_variant_n_children (months), ==, 2);
+  jan = list_item (months, 0);
+  feb = list_item (months, 1);
+  /* January: Rae's 10 (not her 2), and Sam's 9. */
+  g_assert_cmpstr (st_test_rec_str (jan, "month"), ==, "2024-01");
+  assert_nps (jan, 2, 2, 0, 0, 100);
+  g_assert_cmpint (st_test_rec_int64 (jan, "customers"), ==, 2);
+  g_assert_cmpstr (st_test_rec_str (feb, "month"), ==, "2024-02");
+  assert_nps (feb, 1, 0, 0, 1, -100);
+}
+
 /* No response: said so, and no NPS made up. */
 static void
 test_nps_none (void)
@@ -765,7 +826,8 @@ test_bad_options_bus (void)
   assert_refused ("Funnel", "{'days': <uint32 0>}", "days: 0");
   assert_refused ("Nps", "{'since': <'2024-01-01'>, 'days': <uint32 3>}",
                   "not both");
-  assert_refused ("Nps", "{'since': <'last tuesday'>}", "since: 'last tuesday'");
+  assert_refused ("Nps", "{'since': <'last tuesday'>}",
+                  "since: 'last tuesday'");
   assert_refused ("Funnel", "{'since': <'2999-01-01'>}", "in the future");
   assert_refused ("Health", "{'limit': <uint32 0>}", "limit: 0");
   assert_refused ("Health", "{'limit': <uint32 5000>}", "limit: 5000");
@@ -787,7 +849,8 @@ test_bad_options_cli (void)
     { { "report", "health", "--limit", "0" }, 2, "--limit" },
     { { "report", "health", "--days", "3" }, 2, "--days" },
     { { "report", "nps", "--color" }, 2, "--color" },
-    { { "report", "funnel", "extra" }, 2, "" },
+    { { "report", "funnel", "extra" }, 2,
+      "report funnel: unexpected argument 'extra'" },
     { { "report", "nps", "--since", "2999-01-01" }, 1, "in the future" },
     { { "report", "health", "--limit", "5000" }, 1, "limit: 5000" },
   };
@@ -818,6 +881,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/reports/funnel", test_funnel);
   g_test_add_func ("/reports/funnel-since", test_funnel_since);
+  g_test_add_func ("/reports/funnel-since-utc", test_funnel_since_utc);
   g_test_add_func ("/reports/funnel-unconfigured-stage",
                    test_funnel_unconfigured_stage);
   g_test_add_func ("/reports/funnel-empty", test_funnel_empty);
@@ -825,6 +889,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reports/health-empty", test_health_empty);
   g_test_add_func ("/reports/nps", test_nps);
   g_test_add_func ("/reports/nps-monthly", test_nps_monthly);
+  g_test_add_func ("/reports/nps-monthly-per-customer",
+                   test_nps_monthly_per_customer);
   g_test_add_func ("/reports/nps-none", test_nps_none);
   g_test_add_func ("/reports/bad-options-bus", test_bad_options_bus);
   g_test_add_func ("/reports/bad-options-cli", test_bad_options_cli);
