@@ -106,16 +106,19 @@ pg_array_close (StPgArray *array)
 
 /* Batch ------------------------------------------------------------------ */
 
+/* Counts by name: the counter is counted in place, so the name is copied
+ * once, not per target. */
 static void
 count (GHashTable *table, const char *name)
 {
-  gpointer key, n;
+  guint *n = g_hash_table_lookup (table, name);
 
-  if (g_hash_table_lookup_extended (table, name, &key, &n))
-    g_hash_table_insert (table, key,
-                         GUINT_TO_POINTER (GPOINTER_TO_UINT (n) + 1));
-  else
-    g_hash_table_insert (table, g_strdup (name), GUINT_TO_POINTER (1));
+  if (n == NULL)
+    {
+      n = g_new0 (guint, 1);
+      g_hash_table_insert (table, g_strdup (name), n);
+    }
+  (*n)++;
 }
 
 void
@@ -132,9 +135,9 @@ st_batch_init (StBatch *batch, StEngine *engine, StStore *store, StLua *lua)
   for (guint i = 0; i < ST_TARGET_COLUMNS; i++)
     batch->targets[i].text = g_string_new (NULL);
   batch->actions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                          NULL);
+                                          g_free);
   batch->channels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                           NULL);
+                                           g_free);
   batch->samples = g_ptr_array_new_with_free_func (
       (GDestroyNotify) json_node_unref);
   batch->errors = g_ptr_array_new_with_free_func (
@@ -258,7 +261,7 @@ add_counts (JsonBuilder *builder, const char *name, GHashTable *table)
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       json_builder_set_member_name (builder, key);
-      json_builder_add_int_value (builder, GPOINTER_TO_UINT (value));
+      json_builder_add_int_value (builder, *(const guint *) value);
     }
   json_builder_end_object (builder);
 }
