@@ -14,11 +14,10 @@
   "ARRAY(SELECT jsonb_array_elements_text(COALESCE(" param "::jsonb, '[]')))"
 
 ST_STATEMENT_DEFINE (st_sql_resolve, 2,
-  "SELECT id FROM customers WHERE id = $1::bigint OR ref = $2 LIMIT 2");
+  ST_CUSTOMERS_RESOLVE_SQL ("$1", "$2"));
 
 ST_STATEMENT_DEFINE (st_sql_resolve_lock, 2,
-  "SELECT id FROM customers WHERE id = $1::bigint OR ref = $2 LIMIT 2 "
-  "FOR UPDATE");
+  ST_CUSTOMERS_RESOLVE_SQL ("$1", "$2") " FOR UPDATE");
 
 ST_STATEMENT_DEFINE (st_sql_customer_record, 1,
   "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE id = $1");
@@ -112,15 +111,13 @@ parse_id (const char *text, gint64 *id)
 }
 
 gboolean
-st_customers_resolve (StStore *store, const char *address, gboolean lock,
-                      gint64 *id, GError **error)
+st_customers_address_parse (const char *address, char **id_text,
+                            const char **ref, GError **error)
 {
-  g_autofree char *id_text = NULL;
-  const char *ref = NULL;
   gint64 number;
-  g_autoptr (PGresult) res = NULL;
-  const char *params[2];
 
+  *id_text = NULL;
+  *ref = NULL;
   if (address == NULL || address[0] == '\0')
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
@@ -136,31 +133,30 @@ st_customers_resolve (StStore *store, const char *address, gboolean lock,
                        "a positive whole number", address);
           return FALSE;
         }
-      id_text = g_strdup_printf ("%" G_GINT64_FORMAT, number);
+      *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, number);
     }
   else if (g_str_has_prefix (address, "ref:"))
-    ref = address + 4;
+    *ref = address + 4;
   else
     {
-      ref = address;
+      *ref = address;
       if (parse_id (address, &number))
-        id_text = g_strdup_printf ("%" G_GINT64_FORMAT, number);
+        *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, number);
     }
+  return TRUE;
+}
 
-  params[0] = id_text;
-  params[1] = ref;
-  res = st_store_exec (store, lock ? &st_sql_resolve_lock : &st_sql_resolve,
-                       params, error);
-  if (res == NULL)
-    return FALSE;
-  if (PQntuples (res) == 0)
+gboolean
+st_customers_address_check (const char *address, int matches, GError **error)
+{
+  if (matches == 0)
     {
       g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
                    "no customer with id or ref '%s'; 'stewardctl customer "
                    "list' shows the customers there are", address);
       return FALSE;
     }
-  if (PQntuples (res) > 1)
+  if (matches > 1)
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
                    "customer: '%s' is both the id of one customer and the ref "
@@ -168,6 +164,27 @@ st_customers_resolve (StStore *store, const char *address, gboolean lock,
                    address, address, address);
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+st_customers_resolve (StStore *store, const char *address, gboolean lock,
+                      gint64 *id, GError **error)
+{
+  g_autofree char *id_text = NULL;
+  const char *ref = NULL;
+  g_autoptr (PGresult) res = NULL;
+  const char *params[2];
+
+  if (!st_customers_address_parse (address, &id_text, &ref, error))
+    return FALSE;
+  params[0] = id_text;
+  params[1] = ref;
+  res = st_store_exec (store, lock ? &st_sql_resolve_lock : &st_sql_resolve,
+                       params, error);
+  if (res == NULL
+      || !st_customers_address_check (address, PQntuples (res), error))
+    return FALSE;
   *id = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
   return TRUE;
 }

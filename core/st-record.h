@@ -12,6 +12,10 @@ G_BEGIN_DECLS
  * as, text → s. */
 GVariant *st_record_from_row (PGresult *res, int row);
 
+/* The same with only the first @n_columns columns: the others are for the
+ * caller (a statement's flags), not for the record. */
+GVariant *st_record_from_columns (PGresult *res, int row, int n_columns);
+
 /* All rows as aa{sv}. */
 GVariant *st_record_list_from_result (PGresult *res);
 
