@@ -15,11 +15,10 @@
   "ARRAY(SELECT jsonb_array_elements_text(COALESCE(" param "::jsonb, '[]')))"
 
 ST_STATEMENT_DEFINE (st_sql_resolve, 2,
-  "SELECT id FROM customers WHERE id = $1::bigint OR ref = $2 LIMIT 2");
+  ST_CUSTOMERS_RESOLVE_SQL ("$1", "$2"));
 
 ST_STATEMENT_DEFINE (st_sql_resolve_lock, 2,
-  "SELECT id FROM customers WHERE id = $1::bigint OR ref = $2 LIMIT 2 "
-  "FOR UPDATE");
+  ST_CUSTOMERS_RESOLVE_SQL ("$1", "$2") " FOR UPDATE");
 
 ST_STATEMENT_DEFINE (st_sql_customer_record, 1,
   "SELECT " CUSTOMER_COLUMNS " FROM customers WHERE id = $1");
@@ -121,11 +120,9 @@ parse_id (const char *text, gint64 *id)
   return TRUE;
 }
 
-/* What @address may name: an id (*@id_text, the number as text, else
- * NULL) and a ref (*@ref, else NULL); "id:" and "ref:" keep one. */
-static gboolean
-parse_address (const char *address, char **id_text, const char **ref,
-               GError **error)
+gboolean
+st_customers_address_parse (const char *address, char **id_text,
+                            const char **ref, GError **error)
 {
   gint64 number;
 
@@ -159,10 +156,8 @@ parse_address (const char *address, char **id_text, const char **ref,
   return TRUE;
 }
 
-/* One customer found for @address, out of @matches: else NOT_FOUND, or
- * INVALID_ARGUMENT when the number is one's id and another's ref. */
-static gboolean
-check_matches (const char *address, guint matches, GError **error)
+gboolean
+st_customers_address_check (const char *address, int matches, GError **error)
 {
   if (matches == 0)
     {
@@ -191,13 +186,14 @@ st_customers_resolve (StStore *store, const char *address, gboolean lock,
   g_autoptr (PGresult) res = NULL;
   const char *params[2];
 
-  if (!parse_address (address, &id_text, &ref, error))
+  if (!st_customers_address_parse (address, &id_text, &ref, error))
     return FALSE;
   params[0] = id_text;
   params[1] = ref;
   res = st_store_exec (store, lock ? &st_sql_resolve_lock : &st_sql_resolve,
                        params, error);
-  if (res == NULL || !check_matches (address, PQntuples (res), error))
+  if (res == NULL
+      || !st_customers_address_check (address, PQntuples (res), error))
     return FALSE;
   *id = g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
   return TRUE;
@@ -214,7 +210,7 @@ match_row (GHashTable *by_id, GHashTable *by_ref, const char *address,
   gpointer id_row = NULL, ref_row = NULL;
   gboolean by_id_found, by_ref_found;
 
-  if (!parse_address (address, &id_text, &ref, error))
+  if (!st_customers_address_parse (address, &id_text, &ref, error))
     return -1;
   by_id_found = id_text != NULL
                 && g_hash_table_lookup_extended (by_id, id_text, NULL,
@@ -223,7 +219,7 @@ match_row (GHashTable *by_id, GHashTable *by_ref, const char *address,
                  && g_hash_table_lookup_extended (by_ref, ref, NULL,
                                                   &ref_row);
   /* The same customer by id and by ref is one match, as in resolve. */
-  if (!check_matches (address,
+  if (!st_customers_address_check (address,
                       by_id_found && by_ref_found
                           ? (id_row == ref_row ? 1 : 2)
                           : (by_id_found || by_ref_found ? 1 : 0),
@@ -249,7 +245,7 @@ st_customers_owners (StStore *store, const char *const *addresses, guint n,
       char *id_text;
       const char *ref;
 
-      if (!parse_address (addresses[i], &id_text, &ref, error))
+      if (!st_customers_address_parse (addresses[i], &id_text, &ref, error))
         return FALSE;
       if (id_text != NULL)
         g_ptr_array_add (id_texts, id_text);

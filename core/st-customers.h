@@ -27,6 +27,20 @@ G_BEGIN_DECLS
 gboolean st_customers_resolve (StStore *store, const char *address,
                                gboolean lock, gint64 *id, GError **error);
 
+/* The same in three parts, for a write path that resolves the customer
+ * inside its own statement (st-events.c) and so saves a round trip: the id
+ * and ref an address names (either may be NULL; *id_text is freed with
+ * g_free()), the query that finds at most two rows for them, given the
+ * SQL of the two values, and the verdict on how many it found (0: not
+ * found, 2: the id of one customer and the ref of another). */
+gboolean st_customers_address_parse (const char *address, char **id_text,
+                                     const char **ref, GError **error);
+#define ST_CUSTOMERS_RESOLVE_SQL(id, ref) \
+  "SELECT id FROM customers WHERE id = " id "::bigint OR ref = " ref \
+  " LIMIT 2"
+gboolean st_customers_address_check (const char *address, int matches,
+                                     GError **error);
+
 /* The full record of customer @id (a{sv}), inside the caller's transaction. */
 GVariant *st_customers_record (StStore *store, gint64 id, GError **error);
 /* The same in two halves, for callers that send the statement along with

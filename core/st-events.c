@@ -15,70 +15,94 @@
   "id, customer_id, kind, occurred_at, recorded_at, amount, data, " \
   "idem_key AS key"
 
-/* One statement: the event, the customer's aggregates, the per-kind times
- * and the care jobs ($7, st_triggers_plan(): inserted as st_care_enqueue
- * does, and the care workers woken; none for an event older than the
- * plan's recent window, `care: recent`). Aggregates use GREATEST/LEAST so
- * events may arrive out of order. */
+/* One statement: the customer found by its address ($1 id, $2 ref, as
+ * st_customers_resolve() finds it), the event, the customer's aggregates,
+ * the per-kind times and, in st_sql_event_insert_jobs, the care jobs ($8,
+ * st_triggers_plan(): inserted as st_care_enqueue does, and the care
+ * workers woken; none for an event older than the plan's recent window,
+ * `care: recent`). An event no script is on takes st_sql_event_insert,
+ * which has no care_jobs to open. Aggregates use GREATEST/LEAST so events
+ * may arrive out of order. The row it returns always comes, with the
+ * event's columns NULL when nothing was inserted, and two more: the
+ * customer's id and how many customers the address matched (1 when it
+ * names one). */
+#define EVENT_INSERT_CTES \
+  "WITH target AS (" ST_CUSTOMERS_RESOLVE_SQL ("$1", "$2") \
+  "), one AS (" \
+  "  SELECT min(id) AS customer, count(*) AS matches FROM target" \
+  "), ins AS (" \
+  "  INSERT INTO events (customer_id, kind, occurred_at, amount, data," \
+  "                      idem_key)" \
+  "  SELECT customer, $3, COALESCE($4::timestamptz, now()), $5::numeric," \
+  "         COALESCE($6::jsonb, '{}'), $7" \
+  "    FROM one WHERE matches = 1" \
+  "  ON CONFLICT (customer_id, idem_key) WHERE idem_key IS NOT NULL" \
+  "  DO NOTHING" \
+  "  RETURNING *" \
+  "), agg AS (" \
+  "  UPDATE customers c SET" \
+  "    event_count = c.event_count + 1," \
+  "    last_event_at = GREATEST(c.last_event_at, ins.occurred_at)," \
+  "    last_contact_at = GREATEST(c.last_contact_at, ins.occurred_at)," \
+  "    first_purchase_at = CASE WHEN ins.kind = 'purchase'" \
+  "      THEN LEAST(c.first_purchase_at, ins.occurred_at)" \
+  "      ELSE c.first_purchase_at END," \
+  "    last_purchase_at = CASE WHEN ins.kind = 'purchase'" \
+  "      THEN GREATEST(c.last_purchase_at, ins.occurred_at)" \
+  "      ELSE c.last_purchase_at END," \
+  "    purchase_count = c.purchase_count + (ins.kind = 'purchase')::int," \
+  "    revenue = c.revenue + CASE ins.kind" \
+  "      WHEN 'purchase' THEN COALESCE(ins.amount, 0)" \
+  "      WHEN 'refund' THEN -abs(COALESCE(ins.amount, 0))" \
+  "      ELSE 0 END," \
+  "    open_tickets = GREATEST(0, c.open_tickets + CASE ins.kind" \
+  "      WHEN 'ticket_opened' THEN 1 WHEN 'ticket_closed' THEN -1" \
+  "      ELSE 0 END)," \
+  "    last_nps = CASE WHEN ins.kind = 'survey'" \
+  "        AND COALESCE(ins.data->>'type', 'nps') = 'nps'" \
+  "        AND ins.occurred_at >= COALESCE(c.last_nps_at, '-infinity')" \
+  "      THEN (ins.data->>'score')::numeric::int ELSE c.last_nps END," \
+  "    last_nps_at = CASE WHEN ins.kind = 'survey'" \
+  "        AND COALESCE(ins.data->>'type', 'nps') = 'nps'" \
+  "      THEN GREATEST(c.last_nps_at, ins.occurred_at)" \
+  "      ELSE c.last_nps_at END," \
+  "    updated_at = now()" \
+  "  FROM ins WHERE c.id = ins.customer_id" \
+  "  RETURNING c.id" \
+  "), kinds AS (" \
+  "  INSERT INTO customer_event_kinds AS k" \
+  "         (customer_id, kind, first_at, last_at, count)" \
+  "  SELECT customer_id, kind, occurred_at, occurred_at, 1 FROM ins" \
+  "  ON CONFLICT (customer_id, kind) DO UPDATE SET" \
+  "    first_at = LEAST(k.first_at, EXCLUDED.first_at)," \
+  "    last_at = GREATEST(k.last_at, EXCLUDED.last_at)," \
+  "    count = k.count + 1" \
+  ")"
+
+#define EVENT_INSERT_RESULT \
+  "SELECT " EVENT_COLUMNS ", false AS duplicate, one.customer, one.matches" \
+  "  FROM one LEFT JOIN ins ON true"
+
+/* The two columns after the event's. */
+#define EVENT_INSERT_EXTRA_COLUMNS 2
+
 ST_STATEMENT_DEFINE (st_sql_event_insert, 7,
-  "WITH ins AS ("
-  "  INSERT INTO events (customer_id, kind, occurred_at, amount, data,"
-  "                      idem_key)"
-  "  VALUES ($1, $2, COALESCE($3::timestamptz, now()), $4::numeric,"
-  "          COALESCE($5::jsonb, '{}'), $6)"
-  "  ON CONFLICT (customer_id, idem_key) WHERE idem_key IS NOT NULL"
-  "  DO NOTHING"
-  "  RETURNING *"
-  "), agg AS ("
-  "  UPDATE customers c SET"
-  "    event_count = c.event_count + 1,"
-  "    last_event_at = GREATEST(c.last_event_at, ins.occurred_at),"
-  "    last_contact_at = GREATEST(c.last_contact_at, ins.occurred_at),"
-  "    first_purchase_at = CASE WHEN ins.kind = 'purchase'"
-  "      THEN LEAST(c.first_purchase_at, ins.occurred_at)"
-  "      ELSE c.first_purchase_at END,"
-  "    last_purchase_at = CASE WHEN ins.kind = 'purchase'"
-  "      THEN GREATEST(c.last_purchase_at, ins.occurred_at)"
-  "      ELSE c.last_purchase_at END,"
-  "    purchase_count = c.purchase_count + (ins.kind = 'purchase')::int,"
-  "    revenue = c.revenue + CASE ins.kind"
-  "      WHEN 'purchase' THEN COALESCE(ins.amount, 0)"
-  "      WHEN 'refund' THEN -abs(COALESCE(ins.amount, 0))"
-  "      ELSE 0 END,"
-  "    open_tickets = GREATEST(0, c.open_tickets + CASE ins.kind"
-  "      WHEN 'ticket_opened' THEN 1 WHEN 'ticket_closed' THEN -1"
-  "      ELSE 0 END),"
-  "    last_nps = CASE WHEN ins.kind = 'survey'"
-  "        AND COALESCE(ins.data->>'type', 'nps') = 'nps'"
-  "        AND ins.occurred_at >= COALESCE(c.last_nps_at, '-infinity')"
-  "      THEN (ins.data->>'score')::numeric::int ELSE c.last_nps END,"
-  "    last_nps_at = CASE WHEN ins.kind = 'survey'"
-  "        AND COALESCE(ins.data->>'type', 'nps') = 'nps'"
-  "      THEN GREATEST(c.last_nps_at, ins.occurred_at)"
-  "      ELSE c.last_nps_at END,"
-  "    updated_at = now()"
-  "  FROM ins WHERE c.id = ins.customer_id"
-  "  RETURNING c.id"
-  "), kinds AS ("
-  "  INSERT INTO customer_event_kinds AS k"
-  "         (customer_id, kind, first_at, last_at, count)"
-  "  SELECT customer_id, kind, occurred_at, occurred_at, 1 FROM ins"
-  "  ON CONFLICT (customer_id, kind) DO UPDATE SET"
-  "    first_at = LEAST(k.first_at, EXCLUDED.first_at),"
-  "    last_at = GREATEST(k.last_at, EXCLUDED.last_at),"
-  "    count = k.count + 1"
-  "), jobs AS ("
+  EVENT_INSERT_CTES EVENT_INSERT_RESULT);
+
+ST_STATEMENT_DEFINE (st_sql_event_insert_jobs, 8,
+  EVENT_INSERT_CTES
+  ", jobs AS ("
   "  INSERT INTO care_jobs (customer_id, key, script, trigger, event_id,"
   "                         due_at)"
   "  SELECT ins.customer_id, 'event:' || ins.id || ':' || j.name, j.name,"
   "         ins.kind, ins.id, now() + make_interval(secs => j.delay)"
-  "    FROM ins, jsonb_to_recordset(COALESCE($7::jsonb, '[]'))"
+  "    FROM ins, jsonb_to_recordset($8::jsonb)"
   "      AS j(name text, delay bigint, recent bigint)"
   "   WHERE j.recent IS NULL"
   "      OR ins.occurred_at >= now() - make_interval(secs => j.recent)"
   "  ON CONFLICT (customer_id, key) DO NOTHING RETURNING 1"
   ")"
-  "SELECT " EVENT_COLUMNS ", false AS duplicate FROM ins"
+  EVENT_INSERT_RESULT
   "  LEFT JOIN (SELECT pg_notify('" ST_CARE_CHANNEL "', '')"
   "               FROM jobs LIMIT 1) AS wake ON true");
 
@@ -242,44 +266,53 @@ static GVariant *
 record_one (StStore *store, const char *customer, const EventInput *in,
             gboolean commit, GError **error)
 {
-  gint64 id;
   g_autofree char *id_text = NULL, *jobs = NULL;
-  const char *params[7];
+  const char *ref;
+  const char *params[8];
   StStoreCall call = { &st_sql_event_insert, params, NULL };
   g_autoptr (PGresult) res = NULL;
+  g_autoptr (PGresult) earlier = NULL;
+  int columns;
 
-  if (!st_customers_resolve (store, customer, FALSE, &id, error))
+  if (!st_customers_address_parse (customer, &id_text, &ref, error))
     return NULL;
-  id_text = g_strdup_printf ("%" G_GINT64_FORMAT, id);
   jobs = st_triggers_plan (st_store_get_triggers (store), in->kind);
   params[0] = id_text;
-  params[1] = in->kind;
-  params[2] = in->at;
-  params[3] = in->amount;
-  params[4] = in->data_json;
-  params[5] = in->key;
-  params[6] = jobs;
+  params[1] = ref;
+  params[2] = in->kind;
+  params[3] = in->at;
+  params[4] = in->amount;
+  params[5] = in->data_json;
+  params[6] = in->key;
+  params[7] = jobs;
+  if (jobs != NULL)
+    call.stmt = &st_sql_event_insert_jobs;
   if (commit ? !st_store_exec_and_commit (store, &call, 1, error)
              : !st_store_exec_many (store, &call, 1, error))
     return NULL;
   res = g_steal_pointer (&call.result);
-  if (PQntuples (res) == 0)
+  columns = PQnfields (res) - EVENT_INSERT_EXTRA_COLUMNS;
+  if (!st_customers_address_check (
+          customer, atoi (PQgetvalue (res, 0, columns + 1)), error))
+    return NULL;
+  if (!PQgetisnull (res, 0, 0))
+    return st_record_from_columns (res, 0, columns);
+
+  /* The key was recorded before: answer with that event. */
+  earlier = st_store_exec (store, &st_sql_event_by_key,
+                           (const char *[]){ PQgetvalue (res, 0, columns),
+                                             in->key },
+                           error);
+  if (earlier == NULL)
+    return NULL;
+  if (PQntuples (earlier) == 0)
     {
-      /* The key was recorded before: answer with that event. */
-      g_clear_pointer (&res, PQclear);
-      res = st_store_exec (store, &st_sql_event_by_key,
-                           (const char *[]){ id_text, in->key }, error);
-      if (res == NULL)
-        return NULL;
-      if (PQntuples (res) == 0)
-        {
-          g_set_error (error, ST_ERROR, ST_ERROR_FAILED,
-                       "key '%s' conflicted but its event is gone; try again",
-                       in->key);
-          return NULL;
-        }
+      g_set_error (error, ST_ERROR, ST_ERROR_FAILED,
+                   "key '%s' conflicted but its event is gone; try again",
+                   in->key);
+      return NULL;
     }
-  return st_record_from_row (res, 0);
+  return st_record_from_row (earlier, 0);
 }
 
 GVariant *
@@ -293,8 +326,8 @@ st_events_record (StStore *store, const char *customer, const char *kind,
     return NULL;
   if (!st_store_begin (store, error))
     return NULL;
-  /* Two round trips: BEGIN with the customer's lookup, then the event with
-   * its jobs and the COMMIT. */
+  /* One round trip: BEGIN, the event with its customer's lookup and its
+   * jobs, and the COMMIT. */
   event = record_one (store, customer, &in, TRUE, error);
   if (event == NULL)
     {

@@ -287,10 +287,16 @@ st_record_value_from_text (StColumnKind kind, const char *text)
 GVariant *
 st_record_from_row (PGresult *res, int row)
 {
+  return st_record_from_columns (res, row, PQnfields (res));
+}
+
+GVariant *
+st_record_from_columns (PGresult *res, int row, int n_columns)
+{
   GVariantBuilder builder;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  for (int col = 0; col < PQnfields (res); col++)
+  for (int col = 0; col < n_columns; col++)
     {
       if (PQgetisnull (res, row, col))
         continue;

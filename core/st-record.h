@@ -46,6 +46,10 @@ typedef struct {
 
 int st_record_scan_simple_json (const char *text, GArray *spans);
 
+/* The same with only the first @n_columns columns: the others are for the
+ * caller (a statement's flags), not for the record. */
+GVariant *st_record_from_columns (PGresult *res, int row, int n_columns);
+
 /* All rows as aa{sv}. */
 GVariant *st_record_list_from_result (PGresult *res);
 

@@ -471,7 +471,7 @@ gboolean
 st_call_authorize (StCall *call, GError **error)
 {
   const StConfig *config = st_engine_get_config (call->service->engine);
-  g_autofree char *name = method_name (call);
+  g_autofree char *name = NULL; /* for refusals only: every call comes here */
   g_autoptr (StCaller) caller = NULL;
   g_autoptr (GError) local = NULL;
   g_autofree char *who = NULL;
@@ -481,6 +481,7 @@ st_call_authorize (StCall *call, GError **error)
   /* Not in the table, or in it without a role: refused, whoever asks. */
   if (call->method == NULL || call->method->role == ST_ROLE_NONE)
     {
+      name = method_name (call);
       g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
                    "%s has no access rule in this stewardd, so it is refused "
                    "to everyone; this is a bug: report it", name);
@@ -504,6 +505,7 @@ st_call_authorize (StCall *call, GError **error)
   role = st_access_role (config, caller, &source);
   if (role < call->method->role)
     {
+      name = method_name (call);
       who = st_caller_describe (caller);
       g_set_error (error, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
                    "%s has role %s (from %s); %s needs %s; an operator can "

@@ -313,16 +313,41 @@ pipeline_check (StStore *store, PGresult *res, gboolean *failed,
   return res;
 }
 
+/* Read up to the pipeline's sync. Between the last query's result and the
+ * sync comes the error of an implicit transaction's commit, if it failed. */
+static void
+pipeline_sync (StStore *store, gboolean *failed, GError **error)
+{
+  PGresult *res;
+
+  /* That error ends with a NULL of its own, before the sync. */
+  while ((res = PQgetResult (store->conn)) != NULL
+         || (res = PQgetResult (store->conn)) != NULL)
+    {
+      if (PQresultStatus (res) == PGRES_PIPELINE_SYNC)
+        break;
+      res = pipeline_check (store, res, failed, error);
+      g_clear_pointer (&res, PQclear);
+    }
+  g_clear_pointer (&res, PQclear);
+}
+
 /* Send @calls (after BEGIN when @begin, and then COMMIT when @commit) and
- * read their results, in one round trip. */
+ * read their results, in one round trip. With both, the calls are the
+ * whole transaction: they go without BEGIN and COMMIT, as the implicit
+ * transaction that the server commits at the pipeline's sync. That is
+ * the same transaction for two statements less to parse and run. */
 static gboolean
 run_pipeline (StStore *store, gboolean begin, StStoreCall *calls, guint n,
               gboolean commit, GError **error)
 {
   g_autofree gboolean *preparing = g_new0 (gboolean, n);
+  gboolean implicit = begin && commit;
   gboolean failed = FALSE;
   PGresult *res;
 
+  if (implicit)
+    begin = commit = FALSE;
   if (!PQenterPipelineMode (store->conn)
       || (begin && !PQsendQueryParams (store->conn, "BEGIN", 0, NULL, NULL,
                                        NULL, NULL, 0)))
@@ -369,8 +394,10 @@ run_pipeline (StStore *store, gboolean begin, StStoreCall *calls, guint n,
       if (!failed)
         store->in_transaction = FALSE;
     }
-  res = PQgetResult (store->conn); /* PGRES_PIPELINE_SYNC */
-  g_clear_pointer (&res, PQclear);
+  pipeline_sync (store, &failed, error);
+  /* Committed or rolled back: either way it is over. */
+  if (implicit)
+    store->in_transaction = FALSE;
   if (!PQexitPipelineMode (store->conn) && st_store_is_connected (store))
     g_debug ("postgresql: cannot leave pipeline mode: %s",
              PQerrorMessage (store->conn));

@@ -59,7 +59,10 @@ typedef struct {
 gboolean st_store_exec_many (StStore *store, StStoreCall *calls, guint n,
                              GError **error);
 /* The same, then COMMIT, still in one round trip. On failure the
- * transaction is to be rolled back as usual. */
+ * transaction is to be rolled back as usual. When they are all the
+ * transaction ran (BEGIN still pending), they go without BEGIN and COMMIT,
+ * as the server's implicit transaction, which is over when this returns,
+ * committed or not. */
 gboolean st_store_exec_and_commit (StStore *store, StStoreCall *calls,
                                    guint n, GError **error);
 

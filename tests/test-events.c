@@ -569,6 +569,24 @@ test_refuse_bad_fields (void)
                   "no customer");
 }
 
+/* The event's statement finds its customer itself: an address that is the
+ * id of one customer and the ref of another is refused as Get refuses it. */
+static void
+test_refuse_ambiguous (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (GVariant) ann = create (fx, "Ann", "ann");
+  g_autoptr (GVariant) bob = NULL;
+  g_autofree char *ann_id = NULL;
+  gint64 id;
+
+  g_assert_true (g_variant_lookup (ann, "id", "x", &id));
+  ann_id = g_strdup_printf ("%" G_GINT64_FORMAT, id);
+  bob = create (fx, "Bob", ann_id);
+  assert_refused (fx, ann_id, "login", "@a{sv} {}",
+                  ST_ERROR_INVALID_ARGUMENT, "customer:");
+}
+
 /* RecordEvents ---------------------------------------------------------- */
 
 static GVariant *
@@ -855,6 +873,7 @@ main (int argc, char **argv)
   g_test_add_func ("/events/refuse/bad-at", test_refuse_bad_at);
   g_test_add_func ("/events/refuse/bad-survey", test_refuse_bad_survey);
   g_test_add_func ("/events/refuse/bad-fields", test_refuse_bad_fields);
+  g_test_add_func ("/events/refuse/ambiguous", test_refuse_ambiguous);
   g_test_add_func ("/events/batch/records-all", test_batch);
   g_test_add_func ("/events/batch/all-or-nothing", test_batch_all_or_nothing);
   g_test_add_func ("/events/batch/size", test_batch_size);

@@ -353,6 +353,70 @@ test_transactions (void)
   g_assert_true (st_store_is_connected (store));
 }
 
+ST_STATEMENT_DEFINE (test_sql_insert_twice, 0,
+  "INSERT INTO deferred_keys VALUES (1), (1)");
+
+ST_STATEMENT_DEFINE (test_sql_fail, 0, "SELECT 1/0");
+
+/* A transaction that is only the calls of st_store_exec_and_commit() runs
+ * as the server's implicit one: all or nothing, its commit's failure
+ * reported, and nothing left open after it. */
+static void
+test_exec_and_commit_alone (void)
+{
+  g_autoptr (StTestDb) db = st_test_db_new ();
+  g_autoptr (StStore) store = st_test_db_store (db);
+  g_autoptr (GError) error = NULL;
+  const char *params[] = { "Kept", NULL, "lead" };
+  StStoreCall calls[] = { { &test_sql_insert_customer, params, NULL },
+                          { &test_sql_fail, NULL, NULL } };
+
+  g_assert_true (st_store_begin (store, &error));
+  g_assert_true (st_store_exec_and_commit (store, calls, 1, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&calls[0].result, PQclear);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, 1);
+
+  /* The second call fails: the first one's row goes too. */
+  params[0] = "Gone";
+  g_assert_true (st_store_begin (store, &error));
+  g_assert_false (st_store_exec_and_commit (store, calls, 2, &error));
+  g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  st_store_rollback (store);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, 1);
+
+  /* A deferred constraint fails at the commit itself. */
+  {
+    g_autoptr (PGresult) res = st_store_exec_sql (
+        store, "CREATE TABLE deferred_keys (k int, UNIQUE (k) DEFERRABLE "
+               "INITIALLY DEFERRED)", 0, NULL, &error);
+    g_assert_no_error (error);
+  }
+  calls[0] = (StStoreCall){ &test_sql_insert_twice, NULL, NULL };
+  g_assert_true (st_store_begin (store, &error));
+  g_assert_false (st_store_exec_and_commit (store, calls, 1, &error));
+  g_assert_error (error, ST_ERROR, ST_ERROR_ALREADY_EXISTS);
+  g_assert_null (calls[0].result);
+  g_clear_error (&error);
+  st_store_rollback (store);
+  g_assert_cmpint (st_test_db_query_int (db,
+                                         "SELECT count(*) FROM deferred_keys"),
+                   ==, 0);
+
+  /* And the store goes on. */
+  params[0] = "After";
+  calls[0] = (StStoreCall){ &test_sql_insert_customer, params, NULL };
+  g_assert_true (st_store_begin (store, &error));
+  g_assert_true (st_store_exec_and_commit (store, calls, 1, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&calls[0].result, PQclear);
+  g_assert_cmpint (st_test_db_query_int (db, "SELECT count(*) FROM customers"),
+                   ==, 2);
+}
+
 static void
 test_session_in_utc (void)
 {
@@ -737,6 +801,8 @@ main (int argc, char **argv)
   g_test_add_func ("/store/exec/unique-violation", test_unique_violation);
   g_test_add_func ("/store/exec/error-mapping", test_error_mapping);
   g_test_add_func ("/store/exec/transactions", test_transactions);
+  g_test_add_func ("/store/exec/exec-and-commit-alone",
+                   test_exec_and_commit_alone);
   g_test_add_func ("/store/exec/hostile-parameters", test_hostile_parameters);
   g_test_add_func ("/store/record/time-from-pg", test_record_time_from_pg);
   g_test_add_func ("/store/record/from-row-types", test_record_from_row_types);
