@@ -42,6 +42,9 @@ typedef struct {
   int attempts;
   char *last_error;
   GVariant *event;     /* what the script gets as `event` */
+  StLuaRow event_row;  /* the same, as Lua gets it (texts below) */
+  GStrv event_names, event_values;
+  int *event_kinds;
   StTemplateCache *templates; /* read once for all its customers */
 
   /* What it writes: messages and targets as columns, the counts. */

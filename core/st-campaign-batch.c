@@ -134,6 +134,49 @@ run_event (StBatch *batch, PGresult *claim)
   return g_variant_ref_sink (g_variant_dict_end (&event));
 }
 
+/* The event (a flat a{sv} of strings, integers and booleans) as a row:
+ * each target's script gets it as a table built straight from these
+ * texts, not converted from the record again. */
+static void
+event_row (StBatch *batch)
+{
+  gsize n = g_variant_n_children (batch->event);
+
+  batch->event_names = g_new0 (char *, n + 1);
+  batch->event_values = g_new0 (char *, n + 1);
+  batch->event_kinds = g_new0 (int, n);
+  for (gsize i = 0; i < n; i++)
+    {
+      const char *name;
+      g_autoptr (GVariant) value = NULL;
+
+      g_variant_get_child (batch->event, i, "{&sv}", &name, &value);
+      batch->event_names[i] = g_strdup (name);
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+        {
+          batch->event_kinds[i] = ST_COLUMN_INT64;
+          batch->event_values[i] = g_strdup_printf (
+              "%" G_GINT64_FORMAT, g_variant_get_int64 (value));
+        }
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+        {
+          batch->event_kinds[i] = ST_COLUMN_BOOL;
+          batch->event_values[i] = g_strdup (
+              g_variant_get_boolean (value) ? "t" : "f");
+        }
+      else
+        {
+          g_assert (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING));
+          batch->event_kinds[i] = ST_COLUMN_TEXT;
+          batch->event_values[i] = g_variant_dup_string (value, NULL);
+        }
+    }
+  batch->event_row = (StLuaRow){ (guint) n,
+                                 (const char *const *) batch->event_names,
+                                 batch->event_kinds,
+                                 (const char *const *) batch->event_values };
+}
+
 static void
 read_claim (StBatch *batch, PGresult *claim)
 {
@@ -151,6 +194,7 @@ read_claim (StBatch *batch, PGresult *claim)
     batch->zone = g_strdup (PQgetvalue (claim, 0, CLAIM_ZONE));
   batch->dry_run = PQgetvalue (claim, 0, CLAIM_DRY_RUN)[0] == 't';
   batch->event = run_event (batch, claim);
+  event_row (batch);
 }
 
 /* Who is still in the audience ----------------------------------------- */

@@ -156,6 +156,9 @@ st_batch_clear (StBatch *batch)
   g_clear_pointer (&batch->zone, g_free);
   g_clear_pointer (&batch->last_error, g_free);
   g_clear_pointer (&batch->event, g_variant_unref);
+  g_clear_pointer (&batch->event_names, g_strfreev);
+  g_clear_pointer (&batch->event_values, g_strfreev);
+  g_clear_pointer (&batch->event_kinds, g_free);
   g_clear_pointer (&batch->templates, st_template_cache_free);
   for (guint i = 0; i < ST_MSG_COLUMNS; i++)
     g_string_free (batch->messages[i].text, TRUE);
@@ -430,6 +433,7 @@ st_batch_run_target (StBatch *batch, gint64 id, const StLuaRow *customer,
                       batch->campaign.scripts, batch->campaign.script, id);
   run.customer_row = customer;
   run.event = g_variant_ref (batch->event);
+  run.event_row = &batch->event_row;
   run.templates = batch->templates;
   ok = st_script_run_call (&run, batch->lua, &failure)
        && render_sends (&run, sends, &failure)

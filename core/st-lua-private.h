@@ -143,6 +143,7 @@ struct _StLua
   GVariant *customer;
   const StLuaRow *customer_row; /* instead of @customer */
   GVariant *event;
+  const StLuaRow *event_row; /* instead of @event */
   StLuaCheckFunc check;
   gpointer check_data;
   GError *check_error;

@@ -194,17 +194,17 @@ push_row_critical (lua_State *L)
   return 1;
 }
 
-/* The run's customer: a row or a record. */
+/* One of run()'s arguments: a row, else a record. */
 static void
-push_customer (lua_State *L, StLua *lua)
+push_argument (lua_State *L, const StLuaRow *row, GVariant *record)
 {
-  if (lua->customer_row == NULL)
+  if (row == NULL)
     {
-      push_record (L, lua->customer);
+      push_record (L, record);
       return;
     }
   lua_pushcfunction (L, push_row_critical);
-  lua_pushlightuserdata (L, (gpointer) lua->customer_row);
+  lua_pushlightuserdata (L, (gpointer) row);
   st_lua_critical_pcall (L, 1, 1);
 }
 
@@ -287,8 +287,8 @@ run_main (lua_State *L)
   lua_pushliteral (L, "run");
   if (lua_rawget (L, 2) != LUA_TFUNCTION)
     return luaL_error (L, "%s: run: must be a function", script->path);
-  push_customer (L, lua);
-  push_record (L, lua->event);
+  push_argument (L, lua->customer_row, lua->customer);
+  push_argument (L, lua->event_row, lua->event);
   lua_call (L, 2, 0);
   return 0;
 }
@@ -351,8 +351,9 @@ restore_path (const char *path, char *message)
 static gboolean run_script (StLua *lua, const StScript *script,
                             const char *const *module_folders,
                             GVariant *customer, const StLuaRow *row,
-                            GVariant *event, const StLuaHost *host,
-                            gpointer host_data, GError **error);
+                            GVariant *event, const StLuaRow *event_row,
+                            const StLuaHost *host, gpointer host_data,
+                            GError **error);
 
 gboolean
 st_lua_run (StLua *lua, const StScript *script,
@@ -361,24 +362,24 @@ st_lua_run (StLua *lua, const StScript *script,
             GError **error)
 {
   return run_script (lua, script, module_folders, customer, NULL, event,
-                     host, host_data, error);
+                     NULL, host, host_data, error);
 }
 
 gboolean
 st_lua_run_row (StLua *lua, const StScript *script,
                 const char *const *module_folders, const StLuaRow *customer,
-                GVariant *event, const StLuaHost *host, gpointer host_data,
-                GError **error)
+                const StLuaRow *event_row, GVariant *event,
+                const StLuaHost *host, gpointer host_data, GError **error)
 {
   return run_script (lua, script, module_folders, NULL, customer, event,
-                     host, host_data, error);
+                     event_row, host, host_data, error);
 }
 
 static gboolean
 run_script (StLua *lua, const StScript *script,
             const char *const *module_folders, GVariant *customer,
-            const StLuaRow *row, GVariant *event, const StLuaHost *host,
-            gpointer host_data, GError **error)
+            const StLuaRow *row, GVariant *event, const StLuaRow *event_row,
+            const StLuaHost *host, gpointer host_data, GError **error)
 {
   g_autofree char *message = NULL;
   gboolean limit;
@@ -403,6 +404,7 @@ run_script (StLua *lua, const StScript *script,
   lua->customer = customer;
   lua->customer_row = row;
   lua->event = event;
+  lua->event_row = event_row;
   lua->host = host;
   lua->host_data = host_data;
   lua->folders = module_folders;
@@ -411,7 +413,7 @@ run_script (StLua *lua, const StScript *script,
   ok = st_lua_call_protected (lua, run_main, &message, &limit, error);
   lua->script = NULL;
   lua->customer = lua->event = NULL;
-  lua->customer_row = NULL;
+  lua->customer_row = lua->event_row = NULL;
   lua->host = NULL;
   lua->host_data = NULL;
   lua->folders = NULL;

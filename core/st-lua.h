@@ -116,12 +116,13 @@ typedef struct {
   const char *const *values;
 } StLuaRow;
 
-/* st_lua_run() with the customer as a row. */
+/* st_lua_run() with the customer as a row, and the event too when
+ * @event_row is not NULL (@event is then not read). */
 gboolean st_lua_run_row (StLua *lua, const StScript *script,
                          const char *const *module_folders,
-                         const StLuaRow *customer, GVariant *event,
-                         const StLuaHost *host, gpointer host_data,
-                         GError **error);
+                         const StLuaRow *customer, const StLuaRow *event_row,
+                         GVariant *event, const StLuaHost *host,
+                         gpointer host_data, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StScript, st_script_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StScriptSet, st_script_set_unref)

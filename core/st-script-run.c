@@ -545,7 +545,7 @@ st_script_run_call (StScriptRun *run, StLua *lua, GError **error)
   if (run->customer == NULL && run->customer_row != NULL)
     return st_lua_run_row (lua, run->script,
                            st_script_set_folders (run->scripts),
-                           run->customer_row, run->event,
+                           run->customer_row, run->event_row, run->event,
                            &st_script_run_host, run, error);
   return st_lua_run (lua, run->script, st_script_set_folders (run->scripts),
                      run->customer, run->event, &st_script_run_host, run,

@@ -38,6 +38,8 @@ typedef struct {
                                  * the run), made a record only when
                                  * something asks for the whole of it */
   GVariant *event;        /* a{sv}: what the script gets as `event` */
+  const StLuaRow *event_row; /* the same as a row, for Lua (may be NULL;
+                              * the caller's, outliving the run) */
   double now;             /* steward.now(); 0: the real clock */
   double until;           /* backtests: steward.events() sees only events
                            * before this time (epoch seconds), and

@@ -104,7 +104,8 @@ static const char daily_script[] =
 #define DUMP_SEND(key)                                                       \
   "    steward.send{ customer = customer, channel = 'email',\n"              \
   "                  key = '" key "', template = 'dump',\n"                  \
-  "                  data = { dump = dump(customer) } }\n"
+  "                  data = { dump = dump(customer),\n"                    \
+  "                           event = dump(event) } }\n"
 
 static const char dump_campaign_script[] =
   DUMP_LUA
@@ -675,6 +676,7 @@ test_row_as_record (void)
   Fixture fx;
   g_autofree char *path = NULL, *templates = NULL, *file = NULL;
   g_autofree char *trigger = NULL, *campaign = NULL, *id = NULL;
+  g_autofree char *event_dump = NULL, *expected = NULL, *occurrence = NULL;
   g_autoptr (GVariant) event = NULL;
   g_autoptr (GError) error = NULL;
 
@@ -707,6 +709,9 @@ test_row_as_record (void)
   path = run_campaign (&fx, "dump_campaign", NULL);
   g_assert_cmpstr (wait_finished (&fx, path), ==, "done");
   campaign = wait_message_body (&fx, "dump:campaign");
+  occurrence = st_test_db_query (
+      fx.daemon->db, "SELECT to_char(occurrence AT TIME ZONE 'UTC',"
+                     " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM campaign_runs");
 
   g_assert_cmpstr (campaign, ==, trigger);
   /* And what they both saw is the customer. */
@@ -727,6 +732,16 @@ test_row_as_record (void)
   st_test_assert_contains (campaign, "\nZoë \"Q\" Dump|zoe@example.com|dump, "
                                      "a\"b, vip, c\001d|gold|1.50|12.50|3|");
   st_test_assert_contains (campaign, "Z|-12.50\n");
+  /* The campaign's event, as its batch hands it to Lua. */
+  event_dump = st_test_db_query (fx.daemon->db,
+                                 "SELECT data->>'event' FROM messages"
+                                 " WHERE key = 'dump:campaign'");
+  expected = g_strdup_printf (
+      "{campaign=string:dump_campaign,dry_run=boolean:false,key=string:"
+      "campaign:dump_campaign:%s,kind=string:campaign,occurrence=string:%s,"
+      "run_id=integer:%" G_GINT64_FORMAT "}",
+      occurrence, occurrence, path_id (path));
+  g_assert_cmpstr (event_dump, ==, expected);
   fixture_stop (&fx);
 }
 
