@@ -654,6 +654,41 @@ test_conflict_retried (void)
   fixture_stop (&fx);
 }
 
+/* A batch whose transaction fails every time (here: its messages are
+ * refused) is tried three times; then its targets are recorded failed,
+ * with the error, and the run still ends, with an alert. */
+static void
+test_batch_gives_up (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *error_text = NULL;
+  g_autoptr (GVariant) props = NULL;
+
+  fixture_start (&fx, NULL, "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "vip", 10, "active", "{vip}", NULL, NULL);
+  db_exec (&fx, "CREATE FUNCTION test_refuse () RETURNS trigger"
+                " LANGUAGE plpgsql AS $$ BEGIN"
+                "  RAISE EXCEPTION 'messages refused (test)'; END $$;"
+                "CREATE TRIGGER test_refuse BEFORE INSERT ON messages"
+                " FOR EACH STATEMENT EXECUTE FUNCTION test_refuse ()");
+
+  path = run_campaign (&fx, "newsletter", NULL);
+  g_assert_cmpstr (wait_finished (&fx, path), ==, "done");
+  props = run_props (&fx, path);
+  g_assert_cmpint (prop_int (props, "Sent"), ==, 0);
+  g_assert_cmpint (prop_int (props, "Failed"), ==, 10);
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM run_targets WHERE "
+                                "state = 'failed'"), ==, 10);
+  error_text = st_test_db_query (fx.daemon->db,
+                                 "SELECT min(error) FROM run_targets");
+  st_test_assert_contains (error_text, "the batch failed 3 times");
+  st_test_assert_contains (error_text, "messages refused (test)");
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM messages"), ==, 0);
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM alerts WHERE kind = "
+                                "'campaign_failed:newsletter'"), ==, 1);
+  fixture_stop (&fx);
+}
+
 static char *
 wait_message_body (Fixture *fx, const char *key)
 {
@@ -1343,6 +1378,7 @@ main (int argc, char **argv)
   g_test_add_func ("/campaigns/dry-run", test_dry_run);
   g_test_add_func ("/campaigns/failing-target", test_failing_target);
   g_test_add_func ("/campaigns/conflict-retried", test_conflict_retried);
+  g_test_add_func ("/campaigns/batch-gives-up", test_batch_gives_up);
   g_test_add_func ("/campaigns/row-as-record", test_row_as_record);
   g_test_add_func ("/campaigns/occurrence-once", test_occurrence_once);
   g_test_add_func ("/campaigns/two-daemons", test_two_daemons);
