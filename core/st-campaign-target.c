@@ -21,8 +21,9 @@
 /* A target's error is kept this long (characters). */
 #define TARGET_ERROR_CHARS 2000
 
-/* As st_outbox_enqueue(), for a batch's messages at once; the NOTIFY wakes
- * the delivery workers (ST_OUTBOX_CHANNEL). */
+/* As st_outbox_enqueue(), for a batch's messages at once, its customers
+ * checked and locked as that does (messages have no foreign key: migration
+ * 8); the NOTIFY wakes the delivery workers (ST_OUTBOX_CHANNEL). */
 ST_STATEMENT_DEFINE (st_sql_batch_messages, 12,
   "WITH ins AS ("
   "  INSERT INTO messages (customer_id, key, channel, script, template,"
@@ -35,12 +36,14 @@ ST_STATEMENT_DEFINE (st_sql_batch_messages, 12,
   "              $10::jsonb[], $11::bigint[], $12::text[])"
   "    AS m(customer_id, key, channel, script, template, locale, recipient,"
   "         subject, body, data, delay, html)"
+  "    JOIN customers c ON c.id = m.customer_id"
+  "  FOR KEY SHARE OF c"
   "  ON CONFLICT (customer_id, key) DO NOTHING RETURNING 1)"
   "SELECT count(*), pg_notify('steward_outbox', '') FROM ins");
 
 /* A customer deleted since the run started has no target row to keep.
  * The EXISTS is for the targets not sent: a sent target's customer was
- * read by this batch a moment ago, and its message's foreign key has
+ * read by this batch a moment ago, and the insert of its message has
  * usually locked it since (a customer deleted in between, by hand, can
  * leave its target row behind: harmless). No ON CONFLICT: the batches of a run hold
  * distinct customers and a batch commits once, so a duplicate would be a

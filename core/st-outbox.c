@@ -24,13 +24,17 @@
 #define ST_USEC(expr) "(extract(epoch FROM " expr ") * 1000000)::bigint"
 #define ST_NOW(n) "COALESCE(" ST_TS (n) ", now())"
 
+/* Messages have no foreign key (migration 8): the customer is checked and
+ * locked FOR KEY SHARE here, so it cannot be deleted before the message's
+ * transaction ends; a customer that is gone gets no message. */
 ST_STATEMENT_DEFINE (st_sql_outbox_enqueue, 12,
   "WITH ins AS ("
   "  INSERT INTO messages (customer_id, key, channel, script, template,"
   "    locale, recipient, subject, body, data, due_at, html)"
-  "  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, ''),"
+  "  SELECT c.id, $2, $3, $4, $5, $6, $7, $8, COALESCE($9, ''),"
   "    COALESCE($10::jsonb, '{}'), now() + $11::bigint * interval '1 second',"
-  "    $12)"
+  "    $12"
+  "  FROM customers c WHERE c.id = $1::bigint FOR KEY SHARE"
   "  ON CONFLICT (customer_id, key) DO NOTHING RETURNING id)"
   " SELECT id, pg_notify('" ST_OUTBOX_CHANNEL "', '') FROM ins");
 

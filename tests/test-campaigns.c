@@ -522,11 +522,16 @@ test_run (void)
                        &error));
   g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
 
-  /* run_targets has no foreign keys: deleting a customer, then the run,
-   * deletes their targets all the same (migration 6's triggers). */
+  /* run_targets and messages have no foreign keys: deleting a customer,
+   * then the run, deletes their targets and messages all the same
+   * (migrations 6 and 8's triggers). */
   db_exec (&fx, "DELETE FROM customers WHERE id = (SELECT min(id) FROM "
                 "customers WHERE tags @> '{vip}' AND stage = 'active')");
   g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM run_targets"), ==, 19);
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM messages"), ==, 19);
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM messages m WHERE "
+                                "NOT EXISTS (SELECT 1 FROM customers c "
+                                "WHERE c.id = m.customer_id)"), ==, 0);
   g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM run_targets t WHERE "
                                 "NOT EXISTS (SELECT 1 FROM customers c "
                                 "WHERE c.id = t.customer_id)"), ==, 0);

@@ -513,6 +513,67 @@ test_enqueue_transaction (Fixture *f, gconstpointer data)
   st_store_rollback (f->store);
 }
 
+/* Messages have no foreign key (migration 8), so the enqueue itself
+ * locks the customer: deleting the customer waits for the message's
+ * transaction, and then deletes the message with it; a customer already
+ * gone gets no message, and no error. */
+static void
+test_enqueue_customer_deleted (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 customer = add_customer (f, "gil", NULL);
+  StOutboxMessage message = { .customer_id = customer, .key = "held",
+                              .channel = "email" };
+  StOutboxMessage late = { .customer_id = customer, .key = "late",
+                           .channel = "email" };
+  g_autofree char *delete = g_strdup_printf (
+      "DELETE FROM customers WHERE id = %" G_GINT64_FORMAT, customer);
+  g_autofree char *count = NULL;
+  PGconn *other = PQconnectdb (f->db->conninfo);
+  PGresult *res;
+  gboolean created = FALSE;
+  int waited = 0;
+
+  (void) data;
+  g_assert_cmpint (PQstatus (other), ==, CONNECTION_OK);
+  g_assert_true (st_store_begin (f->store, &error));
+  g_assert_true (st_outbox_enqueue (f->store, &message, &created, &error));
+  g_assert_true (created);
+
+  /* The delete waits for the enqueue's transaction... */
+  g_assert_cmpint (PQsendQuery (other, delete), ==, 1);
+  while (atoi (count = query (f, "SELECT count(*) FROM pg_stat_activity"
+                                 " WHERE wait_event_type = 'Lock' AND"
+                                 " query LIKE 'DELETE FROM customers%%'"))
+         == 0)
+    {
+      g_clear_pointer (&count, g_free);
+      g_assert_cmpint (++waited, <, 500);
+      g_usleep (10000);
+    }
+  g_clear_pointer (&count, g_free);
+  g_assert_true (st_store_commit (f->store, &error));
+
+  /* ...then takes the message with the customer. */
+  while ((res = PQgetResult (other)) != NULL)
+    {
+      g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+      g_assert_cmpstr (PQcmdTuples (res), ==, "1");
+      PQclear (res);
+    }
+  PQfinish (other);
+  count = query (f, "SELECT count(*) FROM messages");
+  g_assert_cmpstr (count, ==, "0");
+
+  g_assert_true (st_store_begin (f->store, &error));
+  g_assert_true (st_outbox_enqueue (f->store, &late, &created, &error));
+  g_assert_false (created);
+  g_assert_true (st_store_commit (f->store, &error));
+  g_clear_pointer (&count, g_free);
+  count = query (f, "SELECT count(*) FROM messages");
+  g_assert_cmpstr (count, ==, "0");
+}
+
 /* A message locked by someone else (another worker mid-delivery) is
  * skipped, not waited for, and taken once the lock goes. */
 static void
@@ -1144,6 +1205,7 @@ main (int argc, char **argv)
   ADD ("/outbox/deliver/minimal", test_deliver_minimal);
   ADD ("/outbox/enqueue/idempotent", test_enqueue_idempotent);
   ADD ("/outbox/enqueue/transaction", test_enqueue_transaction);
+  ADD ("/outbox/enqueue/customer-deleted", test_enqueue_customer_deleted);
   ADD ("/outbox/deliver/skip-locked", test_skip_locked);
   g_test_add_func ("/outbox/quiet-hours/end", test_quiet_hours_end);
   ADD ("/outbox/quiet-hours/zones", test_quiet_hours_zones);
