@@ -498,6 +498,7 @@ st_call_authorize (StCall *call, GError **error)
       if (local == NULL)
         g_set_error (&local, ST_ERROR, ST_ERROR_PERMISSION_DENIED,
                      "the caller's Unix user could not be found");
+      name = method_name (call);
       g_propagate_prefixed_error (error, g_steal_pointer (&local),
                                   "%s is refused: ", name);
       return FALSE;
