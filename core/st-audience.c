@@ -1002,6 +1002,19 @@ st_audience_sql (const StAudience *audience, GPtrArray *params)
 }
 
 char *
+st_audience_sql_among (const StAudience *audience, GPtrArray *params)
+{
+  GString *sql = g_string_new ("SELECT c.id FROM customers c");
+
+  write_where (audience, sql, 3, 4, " AND k.customer_id > $1", params);
+  g_string_append_printf (sql,
+                          "c.id = ANY ($%u::bigint[]) AND c.id > $1"
+                          " ORDER BY c.id LIMIT $2",
+                          params->len + 1);
+  return g_string_free (sql, FALSE);
+}
+
+char *
 st_audience_count_sql (const StAudience *audience, GPtrArray *params)
 {
   GString *sql = g_string_new ("SELECT count(*) FROM customers c");

@@ -40,6 +40,13 @@ gboolean st_audience_check_stages (const StAudience *audience,
  * plans it with the values known. */
 char *st_audience_sql (const StAudience *audience, GPtrArray *params);
 
+/* The same, among the ids given as one more parameter, appended last to
+ * @params by the caller (a bigint[] literal): which of them are in the
+ * audience, by primary key. A campaign batch re-checks its own ids this
+ * way, at a cost that does not grow with the table or with how sparse the
+ * audience is in it. */
+char *st_audience_sql_among (const StAudience *audience, GPtrArray *params);
+
 /* SELECT count(*) of the audience: $1 is the reference time and the
  * conditions' values, the same as st_audience_sql() appends and in the same
  * order, are $2, $3… */

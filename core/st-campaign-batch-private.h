@@ -35,7 +35,7 @@ typedef struct {
 
   /* The claimed batch and its run. */
   char *run_text, *batch_text;
-  gint64 first_id, last_id;
+  gint64 first_id;
   GArray *ids;         /* gint64, ascending */
   gboolean dry_run;
   char *zone;          /* local-time runs; else NULL */

@@ -694,6 +694,47 @@ test_batch_gives_up (void)
   fixture_stop (&fx);
 }
 
+/* A batch checks its own customers again when it runs: whoever left the
+ * audience since the run started is skipped, with the reason. Here the
+ * first batch's transaction takes two customers of the second batch out
+ * of the audience (one worker, batches of 5, in id order). */
+static void
+test_left_audience (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *reason = NULL;
+  g_autoptr (GVariant) props = NULL;
+
+  fixture_start (&fx, "check_interval: 200ms, batch_size: 5, workers: 1",
+                 "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "vip", 10, "active", "{vip}", NULL, NULL);
+  db_exec (&fx, "CREATE FUNCTION test_leave () RETURNS trigger"
+                " LANGUAGE plpgsql AS $$ BEGIN"
+                "  UPDATE customers SET stage = 'churned'"
+                "   WHERE name IN ('vip9', 'vip10');"
+                "  RETURN NULL; END $$;"
+                "CREATE TRIGGER test_leave AFTER INSERT ON run_targets"
+                " FOR EACH STATEMENT EXECUTE FUNCTION test_leave ()");
+
+  path = run_campaign (&fx, "newsletter", NULL);
+  g_assert_cmpstr (wait_finished (&fx, path), ==, "done");
+  props = run_props (&fx, path);
+  g_assert_cmpint (prop_int (props, "Total"), ==, 10);
+  g_assert_cmpint (prop_int (props, "Sent"), ==, 8);
+  g_assert_cmpint (prop_int (props, "Skipped"), ==, 2);
+  reason = st_test_db_query (fx.daemon->db,
+                             "SELECT string_agg(DISTINCT t.error, ',')"
+                             "  FROM run_targets t JOIN customers c"
+                             "    ON c.id = t.customer_id"
+                             " WHERE c.name IN ('vip9', 'vip10')"
+                             "   AND t.state = 'skipped'");
+  g_assert_cmpstr (reason, ==, "left the audience before its batch ran");
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM messages m JOIN "
+                                "customers c ON c.id = m.customer_id "
+                                "WHERE c.name IN ('vip9', 'vip10')"), ==, 0);
+  fixture_stop (&fx);
+}
+
 static char *
 wait_message_body (Fixture *fx, const char *key)
 {
@@ -1384,6 +1425,7 @@ main (int argc, char **argv)
   g_test_add_func ("/campaigns/failing-target", test_failing_target);
   g_test_add_func ("/campaigns/conflict-retried", test_conflict_retried);
   g_test_add_func ("/campaigns/batch-gives-up", test_batch_gives_up);
+  g_test_add_func ("/campaigns/left-audience", test_left_audience);
   g_test_add_func ("/campaigns/row-as-record", test_row_as_record);
   g_test_add_func ("/campaigns/occurrence-once", test_occurrence_once);
   g_test_add_func ("/campaigns/two-daemons", test_two_daemons);
