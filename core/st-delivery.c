@@ -53,10 +53,12 @@ worker_main (gpointer data)
 
       if (store == NULL)
         store = st_store_new (d->conninfo, &error);
+      /* After a message, again at once only when another is due (ms 0);
+       * else wait, for a notification or until the next one is due. */
       if (store != NULL)
         while ((result = st_outbox_deliver_next (d, store, &ms, &error))
                    == ST_CLAIM_HANDLED
-               && !st_waker_stopping (d->waker))
+               && ms == 0 && !st_waker_stopping (d->waker))
           ;
       if (result == ST_CLAIM_ERROR && error != NULL)
         {
@@ -71,7 +73,7 @@ worker_main (gpointer data)
             g_message ("delivery: working again");
           failing = FALSE;
         }
-      if (result != ST_CLAIM_HANDLED)
+      if (result != ST_CLAIM_HANDLED || ms > 0)
         st_waker_wait (d->waker, seen, ms);
     }
   return NULL;

@@ -62,7 +62,8 @@ typedef enum {
  * alerts raised go to the sink after the commit. When none is due
  * (ST_CLAIM_NONE), *@idle_ms (may be NULL) is how long an idle worker may
  * sleep: until the next message comes due, but no longer than the fallback
- * poll. */
+ * poll. After a message (ST_CLAIM_HANDLED) it is 0 when another may be
+ * due now (ask again at once), else the same as for none. */
 StClaimResult st_outbox_deliver_next (StDelivery *d, StStore *store,
                                       gint64 *idle_ms, GError **error);
 

@@ -43,7 +43,13 @@ ST_STATEMENT_DEFINE (st_sql_outbox_enqueue, 12,
  * NULLs but the last column: the milliseconds until the next message is
  * due (NULL: none waiting), so an idle worker knows how long it may sleep
  * without asking again. Messages due now but locked are being delivered
- * (or just arrived, and notified): they are not counted. */
+ * (or just arrived, and notified): they are not counted. The claimed row's
+ * last column says the same for after it: 0 when another message is due
+ * now, so a worker asks again only then (an empty claim after each
+ * message was a third of the delivery path's statements). */
+#define ST_OUTBOX_NEXT_MS                                                   \
+  "(SELECT " ST_USEC ("min(due_at) - " ST_NOW (1)) " / 1000 FROM messages"  \
+  "  WHERE state IN ('pending', 'retry') AND due_at > " ST_NOW (1) ")"
 ST_STATEMENT_DEFINE (st_sql_outbox_claim, 1,
   "WITH claimed AS ("
   "  SELECT m.customer_id, m.id, m.key, m.channel, m.script, m.template,"
@@ -55,12 +61,15 @@ ST_STATEMENT_DEFINE (st_sql_outbox_claim, 1,
   "   FROM messages m JOIN customers c ON c.id = m.customer_id"
   "  WHERE m.state IN ('pending', 'retry') AND m.due_at <= " ST_NOW (1)
   "  ORDER BY m.due_at LIMIT 1 FOR UPDATE OF m SKIP LOCKED)"
-  " SELECT *, NULL::bigint FROM claimed"
+  " SELECT *, CASE WHEN EXISTS (SELECT 1 FROM messages o"
+  "                    WHERE o.state IN ('pending', 'retry')"
+  "                      AND o.due_at <= " ST_NOW (1)
+  "                      AND o.id <> claimed.id)"
+  "              THEN 0 ELSE " ST_OUTBOX_NEXT_MS " END"
+  "  FROM claimed"
   " UNION ALL"
   " SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-  "   NULL, NULL, NULL, NULL, NULL, " ST_USEC ("next - " ST_NOW (1)) " / 1000"
-  "  FROM (SELECT min(due_at) AS next FROM messages"
-  "         WHERE state IN ('pending', 'retry') AND due_at > " ST_NOW (1) ") n"
+  "   NULL, NULL, NULL, NULL, NULL, " ST_OUTBOX_NEXT_MS
   " WHERE NOT EXISTS (SELECT 1 FROM claimed)");
 
 enum {
@@ -436,9 +445,12 @@ backoff_usec (const StDeliveryPolicy *policy, guint attempts)
   return (gint64) ((double) ms * 1000.0 * g_random_double_range (0.8, 1.2));
 }
 
+/* *@again is set when the message was given a later due time (a retry):
+ * the claim's idea of the next due message no longer holds. */
 static gboolean
 deliver (StDelivery *d, StStore *store, const StRoute *route,
-         const StClaimed *c, GPtrArray *alerts, GError **error)
+         const StClaimed *c, GPtrArray *alerts, gboolean *again,
+         GError **error)
 {
   StChannel *channel = route->channel;
   g_autofree char *detail = NULL, *attempts_text = NULL, *when = NULL;
@@ -471,6 +483,7 @@ deliver (StDelivery *d, StStore *store, const StRoute *route,
       return mark_dead (store, c, attempts, last, alerts, error);
     }
   when = usec_text (c->now + backoff_usec (&route->policy, attempts));
+  *again = TRUE;
   return exec_update (store, &st_sql_outbox_retry,
                       (const char *[]){ c->customer_text, c->id_text,
                                         attempts_text, when, detail },
@@ -496,14 +509,16 @@ apply_rate_limit (const StRoute *route, StStore *store, const StClaimed *c,
   return hold (store, c, until, reason, error);
 }
 
-/* Everything about one claimed message, inside its transaction. */
+/* Everything about one claimed message, inside its transaction. *@again
+ * is set when it was held or retried: it is due again later. */
 static gboolean
 handle (StDelivery *d, StStore *store, const StClaimed *c, GPtrArray *alerts,
-        GError **error)
+        gboolean *again, GError **error)
 {
   StRoute *route = find_route (d, c->message.channel);
   gboolean held = FALSE;
 
+  *again = FALSE;
   if (route == NULL)
     {
       g_autofree char *detail = g_strdup_printf (
@@ -519,8 +534,11 @@ handle (StDelivery *d, StStore *store, const StClaimed *c, GPtrArray *alerts,
   if (!held && !apply_rate_limit (route, store, c, &held, error))
     return FALSE;
   if (held)
-    return TRUE;
-  return deliver (d, store, route, c, alerts, error);
+    {
+      *again = TRUE;
+      return TRUE;
+    }
+  return deliver (d, store, route, c, alerts, again, error);
 }
 
 /* How long an idle worker may sleep, from a claim that found nothing. */
@@ -541,6 +559,7 @@ st_outbox_deliver_next (StDelivery *d, StStore *store, gint64 *idle_ms,
   g_autoptr (PGresult) res = NULL;
   g_autoptr (GPtrArray) alerts =
       g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  gboolean again = FALSE;
   StClaimed claimed;
 
   if (!st_store_begin (store, error))
@@ -557,7 +576,7 @@ st_outbox_deliver_next (StDelivery *d, StStore *store, gint64 *idle_ms,
       return ST_CLAIM_NONE;
     }
   claimed_init (&claimed, res);
-  if (!handle (d, store, &claimed, alerts, error))
+  if (!handle (d, store, &claimed, alerts, &again, error))
     {
       st_store_rollback (store);
       return ST_CLAIM_ERROR;
@@ -571,6 +590,11 @@ st_outbox_deliver_next (StDelivery *d, StStore *store, gint64 *idle_ms,
     }
   for (guint i = 0; d->sink != NULL && i < alerts->len; i++)
     d->sink (g_ptr_array_index (alerts, i), d->sink_data);
+  /* 0 (ask again at once) unless the claim saw nothing else due and this
+   * message is not due again later. */
+  if (idle_ms != NULL)
+    *idle_ms = again || g_strcmp0 (PQgetvalue (res, 0, COL_IDLE_MS), "0") == 0
+                   ? 0 : idle_ms_from_claim (res);
   return ST_CLAIM_HANDLED;
 }
 
