@@ -3,7 +3,6 @@
 
 #include "st-service-private.h"
 
-#include "st-customers.h"
 #include "st-error.h"
 #include "st-messages.h"
 
@@ -24,47 +23,23 @@ GVariant *
 st_service_message_list (StCall *call, GVariant *params, GError **error)
 {
   g_autoptr (GVariant) filter = g_variant_get_child_value (params, 0);
-  g_autoptr (GVariant) customer = g_variant_lookup_value (filter, "customer",
-                                                          NULL);
   StStore *store = st_call_store (call, error);
-  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (filter);
   g_autoptr (GVariant) resolved = NULL;
 
   if (store == NULL)
     return NULL;
-  if (customer != NULL
-      && !g_variant_is_of_type (customer, G_VARIANT_TYPE_STRING))
-    {
-      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "customer: expected a string (an id or a ref), not %s",
-                   g_variant_get_type_string (customer));
-      return NULL;
-    }
-  /* Clients name customers as everywhere else; the store wants the id. */
-  if (customer != NULL)
-    {
-      gint64 id;
-      gboolean found;
-
-      if (!st_store_begin (store, error))
-        return NULL;
-      found = st_customers_resolve (store, g_variant_get_string (customer,
-                                                                 NULL),
-                                    FALSE, &id, error);
-      st_store_rollback (store);
-      if (!found)
-        return NULL;
-      g_variant_dict_remove (&dict, "customer");
-      g_variant_dict_insert (&dict, "customer_id", "x", id);
-    }
-  else if (g_variant_dict_contains (&dict, "customer_id"))
+  /* The id is the store's business: clients name the customer. */
+  if (!g_variant_lookup (filter, "customer", "*", NULL)
+      && g_variant_lookup (filter, "customer_id", "*", NULL))
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
                    "filter: unknown key 'customer_id'; give the customer as "
                    "'customer' (s: an id or a ref)");
       return NULL;
     }
-  resolved = g_variant_ref_sink (g_variant_dict_end (&dict));
+  resolved = st_call_filter_by_id (store, filter, error);
+  if (resolved == NULL)
+    return NULL;
   return st_reply_list (st_messages_list (store, resolved, error));
 }
 

@@ -72,6 +72,12 @@ StStore *st_call_store (StCall *call, GError **error);
 char *st_call_actor (StCall *call);
 /* A list as the reply tuple "(aa{sv})" (taking @list), or NULL. */
 GVariant *st_reply_list (GVariant *list);
+/* A list filter as the stores want it: its "customer" (s: an id or a ref,
+ * as clients name customers everywhere) replaced by "customer_id" (x).
+ * INVALID_ARGUMENT when it is not a string, NOT_FOUND when no customer has
+ * it. A new reference. */
+GVariant *st_call_filter_by_id (StStore *store, GVariant *filter,
+                                GError **error);
 
 /* Hands a method call to the worker threads: the vtable's method_call,
  * for the run objects too. */

@@ -260,35 +260,48 @@ handle_record_events (StCall *call, GVariant *params, GError **error)
 
 /* Alerts ----------------------------------------------------------------- */
 
+GVariant *
+st_call_filter_by_id (StStore *store, GVariant *filter, GError **error)
+{
+  g_autoptr (GVariant) customer = g_variant_lookup_value (filter, "customer",
+                                                          NULL);
+  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (filter);
+  gint64 id;
+  gboolean found;
+
+  if (customer == NULL)
+    return g_variant_ref (filter);
+  if (!g_variant_is_of_type (customer, G_VARIANT_TYPE_STRING))
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "customer: expected a string (an id or a ref), not %s",
+                   g_variant_get_type_string (customer));
+      return NULL;
+    }
+  if (!st_store_begin (store, error))
+    return NULL;
+  found = st_customers_resolve (store, g_variant_get_string (customer, NULL),
+                                FALSE, &id, error);
+  st_store_rollback (store);
+  if (!found)
+    return NULL;
+  g_variant_dict_remove (&dict, "customer");
+  g_variant_dict_insert (&dict, "customer_id", "x", id);
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
 static GVariant *
 handle_alert_list (StCall *call, GVariant *params, GError **error)
 {
   g_autoptr (GVariant) filter = g_variant_get_child_value (params, 0);
-  g_autoptr (GVariant) customer = g_variant_lookup_value (
-      filter, "customer", G_VARIANT_TYPE_STRING);
   StStore *store = st_call_store (call, error);
-  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (filter);
   g_autoptr (GVariant) resolved = NULL;
 
   if (store == NULL)
     return NULL;
-  /* Clients name customers as everywhere else; the store wants the id. */
-  if (customer != NULL)
-    {
-      gint64 id;
-      gboolean found;
-      if (!st_store_begin (store, error))
-        return NULL;
-      found = st_customers_resolve (store, g_variant_get_string (customer,
-                                                                 NULL),
-                                    FALSE, &id, error);
-      st_store_rollback (store);
-      if (!found)
-        return NULL;
-      g_variant_dict_remove (&dict, "customer");
-      g_variant_dict_insert (&dict, "customer_id", "x", id);
-    }
-  resolved = g_variant_ref_sink (g_variant_dict_end (&dict));
+  resolved = st_call_filter_by_id (store, filter, error);
+  if (resolved == NULL)
+    return NULL;
   return st_reply_list (st_alerts_list (store, resolved, error));
 }
 
