@@ -285,6 +285,21 @@ st_record_value_from_text (StColumnKind kind, const char *text)
 }
 
 GVariant *
+st_record_from_texts (guint n, const char *const *names, const int *kinds,
+                      const char *const *values)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  for (guint i = 0; i < n; i++)
+    if (values[i] != NULL)
+      g_variant_builder_add_value (
+          &builder, dict_entry (names[i], st_record_value_from_text (
+                                              kinds[i], values[i])));
+  return g_variant_builder_end (&builder);
+}
+
+GVariant *
 st_record_from_row (PGresult *res, int row)
 {
   return st_record_from_columns (res, row, PQnfields (res));

@@ -35,6 +35,12 @@ GVariant *st_record_column_value (PGresult *res, int row, int col);
 /* The same from a column's kind and text. */
 GVariant *st_record_value_from_text (StColumnKind kind, const char *text);
 
+/* A record (floating) from @n columns given as names, kinds
+ * (StColumnKind) and texts (NULL: left out), as st_record_from_row() makes
+ * it from a result row. */
+GVariant *st_record_from_texts (guint n, const char *const *names,
+                                const int *kinds, const char *const *values);
+
 /* The JSON texts every customer row has, read without a JSON parser:
  * "{}" gives 0; an array of strings without escapes (tags, as to_json()
  * gives them) gives 1, its items appended to @spans (StRecordSpan, into

@@ -78,20 +78,11 @@ static GVariant *
 run_customer (StScriptRun *run)
 {
   const StLuaRow *row = run->customer_row;
-  GVariantBuilder builder;
 
   if (run->customer != NULL || row == NULL)
     return run->customer;
-  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  for (guint i = 0; i < row->n; i++)
-    if (row->values[i] != NULL)
-      g_variant_builder_add_value (
-          &builder,
-          g_variant_new_dict_entry (
-              g_variant_new_string (row->names[i]),
-              g_variant_new_variant (st_record_value_from_text (
-                  row->kinds[i], row->values[i]))));
-  run->customer = g_variant_ref_sink (g_variant_builder_end (&builder));
+  run->customer = g_variant_ref_sink (
+      st_record_from_texts (row->n, row->names, row->kinds, row->values));
   return run->customer;
 }
 
