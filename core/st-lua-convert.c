@@ -459,34 +459,14 @@ fast_json (lua_State *L, const char *text)
   return FALSE;
 }
 
-/* A json/jsonb column: "{}" and arrays of plain strings (what every
- * customer row has) without a parser; text that does not parse as
- * itself, as st_record_column_value() keeps it. */
+/* A json/jsonb column: PostgreSQL's text by fast_json(), anything else
+ * by json-glib; text that does not parse as itself, as
+ * st_record_column_value() keeps it. */
 static void
 push_json_column (lua_State *L, const char *text)
 {
-  GArray *spans = g_array_new (FALSE, FALSE, sizeof (StRecordSpan));
   JsonParser *parser;
 
-  st_lua_hold (L, spans, (GDestroyNotify) g_array_unref);
-  switch (st_record_scan_simple_json (text, spans))
-    {
-    case 0:
-      lua_createtable (L, 0, 0);
-      return;
-    case 1:
-      lua_createtable (L, (int) MIN (spans->len, G_MAXINT), 0);
-      for (guint i = 0; i < spans->len; i++)
-        {
-          const StRecordSpan *span = &g_array_index (spans, StRecordSpan, i);
-
-          lua_pushlstring (L, span->text, span->len);
-          lua_rawseti (L, -2, (lua_Integer) i + 1);
-        }
-      return;
-    default:
-      break;
-    }
   if (fast_json (L, text))
     return;
   parser = json_parser_new_immutable ();

@@ -41,17 +41,6 @@ GVariant *st_record_value_from_text (StColumnKind kind, const char *text);
 GVariant *st_record_from_texts (guint n, const char *const *names,
                                 const int *kinds, const char *const *values);
 
-/* The JSON texts every customer row has, read without a JSON parser:
- * "{}" gives 0; an array of strings without escapes (tags, as to_json()
- * gives them) gives 1, its items appended to @spans (StRecordSpan, into
- * @text); anything else -1. */
-typedef struct {
-  const char *text;
-  gsize len;
-} StRecordSpan;
-
-int st_record_scan_simple_json (const char *text, GArray *spans);
-
 /* The same with only the first @n_columns columns: the others are for the
  * caller (a statement's flags), not for the record. */
 GVariant *st_record_from_columns (PGresult *res, int row, int n_columns);
