@@ -56,11 +56,13 @@ ST_STATEMENT_DEFINE (st_sql_care_customers, 1,
   "SELECT " ST_CUSTOMER_COLUMNS " FROM customers"
   " WHERE id = ANY($1::bigint[])");
 
+/* The jobs' events by primary key: $1 and $2 are their customers and ids,
+ * pair by pair. */
 ST_STATEMENT_DEFINE (st_sql_care_events, 2,
-  "SELECT id, customer_id, kind, occurred_at, recorded_at, amount, data,"
-  "       idem_key AS key"
-  "  FROM events WHERE id = ANY($2::bigint[])"
-  "   AND customer_id = ANY($1::bigint[])");
+  "SELECT e.id, e.customer_id, e.kind, e.occurred_at, e.recorded_at,"
+  "       e.amount, e.data, e.idem_key AS key"
+  "  FROM unnest($1::bigint[], $2::bigint[]) AS k(customer_id, id)"
+  "  JOIN events e ON e.customer_id = k.customer_id AND e.id = k.id");
 
 ST_STATEMENT_DEFINE (st_sql_care_stage_entries, 2,
   "SELECT id, 'stage:' || to_stage AS kind, to_stage AS stage,"
@@ -242,6 +244,7 @@ batch_read (Batch *b, GError **error)
 {
   g_autoptr (GString) customers = g_string_new ("{");
   g_autoptr (GString) events = g_string_new ("{");
+  g_autoptr (GString) event_customers = g_string_new ("{");
   g_autoptr (GString) entries = g_string_new ("{");
   const char *lock_params[1], *customer_params[1];
   const char *event_params[2], *entry_params[2];
@@ -252,15 +255,20 @@ batch_read (Batch *b, GError **error)
     {
       append_id (customers, b->jobs[i].customer_id);
       if (b->jobs[i].event_id != 0)
-        append_id (events, b->jobs[i].event_id);
+        {
+          append_id (events, b->jobs[i].event_id);
+          append_id (event_customers, b->jobs[i].customer_id);
+        }
       if (b->jobs[i].stage_entry != 0)
         append_id (entries, b->jobs[i].stage_entry);
     }
   g_string_append_c (customers, '}');
   g_string_append_c (events, '}');
+  g_string_append_c (event_customers, '}');
   g_string_append_c (entries, '}');
   lock_params[0] = customer_params[0] = customers->str;
-  event_params[0] = entry_params[0] = customers->str;
+  event_params[0] = event_customers->str;
+  entry_params[0] = customers->str;
   event_params[1] = events->str;
   entry_params[1] = entries->str;
   calls[0] = (StStoreCall){ &st_sql_care_lock, lock_params, NULL };

@@ -16,7 +16,9 @@
   "idem_key AS key"
 
 /* One statement: the customer found by its address ($1 id, $2 ref, as
- * st_customers_resolve() finds it), the event, the customer's aggregates,
+ * st_customers_resolve() finds it, and locked FOR KEY SHARE: events have
+ * no foreign key, migration 9, so this is what keeps a customer being
+ * deleted from getting the event), the event, the customer's aggregates,
  * the per-kind times and, in st_sql_event_insert_jobs, the care jobs ($8,
  * st_triggers_plan(): inserted as st_care_enqueue does, and the care
  * workers woken; none for an event older than the plan's recent window,
@@ -28,6 +30,7 @@
  * names one). */
 #define EVENT_INSERT_CTES \
   "WITH target AS (" ST_CUSTOMERS_RESOLVE_SQL ("$1", "$2") \
+  "  FOR KEY SHARE" \
   "), one AS (" \
   "  SELECT min(id) AS customer, count(*) AS matches FROM target" \
   "), ins AS (" \

@@ -78,9 +78,10 @@ ST_STATEMENT_DEFINE (st_sql_import_event_customers, 4,
 
 /* The events, their aggregates and their care jobs. Rows are inserted by
  * customer, in file order within each customer (ids follow it, as the
- * aggregates' ticket fold needs). $1 maps each kind to its plan (see
- * st-triggers.h); an entry's "recent" window keeps old events from
- * queueing jobs. */
+ * aggregates' ticket fold needs), and their customers locked FOR KEY
+ * SHARE, as the foreign key did before migration 9. $1 maps each kind to
+ * its plan (see st-triggers.h); an entry's "recent" window keeps old
+ * events from queueing jobs. */
 ST_STATEMENT_DEFINE (st_sql_import_events, 1,
   "WITH new_events AS ("
   "  INSERT INTO events (customer_id, kind, occurred_at, amount, data,"
@@ -89,6 +90,7 @@ ST_STATEMENT_DEFINE (st_sql_import_events, 1,
   "         COALESCE(s.data, '{}'), s.key"
   "    FROM st_import_events s JOIN customers c ON c.ref = s.ref"
   "   ORDER BY c.id, s.line"
+  "   FOR KEY SHARE OF c"
   "  ON CONFLICT (customer_id, idem_key) WHERE idem_key IS NOT NULL"
   "  DO NOTHING"
   "  RETURNING customer_id, id, kind, occurred_at, amount, data"

@@ -849,6 +849,76 @@ test_concurrent_distinct (void)
                    ==, N * PER_THREAD);
 }
 
+/* Events have no foreign key (migration 9): recording one locks its
+ * customer, so an event never outlives its customer. A customer being
+ * deleted makes RecordEvent wait, and then say the customer is gone (the
+ * event is not written); deleting a customer deletes its events. */
+typedef struct {
+  StTestStore *fx;
+  GError *error;
+  GVariant *event;
+} DeletedJob;
+
+static gpointer
+record_while_deleted (gpointer data)
+{
+  DeletedJob *job = data;
+  g_autoptr (GVariant) payload = st_test_parsed ("@a{sv} {}");
+
+  job->event = st_events_record (job->fx->store, "gone", "login", payload,
+                                 &job->error);
+  return NULL;
+}
+
+static void
+test_customer_deleted (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (GVariant) ann = create (fx, "Ann", "ann");
+  g_autoptr (GVariant) gone = create (fx, "Gil", "gone");
+  g_autoptr (GVariant) event = record (fx, "ann", "login", "@a{sv} {}");
+  DeletedJob job = { fx, NULL, NULL };
+  PGconn *other = PQconnectdb (fx->db->conninfo);
+  GThread *thread;
+  PGresult *res;
+  int waited = 0;
+
+  g_assert_cmpint (PQstatus (other), ==, CONNECTION_OK);
+  res = PQexec (other, "BEGIN; DELETE FROM customers WHERE ref = 'gone'");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+  PQclear (res);
+
+  /* RecordEvent waits for the delete's transaction... */
+  thread = g_thread_new ("record", record_while_deleted, &job);
+  while (st_test_lock_waiters (fx->db->conninfo) == 0)
+    {
+      g_assert_cmpint (++waited, <, 500);
+      g_usleep (10000);
+    }
+  res = PQexec (other, "COMMIT");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+  PQclear (res);
+  g_thread_join (thread);
+
+  /* ...and then finds no customer, and writes nothing. */
+  g_assert_null (job.event);
+  g_assert_error (job.error, ST_ERROR, ST_ERROR_NOT_FOUND);
+  g_clear_error (&job.error);
+  g_assert_cmpint (st_test_db_query_int (fx->db, "SELECT count(*) FROM events"),
+                   ==, 1);
+
+  /* Deleting a customer deletes its events. */
+  res = PQexec (other, "DELETE FROM customers WHERE ref = 'ann'");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+  PQclear (res);
+  PQfinish (other);
+  g_assert_cmpint (st_test_db_query_int (fx->db, "SELECT count(*) FROM events"),
+                   ==, 0);
+  g_assert_cmpint (st_test_db_query_int (
+                       fx->db, "SELECT count(*) FROM customer_event_kinds"),
+                   ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -878,6 +948,8 @@ main (int argc, char **argv)
   g_test_add_func ("/events/batch/all-or-nothing", test_batch_all_or_nothing);
   g_test_add_func ("/events/batch/size", test_batch_size);
   g_test_add_func ("/events/concurrency/same-key", test_concurrent_same_key);
+  g_test_add_func ("/events/concurrency/customer-deleted",
+                   test_customer_deleted);
   g_test_add_func ("/events/concurrency/distinct-events",
                    test_concurrent_distinct);
 
