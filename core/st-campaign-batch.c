@@ -21,6 +21,7 @@ ST_STATEMENT_DEFINE (st_sql_batch_claim, 0,
   "       b.last_error, r.campaign, r.zone, r.dry_run, r.occurrence"
   "  FROM run_batches b JOIN campaign_runs r ON r.id = b.run_id"
   " WHERE b.state = 'pending' AND r.state = 'running'"
+  "   AND r.cancelled_by IS NULL"
   " ORDER BY b.run_id, b.batch_no LIMIT 1 FOR UPDATE OF b SKIP LOCKED");
 
 enum {
@@ -319,22 +320,30 @@ fail_targets (StBatch *batch)
                          "failed", why);
 }
 
+gboolean
+st_campaign_run_summarize (StStore *store, const char *run_id,
+                           GError **error)
+{
+  g_autoptr (PGresult) summary = NULL, dropped = NULL;
+
+  summary = st_store_exec (store, &st_sql_run_summary,
+                           (const char *[]){ run_id }, error);
+  if (summary == NULL)
+    return FALSE;
+  dropped = st_store_exec (store, &st_sql_run_batches_drop,
+                           (const char *[]){ run_id }, error);
+  return dropped != NULL;
+}
+
 /* The run's end, in the transaction of its last batch: the summary made
  * one, the batches dropped, and an alert when targets failed. */
 static gboolean
 close_run (StBatch *batch, gint64 total, gint64 failed, GError **error)
 {
-  g_autoptr (PGresult) summary = NULL, dropped = NULL;
   g_autofree char *message = NULL, *kind = NULL, *data = NULL;
   GVariant *alert;
 
-  summary = st_store_exec (batch->store, &st_sql_run_summary,
-                           (const char *[]){ batch->run_text }, error);
-  if (summary == NULL)
-    return FALSE;
-  dropped = st_store_exec (batch->store, &st_sql_run_batches_drop,
-                           (const char *[]){ batch->run_text }, error);
-  if (dropped == NULL)
+  if (!st_campaign_run_summarize (batch->store, batch->run_text, error))
     return FALSE;
   if (failed == 0 || batch->dry_run)
     return TRUE;

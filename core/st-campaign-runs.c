@@ -10,7 +10,7 @@
 #define RUN_COLUMNS                                                         \
   "id, campaign, occurrence, zone, dry_run, state, requested_by,"          \
   " created_at, started_at, finished_at, total, done, sent, skipped,"      \
-  " failed, summary, last_error"
+  " failed, summary, last_error, cancelled_by"
 
 /* The occurrence's run may exist already: the partial unique index makes
  * a second scheduler, or a repeated request, write nothing. */

@@ -37,7 +37,8 @@ gboolean st_campaign_runs_insert (StStore *store, const StRunRequest *request,
 
 /* A run as a record (a{sv}): id, campaign, occurrence, zone, dry_run,
  * state, requested_by, created_at, started_at, finished_at, total, done,
- * sent, skipped, failed, summary (a{sv}), last_error. NOT_FOUND when
+ * sent, skipped, failed, summary (a{sv}), last_error, cancelled_by (who
+ * asked to cancel it; absent when nobody did). NOT_FOUND when
  * there is no such run. Own transaction. */
 GVariant *st_campaign_runs_get (StStore *store, gint64 id, GError **error);
 

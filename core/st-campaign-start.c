@@ -11,6 +11,7 @@
 
 ST_STATEMENT_DEFINE (st_sql_run_claim_pending, 0,
   "SELECT id, campaign, zone FROM campaign_runs WHERE state = 'pending'"
+  "   AND cancelled_by IS NULL"
   " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED");
 
 ST_STATEMENT_DEFINE (st_sql_run_fail, 2,

@@ -15,7 +15,8 @@ G_BEGIN_DECLS
  *   batches of ids (st-campaign-start.c);
  * - process a batch: re-check the audience for its ids, run the script for
  *   each customer still in it, and commit the actions with the batch's
- *   run_targets rows and the run's counters (st-campaign-batch.c).
+ *   run_targets rows and the run's counters (st-campaign-batch.c);
+ * - and, asked to, cancel a run (st-campaign-cancel.c).
  *
  * Workers of every daemon do both, claiming rows with FOR UPDATE SKIP
  * LOCKED; a crash rolls the step back and another worker does it again. */
@@ -48,6 +49,24 @@ gboolean st_campaign_start_next (StEngine *engine, StStore *store,
 gboolean st_campaign_batch_next (StEngine *engine, StStore *store,
                                  StLua *lua, const gint *stopping,
                                  GError **error);
+
+/* The end of a run, in the caller's transaction: the summaries of its
+ * batches made the run's one, and the batches dropped. */
+gboolean st_campaign_run_summarize (StStore *store, const char *run_id,
+                                    GError **error);
+
+/* Cancel run @id for @who (docs/campaigns.md#cancelling-a-run), in
+ * transactions of its own: from the first one's commit no worker claims
+ * the run's batches; the second waits for the batches in progress and
+ * ends the run as cancelled. The run as a record (a{sv}) afterwards: its
+ * state is that of the end it had before the cancel took, when the last
+ * batch in progress ended it. NOT_FOUND for no such run,
+ * ILLEGAL_TRANSITION for one that had already ended. */
+GVariant *st_campaign_run_cancel (StStore *store, gint64 id, const char *who,
+                                  GError **error);
+
+/* End the cancellations whose daemon died between the two steps. */
+gboolean st_campaign_run_cancel_left (StStore *store, GError **error);
 
 /* A batch whose transaction failed this many times (not for a lost
  * connection) is given up: its targets are recorded as failed. */

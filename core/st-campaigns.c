@@ -139,9 +139,12 @@ campaign_scheduler (gpointer data)
       if (store != NULL)
         {
           set_leader (campaigns, take_lead (store, &error));
+          /* The leader also ends the cancellations that their daemon
+           * left half done. */
           if (error == NULL && g_atomic_int_get (&campaigns->leader)
-              && !st_campaign_schedule_tick (campaigns->engine, store,
-                                             campaigns->who, &error))
+              && (!st_campaign_schedule_tick (campaigns->engine, store,
+                                              campaigns->who, &error)
+                  || !st_campaign_run_cancel_left (store, &error)))
             g_warning ("campaign scheduler: %s", error->message);
         }
       if (error != NULL)

@@ -1,4 +1,4 @@
-/* stewardctl campaign list|run|runs|show: scheduled campaigns (the
+/* stewardctl campaign list|run|runs|show|cancel: scheduled campaigns (the
  * Campaigns calls) and their runs (the run objects' properties). `run
  * --wait` follows a run to its end through the run object's signals; see
  * st-cli-campaign-wait.c. */
@@ -37,6 +37,7 @@ static const StCliField run_fields[] = {
   { "actions", "Actions", ST_CLI_FIELD_TEXT },
   { "channels", "Messages by channel", ST_CLI_FIELD_TEXT },
   { "last_error", "Last error", ST_CLI_FIELD_TEXT },
+  { "cancelled_by", "Cancelled by", ST_CLI_FIELD_TEXT },
   { "path", "Path", ST_CLI_FIELD_TEXT },
   { NULL },
 };
@@ -403,5 +404,60 @@ st_cli_campaign_show (StCtl *ctl, const StCliCommand *command, GStrv *args)
     st_cli_print_json (run);
   else
     st_cli_print_run (ctl, run);
+  return ST_CLI_EXIT_OK;
+}
+
+/* ---- cancel ---- */
+
+static gint64
+record_int (GVariant *record, const char *key)
+{
+  gint64 value = 0;
+
+  g_variant_lookup (record, key, "x", &value);
+  return value;
+}
+
+int
+st_cli_campaign_cancel (StCtl *ctl, const StCliCommand *command, GStrv *args)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL, run = NULL;
+  g_autofree char *path = NULL;
+  const char *state = "", *campaign = "";
+  int status;
+
+  status = st_cli_parse_command_line (ctl, command, NULL, args, "RUN");
+  if (status >= 0)
+    return status;
+  path = run_path_of ((*args)[1], &error);
+  if (path == NULL)
+    return st_cli_usage_error (command, "RUN: %s", error->message);
+  reply = st_cli_call_object (ctl, path, ST_CLI_RUN_IFACE, "Cancel", NULL,
+                              "(s)", &status);
+  if (reply == NULL)
+    return status;
+  run = st_cli_fetch_run (ctl, path, &status);
+  if (run == NULL)
+    return status;
+  if (ctl->json)
+    {
+      st_cli_print_json (run);
+      return ST_CLI_EXIT_OK;
+    }
+  g_variant_lookup (run, "state", "&s", &state);
+  g_variant_lookup (run, "campaign", "&s", &campaign);
+  if (g_str_equal (state, "cancelled"))
+    printf ("run %" G_GINT64_FORMAT " of %s cancelled", record_int (run, "id"),
+            campaign);
+  else
+    printf ("run %" G_GINT64_FORMAT " of %s ended (%s) before the cancel "
+            "took effect", record_int (run, "id"), campaign, state);
+  printf (": %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " targets done (%"
+          G_GINT64_FORMAT " sent, %" G_GINT64_FORMAT " skipped, %"
+          G_GINT64_FORMAT " failed)\n",
+          record_int (run, "done"), record_int (run, "total"),
+          record_int (run, "sent"), record_int (run, "skipped"),
+          record_int (run, "failed"));
   return ST_CLI_EXIT_OK;
 }

@@ -147,6 +147,8 @@ GVariant *st_service_run_get (StCall *call, GVariant *params,
                               GError **error);
 GVariant *st_service_run_get_all (StCall *call, GVariant *params,
                                   GError **error);
+GVariant *st_service_run_cancel (StCall *call, GVariant *params,
+                                 GError **error);
 
 /* The object path of run @id. */
 char *st_run_path (gint64 id);

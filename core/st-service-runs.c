@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "st-campaign-runs.h"
+#include "st-campaign-work.h"
 #include "st-dbus-generated.h"
 #include "st-error.h"
 
@@ -76,6 +77,7 @@ run_properties (GVariant *record)
     { "Failed", "failed", "x" },
     { "Summary", "summary", "a{sv}" },
     { "LastError", "last_error", "s" },
+    { "CancelledBy", "cancelled_by", "s" },
   };
   GVariantBuilder builder;
 
@@ -99,26 +101,61 @@ run_properties (GVariant *record)
   return g_variant_builder_end (&builder);
 }
 
-static GVariant *
-run_properties_of_call (StCall *call, GError **error)
+/* The id of the run object called, 0 (with NOT_FOUND) for a path that
+ * is none. */
+static gint64
+run_id_of_call (StCall *call, GError **error)
 {
   const char *path = g_dbus_method_invocation_get_object_path (
       call->invocation);
   gint64 id = path_run_id (path);
+
+  if (id == 0)
+    g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
+                 "%s is no campaign run's path", path);
+  return id;
+}
+
+static GVariant *
+run_properties_of_call (StCall *call, GError **error)
+{
+  gint64 id = run_id_of_call (call, error);
   g_autoptr (GVariant) record = NULL;
   StStore *store;
 
   if (id == 0)
-    {
-      g_set_error (error, ST_ERROR, ST_ERROR_NOT_FOUND,
-                   "%s is no campaign run's path", path);
-      return NULL;
-    }
+    return NULL;
   store = st_call_store (call, error);
   if (store == NULL)
     return NULL;
   record = st_campaign_runs_get (store, id, error);
   return record == NULL ? NULL : run_properties (record);
+}
+
+GVariant *
+st_service_run_cancel (StCall *call, GVariant *params, GError **error)
+{
+  gint64 id = run_id_of_call (call, error);
+  g_autofree char *actor = NULL;
+  g_autoptr (GVariant) record = NULL;
+  const char *state = "";
+  StStore *store;
+
+  (void) params;
+  if (id == 0)
+    return NULL;
+  store = st_call_store (call, error);
+  if (store == NULL)
+    return NULL;
+  actor = st_call_actor (call);
+  g_message ("campaign run %" G_GINT64_FORMAT ": cancel asked for by %s", id,
+             actor);
+  record = st_campaign_run_cancel (store, id, actor, error);
+  if (record == NULL)
+    return NULL;
+  g_variant_lookup (record, "state", "&s", &state);
+  st_run_watch_poke (call->service->watch);
+  return g_variant_new ("(s)", state);
 }
 
 GVariant *

@@ -438,6 +438,7 @@ handle_script_reload (StCall *call, GVariant *params, GError **error)
 #define ALERTS_IFACE "org.steward.Steward1.Alerts"
 #define SCRIPTS_IFACE "org.steward.Steward1.Scripts"
 #define CAMPAIGNS_IFACE "org.steward.Steward1.Campaigns"
+#define RUN_IFACE "org.steward.Steward1.Run"
 #define MESSAGES_IFACE "org.steward.Steward1.Messages"
 #define IMPORT_IFACE "org.steward.Steward1.Import"
 #define REPORTS_IFACE "org.steward.Steward1.Reports"
@@ -501,6 +502,9 @@ static const StMethod st_methods[] = {
     st_service_report_health },
   { REPORTS_IFACE, "Nps", ST_ROLE_VIEWER, ST_SCOPE_FILTER,
     st_service_report_nps },
+  /* Stops sending to every owner's customers. */
+  { RUN_IFACE, "Cancel", ST_ROLE_MANAGER, ST_SCOPE_EVERYONE,
+    st_service_run_cancel },
   /* Only the run objects have properties. */
   { PROPERTIES_IFACE, "Get", ST_ROLE_VIEWER, ST_SCOPE_NONE,
     st_service_run_get },

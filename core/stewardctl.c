@@ -106,6 +106,10 @@ static const StCliCommand commands[] = {
   { "campaign", "show", "RUN",
     "Show a run: its state, counts and, once ended, what it did (samples, errors)",
     st_cli_campaign_show },
+  { "campaign", "cancel", "RUN",
+    "Cancel a run: no batch starts any more, those in progress finish (their messages "
+    "stay), and the run ends as cancelled",
+    st_cli_campaign_cancel },
   { "schedule", "next", "EXPR [--tz ZONE] [--from ISO-8601] [--count N]",
     "Show the next times a cron schedule fires (quote EXPR: '0 9 * * mon'); works without "
     "the daemon",

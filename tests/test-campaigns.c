@@ -1192,6 +1192,127 @@ test_list (void)
 
 /* The CLI ----------------------------------------------------------------------- */
 
+/* Cancelling a run: its first batch is done, the others are slow. */
+static GVariant *
+cancel_run (Fixture *fx, const char *path, GError **error)
+{
+  return g_dbus_connection_call_sync (
+      fx->daemon->connection, ST_BUS_NAME, path, RUN_IFACE, "Cancel", NULL,
+      G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, 60000, NULL, error);
+}
+
+/* The run ended as cancelled, part done: nothing runs for it any more,
+ * and its counters, targets and messages agree. */
+static void
+assert_cancelled (Fixture *fx, const char *path, const char *by)
+{
+  g_autoptr (GVariant) props = run_props (fx, path);
+  gint64 id = path_id (path), done = prop_int (props, "Done");
+  gint64 messages;
+
+  g_assert_cmpstr (st_test_rec_str (props, "State"), ==, "cancelled");
+  if (by != NULL)
+    g_assert_cmpstr (st_test_rec_str (props, "CancelledBy"), ==, by);
+  else
+    g_assert_cmpstr (st_test_rec_str (props, "CancelledBy"), !=, "");
+  g_assert_cmpstr (st_test_rec_str (props, "FinishedAt"), !=, "");
+  g_assert_cmpint (done, >, 0);
+  g_assert_cmpint (done, <, prop_int (props, "Total"));
+  g_assert_cmpint (done % 5, ==, 0); /* whole batches only */
+  g_assert_cmpint (db_int (fx, "SELECT count(*) FROM run_targets WHERE "
+                               "run_id = %" G_GINT64_FORMAT, id), ==, done);
+  g_assert_cmpint (db_int (fx, "SELECT count(*) FROM run_batches WHERE "
+                               "run_id = %" G_GINT64_FORMAT, id), ==, 0);
+  g_assert_cmpint (db_int (fx, "SELECT (summary->'channels'->>'email')::int"
+                               " FROM campaign_runs WHERE id = %"
+                               G_GINT64_FORMAT, id), ==, done);
+  messages = db_int (fx, "SELECT count(*) FROM messages");
+  g_usleep (500 * 1000);
+  g_assert_cmpint (db_int (fx, "SELECT count(*) FROM messages"), ==, messages);
+  g_assert_cmpint (db_int (fx, "SELECT count(*) FROM run_targets WHERE "
+                               "run_id = %" G_GINT64_FORMAT, id), ==, done);
+}
+
+static void
+test_cancel (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *second = NULL, *third = NULL;
+  g_autofree char *out = NULL, *err = NULL, *id_text = NULL;
+  g_autofree char *wait_sql = NULL, *crash_sql = NULL;
+  g_autoptr (GVariant) reply = NULL, props = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *state;
+  gint64 done;
+  int status;
+
+  fixture_start (&fx, "check_interval: 1s, batch_size: 5, workers: 1",
+                 "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "vip", 40, "active", "{vip}", NULL,
+                 "{\"spin\": 3000000}");
+
+  /* Cancelled over D-Bus once its first batch is done: the batch in
+   * progress is waited for, no other starts, Finished says so. */
+  path = run_campaign (&fx, "newsletter", NULL);
+  wait_sql = g_strdup_printf ("SELECT count(*) FROM campaign_runs WHERE "
+                              "done > 0 AND id = %" G_GINT64_FORMAT,
+                              path_id (path));
+  wait_for (&fx, "the first batch", wait_sql);
+  reply = cancel_run (&fx, path, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(&s)", &state);
+  g_assert_cmpstr (state, ==, "cancelled");
+  g_assert_cmpstr (wait_finished (&fx, path), ==, "cancelled");
+  assert_cancelled (&fx, path, NULL);
+
+  /* A run that has ended cannot be cancelled. */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = cancel_run (&fx, path, &error);
+  g_assert_null (reply);
+  g_assert_error (error, ST_ERROR, ST_ERROR_ILLEGAL_TRANSITION);
+  g_clear_error (&error);
+  id_text = g_strdup_printf ("%" G_GINT64_FORMAT, path_id (path));
+  status = st_test_ctl (fx.daemon, &out, &err, "campaign", "cancel", id_text,
+                        NULL);
+  g_assert_cmpint (status, ==, 1);
+  st_test_assert_contains (err, "has already ended (cancelled)");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* With stewardctl, at once: still pending or barely started. */
+  second = run_campaign (&fx, "newsletter", NULL);
+  g_free (id_text);
+  id_text = g_strdup_printf ("%" G_GINT64_FORMAT, path_id (second));
+  status = st_test_ctl (fx.daemon, &out, &err, "campaign", "cancel", id_text,
+                        NULL);
+  g_assert_cmpstr (err, ==, "");
+  g_assert_cmpint (status, ==, 0);
+  st_test_assert_contains (out, "cancelled");
+  g_assert_cmpstr (wait_finished (&fx, second), ==, "cancelled");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* A daemon that died between the request and the end: the leader ends
+   * the cancellation. */
+  third = run_campaign (&fx, "newsletter", NULL);
+  g_free (wait_sql);
+  wait_sql = g_strdup_printf ("SELECT count(*) FROM campaign_runs WHERE "
+                              "done > 0 AND id = %" G_GINT64_FORMAT,
+                              path_id (third));
+  wait_for (&fx, "the first batch", wait_sql);
+  crash_sql = g_strdup_printf ("UPDATE campaign_runs SET cancelled_by = "
+                               "'test' WHERE id = %" G_GINT64_FORMAT
+                               " RETURNING done", path_id (third));
+  done = db_int (&fx, "%s", crash_sql);
+  g_assert_cmpstr (wait_finished (&fx, third), ==, "cancelled");
+  assert_cancelled (&fx, third, "test");
+  /* From the request on, only the batch in progress went on (one worker,
+   * batches of 5), though the leader looks only every second. */
+  props = run_props (&fx, third);
+  g_assert_cmpint (prop_int (props, "Done"), <=, done + 5);
+  fixture_stop (&fx);
+}
+
 static void
 test_cli (void)
 {
@@ -1433,6 +1554,7 @@ main (int argc, char **argv)
   g_test_add_func ("/campaigns/leader-failover", test_leader_failover);
   g_test_add_func ("/campaigns/catch-up-latest", test_catch_up_latest);
   g_test_add_func ("/campaigns/local-time", test_local_time);
+  g_test_add_func ("/campaigns/cancel", test_cancel);
   g_test_add_func ("/campaigns/cli", test_cli);
   return g_test_run ();
 }
