@@ -383,20 +383,33 @@ run_path_of (const char *text, GError **error)
   return g_strdup_printf (ST_RUNS_PATH "%" G_GINT64_FORMAT, id);
 }
 
+/* The command line of a command on one run: the run's path, or NULL
+ * with *status the exit status (a usage error, --help). */
+static char *
+run_path_argument (StCtl *ctl, const StCliCommand *command, GStrv *args,
+                   int *status)
+{
+  g_autoptr (GError) error = NULL;
+  char *path;
+
+  *status = st_cli_parse_command_line (ctl, command, NULL, args, "RUN");
+  if (*status >= 0)
+    return NULL;
+  path = run_path_of ((*args)[1], &error);
+  if (path == NULL)
+    *status = st_cli_usage_error (command, "RUN: %s", error->message);
+  return path;
+}
+
 int
 st_cli_campaign_show (StCtl *ctl, const StCliCommand *command, GStrv *args)
 {
-  g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) run = NULL;
-  g_autofree char *path = NULL;
   int status;
+  g_autofree char *path = run_path_argument (ctl, command, args, &status);
 
-  status = st_cli_parse_command_line (ctl, command, NULL, args, "RUN");
-  if (status >= 0)
-    return status;
-  path = run_path_of ((*args)[1], &error);
   if (path == NULL)
-    return st_cli_usage_error (command, "RUN: %s", error->message);
+    return status;
   run = st_cli_fetch_run (ctl, path, &status);
   if (run == NULL)
     return status;
@@ -421,18 +434,13 @@ record_int (GVariant *record, const char *key)
 int
 st_cli_campaign_cancel (StCtl *ctl, const StCliCommand *command, GStrv *args)
 {
-  g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = NULL, run = NULL;
-  g_autofree char *path = NULL;
   const char *state = "", *campaign = "";
   int status;
+  g_autofree char *path = run_path_argument (ctl, command, args, &status);
 
-  status = st_cli_parse_command_line (ctl, command, NULL, args, "RUN");
-  if (status >= 0)
-    return status;
-  path = run_path_of ((*args)[1], &error);
   if (path == NULL)
-    return st_cli_usage_error (command, "RUN: %s", error->message);
+    return status;
   reply = st_cli_call_object (ctl, path, ST_CLI_RUN_IFACE, "Cancel", NULL,
                               "(s)", &status);
   if (reply == NULL)
