@@ -5,32 +5,7 @@
 
 #include "st-config-private.h"
 
-static gboolean
-st_parse_campaign_workers (const StParse *p, const StKey *key,
-                           const StNode *value, gpointer target,
-                           GError **error)
-{
-  StConfig *config = target;
-  guint64 n = 0;
 
-  if (!st_parse_number (p, key, value, 1, 64, &n, error))
-    return FALSE;
-  config->campaign_workers = (guint) n;
-  return TRUE;
-}
-
-static gboolean
-st_parse_batch_size (const StParse *p, const StKey *key, const StNode *value,
-                     gpointer target, GError **error)
-{
-  StConfig *config = target;
-  guint64 n = 0;
-
-  if (!st_parse_number (p, key, value, 1, 100000, &n, error))
-    return FALSE;
-  config->campaign_batch_size = (guint) n;
-  return TRUE;
-}
 
 static gboolean
 st_parse_catch_up (const StParse *p, const StKey *key, const StNode *value,
@@ -52,25 +27,15 @@ st_parse_catch_up (const StParse *p, const StKey *key, const StNode *value,
   return TRUE;
 }
 
-static gboolean
-st_parse_check_interval (const StParse *p, const StKey *key,
-                         const StNode *value, gpointer target, GError **error)
-{
-  StConfig *config = target;
-  guint64 ms = 0;
-
-  if (!st_parse_duration (p, key, value, 100, 3600 * 1000, &ms, error))
-    return FALSE;
-  config->campaign_check_ms = (guint) ms;
-  return TRUE;
-}
 
 static const StKey st_campaign_keys[] = {
-  { "workers", "a whole number from 1 to 64", st_parse_campaign_workers },
-  { "batch_size", "a whole number from 1 to 100000", st_parse_batch_size },
+  ST_KEY_FIELD ("workers", "a whole number from 1 to 64", ST_KEY_NUMBER,
+                StConfig, campaign_workers, 1, 64),
+  ST_KEY_FIELD ("batch_size", "a whole number from 1 to 100000",
+                ST_KEY_NUMBER, StConfig, campaign_batch_size, 1, 100000),
   { "catch_up", "latest, all or none", st_parse_catch_up },
-  { "check_interval", "a duration from 100ms to 1h such as 5s",
-    st_parse_check_interval },
+  ST_KEY_FIELD ("check_interval", "a duration from 100ms to 1h such as 5s",
+                ST_KEY_DURATION, StConfig, campaign_check_ms, 100, 3600 * 1000),
 };
 
 gboolean

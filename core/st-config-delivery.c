@@ -13,62 +13,21 @@
 #define ST_BACKOFF_MIN_MS 100
 #define ST_BACKOFF_MAX_MS (G_GUINT64_CONSTANT (30) * 86400 * 1000)
 
-static gboolean
-st_parse_delivery_workers (const StParse *p, const StKey *key,
-                           const StNode *value, gpointer target,
-                           GError **error)
-{
-  StConfig *config = target;
-  guint64 n = 0;
 
-  if (!st_parse_number (p, key, value, 1, 64, &n, error))
-    return FALSE;
-  config->delivery_workers = (guint) n;
-  return TRUE;
-}
 
-static gboolean
-st_parse_max_attempts (const StParse *p, const StKey *key, const StNode *value,
-                       gpointer target, GError **error)
-{
-  StConfig *config = target;
-  guint64 n = 0;
 
-  if (!st_parse_number (p, key, value, 1, 1000, &n, error))
-    return FALSE;
-  config->delivery_max_attempts = (guint) n;
-  return TRUE;
-}
-
-static gboolean
-st_parse_backoff (const StParse *p, const StKey *key, const StNode *value,
-                  gpointer target, GError **error)
-{
-  StConfig *config = target;
-
-  return st_parse_duration (p, key, value, ST_BACKOFF_MIN_MS,
-                            ST_BACKOFF_MAX_MS, &config->delivery_backoff_ms,
-                            error);
-}
-
-static gboolean
-st_parse_max_backoff (const StParse *p, const StKey *key, const StNode *value,
-                      gpointer target, GError **error)
-{
-  StConfig *config = target;
-
-  return st_parse_duration (p, key, value, ST_BACKOFF_MIN_MS,
-                            ST_BACKOFF_MAX_MS,
-                            &config->delivery_max_backoff_ms, error);
-}
 
 static const StKey st_delivery_keys[] = {
-  { "workers", "a whole number from 1 to 64", st_parse_delivery_workers },
-  { "max_attempts", "a whole number from 1 to 1000", st_parse_max_attempts },
-  { "backoff", "a duration from 100ms to 30d such as 30s",
-    st_parse_backoff },
-  { "max_backoff", "a duration from 100ms to 30d such as 6h",
-    st_parse_max_backoff },
+  ST_KEY_FIELD ("workers", "a whole number from 1 to 64", ST_KEY_NUMBER,
+                StConfig, delivery_workers, 1, 64),
+  ST_KEY_FIELD ("max_attempts", "a whole number from 1 to 1000",
+                ST_KEY_NUMBER, StConfig, delivery_max_attempts, 1, 1000),
+  ST_KEY_FIELD ("backoff", "a duration from 100ms to 30d such as 30s",
+                ST_KEY_DURATION, StConfig, delivery_backoff_ms,
+                ST_BACKOFF_MIN_MS, ST_BACKOFF_MAX_MS),
+  ST_KEY_FIELD ("max_backoff", "a duration from 100ms to 30d such as 6h",
+                ST_KEY_DURATION, StConfig, delivery_max_backoff_ms,
+                ST_BACKOFF_MIN_MS, ST_BACKOFF_MAX_MS),
 };
 
 gboolean
@@ -133,41 +92,8 @@ st_channel_config_free (StChannelConfig *channel)
 /* A channel's own delivery policy: keys of a channel's entry that the
  * daemon keeps for itself, so they never reach the plugin. */
 
-static gboolean
-st_parse_channel_max_attempts (const StParse *p, const StKey *key,
-                               const StNode *value, gpointer target,
-                               GError **error)
-{
-  StChannelConfig *channel = target;
-  guint64 n = 0;
 
-  if (!st_parse_number (p, key, value, 1, 1000, &n, error))
-    return FALSE;
-  channel->max_attempts = (guint) n;
-  return TRUE;
-}
 
-static gboolean
-st_parse_channel_backoff (const StParse *p, const StKey *key,
-                          const StNode *value, gpointer target, GError **error)
-{
-  StChannelConfig *channel = target;
-
-  return st_parse_duration (p, key, value, ST_BACKOFF_MIN_MS,
-                            ST_BACKOFF_MAX_MS, &channel->backoff_ms, error);
-}
-
-static gboolean
-st_parse_channel_max_backoff (const StParse *p, const StKey *key,
-                              const StNode *value, gpointer target,
-                              GError **error)
-{
-  StChannelConfig *channel = target;
-
-  return st_parse_duration (p, key, value, ST_BACKOFF_MIN_MS,
-                            ST_BACKOFF_MAX_MS, &channel->max_backoff_ms,
-                            error);
-}
 
 static const struct {
   const char *suffix;
@@ -228,12 +154,14 @@ st_parse_rate_limit (const StParse *p, const StKey *key, const StNode *value,
 }
 
 static const StKey st_channel_policy_keys[] = {
-  { "max_attempts", "a whole number from 1 to 1000",
-    st_parse_channel_max_attempts },
-  { "backoff", "a duration from 100ms to 30d such as 30s",
-    st_parse_channel_backoff },
-  { "max_backoff", "a duration from 100ms to 30d such as 6h",
-    st_parse_channel_max_backoff },
+  ST_KEY_FIELD ("max_attempts", "a whole number from 1 to 1000",
+                ST_KEY_NUMBER, StChannelConfig, max_attempts, 1, 1000),
+  ST_KEY_FIELD ("backoff", "a duration from 100ms to 30d such as 30s",
+                ST_KEY_DURATION, StChannelConfig, backoff_ms,
+                ST_BACKOFF_MIN_MS, ST_BACKOFF_MAX_MS),
+  ST_KEY_FIELD ("max_backoff", "a duration from 100ms to 30d such as 6h",
+                ST_KEY_DURATION, StChannelConfig, max_backoff_ms,
+                ST_BACKOFF_MIN_MS, ST_BACKOFF_MAX_MS),
   { "rate_limit", "a rate such as 10 (messages per second), 0.5, 10/s, "
                   "600/m or 100/h, from 1/h to 10000/s", st_parse_rate_limit },
 };
@@ -531,18 +459,6 @@ st_parse_cap_channel (const StParse *p, const StKey *key, const StNode *value,
   return TRUE;
 }
 
-static gboolean
-st_parse_cap_max (const StParse *p, const StKey *key, const StNode *value,
-                  gpointer target, GError **error)
-{
-  StCapConfig *cap = target;
-  guint64 n = 0;
-
-  if (!st_parse_number (p, key, value, 1, 1000000, &n, error))
-    return FALSE;
-  cap->max = (guint) n;
-  return TRUE;
-}
 
 static gboolean
 st_parse_cap_per (const StParse *p, const StKey *key, const StNode *value,
@@ -582,7 +498,8 @@ st_parse_cap_action (const StParse *p, const StKey *key, const StNode *value,
 
 static const StKey st_cap_keys[] = {
   { "channel", "a channel name or '*'", st_parse_cap_channel },
-  { "max", "a whole number from 1 to 1000000", st_parse_cap_max },
+  ST_KEY_FIELD ("max", "a whole number from 1 to 1000000", ST_KEY_NUMBER,
+                StCapConfig, max, 1, 1000000),
   { "per", "a whole number of seconds or more, up to 366d, such as 1d or "
            "7d", st_parse_cap_per },
   { "action", "defer or suppress", st_parse_cap_action },

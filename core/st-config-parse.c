@@ -489,3 +489,40 @@ st_config_format_duration (guint64 ms)
                               st_duration_units[i].suffix);
   g_assert_not_reached ();
 }
+
+gboolean
+st_parse_key_field (const StParse *p, const StKey *key, const StNode *value,
+                    gpointer target, GError **error)
+{
+  gpointer field = G_STRUCT_MEMBER_P (target, key->offset);
+  guint64 n = 0;
+  gboolean ok;
+
+  switch (key->kind)
+    {
+    case ST_KEY_NUMBER:
+      ok = st_parse_number (p, key, value, key->min, key->max, &n, error);
+      break;
+    case ST_KEY_DURATION:
+      ok = st_parse_duration (p, key, value, key->min, key->max, &n, error);
+      break;
+    case ST_KEY_BYTES:
+      ok = st_parse_bytes (p, key, value, key->min, key->max, &n, error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (!ok)
+    return FALSE;
+  if (key->size == sizeof (guint))
+    {
+      g_assert (key->max <= G_MAXUINT);
+      *(guint *) field = (guint) n;
+    }
+  else
+    {
+      g_assert (key->size == sizeof (guint64));
+      *(guint64 *) field = n;
+    }
+  return TRUE;
+}

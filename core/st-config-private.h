@@ -69,11 +69,35 @@ typedef struct _StKey StKey;
 typedef gboolean (*StKeyParse) (const StParse *p, const StKey *key,
                                 const StNode *value, gpointer target,
                                 GError **error);
+/* What a field key's value is (st_parse_key_field). */
+typedef enum {
+  ST_KEY_NUMBER = 1, /* st_parse_number */
+  ST_KEY_DURATION,   /* st_parse_duration, in milliseconds */
+  ST_KEY_BYTES,      /* st_parse_bytes */
+} StKeyKind;
+
 struct _StKey {
   const char *name;
   const char *expects; /* for messages: "session or system" */
   StKeyParse parse;
+  /* A field key's: what its value is, the field of the target it is
+   * stored in (offset, and size: a guint or a guint64) and its range. */
+  StKeyKind kind;
+  gsize offset, size;
+  guint64 min, max;
 };
+
+/* A key whose value is stored as it is in field @f of the target, a @T:
+ * a whole number, a duration or a size (@k) from @lo to @hi. Keys with a
+ * handler of their own are rows { name, expects, handler }. */
+#define ST_KEY_FIELD(n, e, k, T, f, lo, hi)                               \
+  { .name = (n), .expects = (e), .parse = st_parse_key_field,            \
+    .kind = (k), .offset = G_STRUCT_OFFSET (T, f),                       \
+    .size = sizeof (((T *) 0)->f), .min = (lo), .max = (hi) }
+
+gboolean st_parse_key_field (const StParse *p, const StKey *key,
+                             const StNode *value, gpointer target,
+                             GError **error);
 
 /* What every mapping needs: each key a name, written once. */
 gboolean st_check_keys (const StParse *p, const StNode *map,

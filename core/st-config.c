@@ -71,18 +71,6 @@ st_parse_bus (const StParse *p, const StKey *key, const StNode *value,
   return TRUE;
 }
 
-static gboolean
-st_parse_workers (const StParse *p, const StKey *key, const StNode *value,
-                  gpointer target, GError **error)
-{
-  StConfig *config = target;
-  guint64 n = 0;
-
-  if (!st_parse_number (p, key, value, 1, 256, &n, error))
-    return FALSE;
-  config->workers = (guint) n;
-  return TRUE;
-}
 
 static gboolean
 st_parse_scripts (const StParse *p, const StKey *key, const StNode *value,
@@ -216,52 +204,19 @@ st_parse_stages (const StParse *p, const StKey *key, const StNode *value,
 
 /* lua */
 
-static gboolean
-st_parse_lua_instructions (const StParse *p, const StKey *key,
-                           const StNode *value, gpointer target,
-                           GError **error)
-{
-  StConfig *config = target;
 
-  return st_parse_number (p, key, value, 1000, G_GUINT64_CONSTANT (1000000000000),
-                          &config->lua_instructions, error);
-}
 
-static gboolean
-st_parse_lua_timeout (const StParse *p, const StKey *key, const StNode *value,
-                      gpointer target, GError **error)
-{
-  StConfig *config = target;
-  guint64 ms = 0;
-
-  if (!st_parse_duration (p, key, value, 10, 3600 * 1000, &ms, error))
-    return FALSE;
-  config->lua_timeout_ms = (guint) ms;
-  return TRUE;
-}
-
-static gboolean
-st_parse_lua_memory (const StParse *p, const StKey *key, const StNode *value,
-                     gpointer target, GError **error)
-{
-  StConfig *config = target;
-  guint64 bytes = 0;
-
-  if (!st_parse_bytes (p, key, value, 1 << 20,
-                       MIN ((guint64) G_MAXSIZE, (guint64) 64 << 30), &bytes,
-                       error))
-    return FALSE;
-  config->lua_memory = (gsize) bytes;
-  return TRUE;
-}
 
 static const StKey st_lua_keys[] = {
-  { "instructions", "a whole number from 1000 to 1000000000000",
-    st_parse_lua_instructions },
-  { "timeout", "a duration from 10ms to 1h such as 500ms or 2s",
-    st_parse_lua_timeout },
-  { "memory", "a size from 1M to 64G in bytes, with an optional K, M or G "
-              "suffix, such as 32M", st_parse_lua_memory },
+  ST_KEY_FIELD ("instructions", "a whole number from 1000 to 1000000000000",
+                ST_KEY_NUMBER, StConfig, lua_instructions, 1000,
+                G_GUINT64_CONSTANT (1000000000000)),
+  ST_KEY_FIELD ("timeout", "a duration from 10ms to 1h such as 500ms or 2s",
+                ST_KEY_DURATION, StConfig, lua_timeout_ms, 10, 3600 * 1000),
+  ST_KEY_FIELD ("memory", "a size from 1M to 64G in bytes, with an optional "
+                "K, M or G suffix, such as 32M",
+                ST_KEY_BYTES, StConfig, lua_memory, 1 << 20,
+                MIN ((guint64) G_MAXSIZE, (guint64) 64 << 30)),
 };
 
 static gboolean
@@ -274,34 +229,14 @@ st_parse_lua (const StParse *p, const StKey *key, const StNode *value,
 
 /* care */
 
-static gboolean
-st_parse_care_workers (const StParse *p, const StKey *key, const StNode *value,
-                       gpointer target, GError **error)
-{
-  StConfig *config = target;
-  guint64 n = 0;
 
-  if (!st_parse_number (p, key, value, 1, 64, &n, error))
-    return FALSE;
-  config->care_workers = (guint) n;
-  return TRUE;
-}
-
-static gboolean
-st_parse_care_recent (const StParse *p, const StKey *key, const StNode *value,
-                      gpointer target, GError **error)
-{
-  StConfig *config = target;
-
-  return st_parse_duration (p, key, value, 60 * 1000,
-                            G_GUINT64_CONSTANT (36500) * 86400 * 1000,
-                            &config->care_recent_ms, error);
-}
 
 static const StKey st_care_keys[] = {
-  { "workers", "a whole number from 1 to 64", st_parse_care_workers },
-  { "recent", "a duration from 1m to 36500d such as 7d",
-    st_parse_care_recent },
+  ST_KEY_FIELD ("workers", "a whole number from 1 to 64", ST_KEY_NUMBER,
+                StConfig, care_workers, 1, 64),
+  ST_KEY_FIELD ("recent", "a duration from 1m to 36500d such as 7d",
+                ST_KEY_DURATION, StConfig, care_recent_ms, 60 * 1000,
+                G_GUINT64_CONSTANT (36500) * 86400 * 1000),
 };
 
 static gboolean
@@ -315,7 +250,8 @@ st_parse_care (const StParse *p, const StKey *key, const StNode *value,
 static const StKey st_top_keys[] = {
   { "database", "a libpq connection string", st_parse_database },
   { "bus", "session or system", st_parse_bus },
-  { "workers", "a whole number from 1 to 256", st_parse_workers },
+  ST_KEY_FIELD ("workers", "a whole number from 1 to 256",
+                ST_KEY_NUMBER, StConfig, workers, 1, 256),
   { "scripts", "a list of folders such as [scripts, /etc/steward/scripts]",
     st_parse_scripts },
   { "stages", "a mapping from each stage to the list of stages it may move "
