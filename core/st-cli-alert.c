@@ -46,10 +46,8 @@ st_cli_alert_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
     { NULL },
   };
   g_auto (GVariantDict) filter = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr (GVariant) reply = NULL;
   g_autoptr (GVariant) alerts = NULL;
   g_autoptr (StCliTable) table = NULL;
-  g_autofree char *text = NULL;
   guint32 limit = ST_ALERT_LIST_DEFAULT_LIMIT;
   GVariantIter iter;
   GVariant *alert;
@@ -63,22 +61,11 @@ st_cli_alert_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
     return status;
   if (open)
     g_variant_dict_insert (&filter, "open", "b", TRUE);
-  if (customer != NULL)
-    g_variant_dict_insert (&filter, "customer", "s", customer);
-  if (kind != NULL)
-    g_variant_dict_insert (&filter, "kind", "s", kind);
-
-  reply = st_cli_call (ctl, ST_CLI_ALERTS_IFACE, "List",
-                       g_variant_new ("(@a{sv})", g_variant_dict_end (&filter)), "(aa{sv})",
-                       &status);
-  if (reply == NULL)
+  st_cli_filter_add (&filter, "customer", customer);
+  st_cli_filter_add (&filter, "kind", kind);
+  alerts = st_cli_list_call (ctl, ST_CLI_ALERTS_IFACE, "List", &filter, &status);
+  if (alerts == NULL)
     return status;
-  g_variant_get (reply, "(@aa{sv})", &alerts);
-  if (ctl->json)
-    {
-      st_cli_print_json (alerts);
-      return ST_CLI_EXIT_OK;
-    }
 
   table = st_cli_table_new ((const char *[]){ "ID", "WHEN", "SEVERITY", "CUSTOMER", "KIND",
                                               "COUNT", "STATE", "MESSAGE", NULL });
@@ -101,17 +88,9 @@ st_cli_alert_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
                                                      alert_kind, count, state, message });
       g_variant_unref (alert);
     }
-  if (st_cli_table_get_n_rows (table) == 0)
-    {
-      st_cli_out (open || customer != NULL || kind != NULL ? "No alerts match.\n"
-                                                           : "No alerts.\n");
-      return ST_CLI_EXIT_OK;
-    }
-  text = st_cli_table_render (table);
-  st_cli_out (text);
-  if (st_cli_table_get_n_rows (table) == limit)
-    fprintf (stderr, "(the first %u shown; use --limit for more)\n", limit);
-  return ST_CLI_EXIT_OK;
+  return st_cli_list_print (table, limit,
+                            open || customer != NULL || kind != NULL ? "No alerts match.\n"
+                                                                     : "No alerts.\n");
 }
 
 int

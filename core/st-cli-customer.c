@@ -238,10 +238,8 @@ st_cli_customer_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
     { NULL },
   };
   g_auto (GVariantDict) filter = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr (GVariant) reply = NULL;
   g_autoptr (GVariant) customers = NULL;
   g_autoptr (StCliTable) table = NULL;
-  g_autofree char *text = NULL;
   guint32 limit = ST_FIND_DEFAULT_LIMIT;
   GVariantIter iter;
   GVariant *record;
@@ -253,24 +251,12 @@ st_cli_customer_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
   status = st_cli_take_limit (command, limit_text, &filter, &limit);
   if (status >= 0)
     return status;
-  if (stage != NULL)
-    g_variant_dict_insert (&filter, "stage", "s", stage);
-  if (owner != NULL)
-    g_variant_dict_insert (&filter, "owner", "s", owner);
-  if (tag != NULL)
-    g_variant_dict_insert (&filter, "tag", "s", tag);
-
-  reply = st_cli_call (ctl, ST_CLI_CUSTOMERS_IFACE, "Find",
-                       g_variant_new ("(@a{sv})", g_variant_dict_end (&filter)), "(aa{sv})",
-                       &status);
-  if (reply == NULL)
+  st_cli_filter_add (&filter, "stage", stage);
+  st_cli_filter_add (&filter, "owner", owner);
+  st_cli_filter_add (&filter, "tag", tag);
+  customers = st_cli_list_call (ctl, ST_CLI_CUSTOMERS_IFACE, "Find", &filter, &status);
+  if (customers == NULL)
     return status;
-  g_variant_get (reply, "(@aa{sv})", &customers);
-  if (ctl->json)
-    {
-      st_cli_print_json (customers);
-      return ST_CLI_EXIT_OK;
-    }
 
   table = st_cli_table_new ((const char *[]){ "ID", "REF", "NAME", "EMAIL", "STAGE", "OWNER",
                                               NULL });
@@ -287,16 +273,7 @@ st_cli_customer_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
         g_free (cells[i]);
       g_variant_unref (record);
     }
-  if (st_cli_table_get_n_rows (table) == 0)
-    {
-      st_cli_out ("No customers match.\n");
-      return ST_CLI_EXIT_OK;
-    }
-  text = st_cli_table_render (table);
-  st_cli_out (text);
-  if (st_cli_table_get_n_rows (table) == limit)
-    fprintf (stderr, "(the first %u shown; use --limit for more)\n", limit);
-  return ST_CLI_EXIT_OK;
+  return st_cli_list_print (table, limit, "No customers match.\n");
 }
 
 int

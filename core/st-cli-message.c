@@ -107,10 +107,8 @@ st_cli_message_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
     { NULL },
   };
   g_auto (GVariantDict) filter = G_VARIANT_DICT_INIT (NULL);
-  g_autoptr (GVariant) reply = NULL;
   g_autoptr (GVariant) messages = NULL;
   g_autoptr (StCliTable) table = NULL;
-  g_autofree char *text = NULL;
   guint32 limit = ST_MESSAGE_LIST_DEFAULT_LIMIT;
   GVariantIter iter;
   GVariant *message;
@@ -125,24 +123,12 @@ st_cli_message_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
   if (state != NULL && !g_strv_contains (message_states, state))
     return st_cli_usage_error (command, "--state: '%s' is not a message state; use pending, "
                                "retry, sent, dead or suppressed", state);
-  if (customer != NULL)
-    g_variant_dict_insert (&filter, "customer", "s", customer);
-  if (state != NULL)
-    g_variant_dict_insert (&filter, "state", "s", state);
-  if (channel != NULL)
-    g_variant_dict_insert (&filter, "channel", "s", channel);
-
-  reply = st_cli_call (ctl, ST_CLI_MESSAGES_IFACE, "List",
-                       g_variant_new ("(@a{sv})", g_variant_dict_end (&filter)), "(aa{sv})",
-                       &status);
-  if (reply == NULL)
+  st_cli_filter_add (&filter, "customer", customer);
+  st_cli_filter_add (&filter, "state", state);
+  st_cli_filter_add (&filter, "channel", channel);
+  messages = st_cli_list_call (ctl, ST_CLI_MESSAGES_IFACE, "List", &filter, &status);
+  if (messages == NULL)
     return status;
-  g_variant_get (reply, "(@aa{sv})", &messages);
-  if (ctl->json)
-    {
-      st_cli_print_json (messages);
-      return ST_CLI_EXIT_OK;
-    }
 
   table = st_cli_table_new ((const char *[]){ "ID", "CREATED", "CUSTOMER", "CHANNEL", "KEY",
                                               "STATE", "TRIES", "DETAIL", NULL });
@@ -166,17 +152,10 @@ st_cli_message_list (StCtl *ctl, const StCliCommand *command, GStrv *args)
                                                      message_state, attempts, detail });
       g_variant_unref (message);
     }
-  if (st_cli_table_get_n_rows (table) == 0)
-    {
-      st_cli_out (customer != NULL || state != NULL || channel != NULL ? "No messages match.\n"
-                                                                        : "No messages.\n");
-      return ST_CLI_EXIT_OK;
-    }
-  text = st_cli_table_render (table);
-  st_cli_out (text);
-  if (st_cli_table_get_n_rows (table) == limit)
-    fprintf (stderr, "(the first %u shown; use --limit for more)\n", limit);
-  return ST_CLI_EXIT_OK;
+  return st_cli_list_print (table, limit,
+                            customer != NULL || state != NULL || channel != NULL
+                                ? "No messages match.\n"
+                                : "No messages.\n");
 }
 
 /* The ID argument of show and retry; -1 when fine, else the exit status. */

@@ -561,3 +561,46 @@ st_cli_take_limit (const StCliCommand *command, const char *text,
   g_variant_dict_insert (dict, "limit", "u", *limit);
   return -1;
 }
+
+void
+st_cli_filter_add (GVariantDict *filter, const char *key, const char *value)
+{
+  if (value != NULL)
+    g_variant_dict_insert (filter, key, "s", value);
+}
+
+GVariant *
+st_cli_list_call (StCtl *ctl, const char *iface, const char *method,
+                  GVariantDict *filter, int *status)
+{
+  g_autoptr (GVariant) reply = st_cli_call (
+      ctl, iface, method, g_variant_new ("(@a{sv})", g_variant_dict_end (filter)),
+      "(aa{sv})", status);
+  g_autoptr (GVariant) list = NULL;
+
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(@aa{sv})", &list);
+  if (!ctl->json)
+    return g_steal_pointer (&list);
+  st_cli_print_json (list);
+  *status = ST_CLI_EXIT_OK;
+  return NULL;
+}
+
+int
+st_cli_list_print (StCliTable *table, guint limit, const char *empty)
+{
+  g_autofree char *text = NULL;
+
+  if (st_cli_table_get_n_rows (table) == 0)
+    {
+      st_cli_out (empty);
+      return ST_CLI_EXIT_OK;
+    }
+  text = st_cli_table_render (table);
+  st_cli_out (text);
+  if (st_cli_table_get_n_rows (table) == limit)
+    fprintf (stderr, "(the first %u shown; use --limit for more)\n", limit);
+  return ST_CLI_EXIT_OK;
+}

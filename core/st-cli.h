@@ -66,6 +66,20 @@ void st_cli_print_noun_help (FILE *stream, const StCliCommand *commands, const c
  * @dict. Returns -1 when fine, else the usage exit status (message printed). */
 int st_cli_take_limit (const StCliCommand *command, const char *text,
                        GVariantDict *dict, guint32 *limit);
+/* Adds @key to a list's filter when @value is not NULL. */
+void st_cli_filter_add (GVariantDict *filter, const char *key,
+                        const char *value);
+/* Calls a list method (@method of @iface, one a{sv} filter, aa{sv} back)
+ * and returns the list for a table; with --json prints it instead and
+ * returns NULL with *status 0. NULL with *status set when the call failed
+ * (reported). */
+GVariant *st_cli_list_call (StCtl *ctl, const char *iface,
+                            const char *method, GVariantDict *filter,
+                            int *status);
+typedef struct _StCliTable StCliTable;
+/* Prints a list's table, or @empty when it has no row, and says on stderr
+ * when the list may have been cut at @limit. The exit status. */
+int st_cli_list_print (StCliTable *table, guint limit, const char *empty);
 
 int st_cli_usage_error (const StCliCommand *command, const char *format, ...)
   G_GNUC_PRINTF (2, 3);
