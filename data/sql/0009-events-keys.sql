@@ -1,8 +1,8 @@
 -- Steward schema, migration 9: events without their foreign key, and
 -- without the index on id alone. Importing a year of history writes tens
 -- of thousands of events in one statement, and the foreign key checked
--- each with a query of its own and a row lock: half the import's time in
--- the database (docs/import.md). Every INSERT INTO events now joins
+-- each with a query of its own and a row lock: a quarter of the import's
+-- time in the database (docs/import.md). Every INSERT INTO events now joins
 -- customers itself, FOR KEY SHARE, as messages do (migration 8): an event
 -- is only written for a customer that exists, and a customer cannot be
 -- deleted before the transaction that recorded its event ends. Deleting a
