@@ -45,8 +45,11 @@ void st_import_append_time (GString *out, gint64 usec);
 void st_import_append_uint (GString *out, guint64 value);
 
 /* An amount: optional sign, digits, optionally @decimal ('.' or ',') and
- * more digits; less than a trillion either way. Appended to @out with '.'
- * as it is written (no rounding: 145.79999999999998 stays). */
+ * more digits; less than a trillion either way. As spreadsheets format
+ * them, also thousands separators in groups of three (the other of '.'
+ * and ',', spaces, no-break spaces, apostrophes), a currency sign or ISO
+ * code before or after, a negative in parentheses. Appended to @out with
+ * '.' as it is written (no rounding: 145.79999999999998 stays). */
 gboolean st_import_parse_amount (const char *text, char decimal, GString *out,
                                  GError **error);
 

@@ -268,13 +268,83 @@ test_amounts (void)
   assert_amount ("-1234,5", ',', "-1234.5");
   assert_amount ("999999999999.99", '.', "999999999999.99");
   assert_amount ("1000000000000", '.', NULL);
-  assert_amount ("1,234.56", '.', NULL);
-  assert_amount ("1.234,56", ',', NULL);
   assert_amount ("12,50", '.', NULL);
   assert_amount ("1e3", '.', NULL);
   assert_amount ("", '.', NULL);
   assert_amount (".", '.', NULL);
-  assert_amount ("12 EUR", '.', NULL);
+  assert_amount ("12 EURO", '.', NULL);
+}
+
+/* What spreadsheets write in a cell formatted as a currency or with
+ * thousands separators (Excel, LibreOffice, Google Sheets, in English and
+ * European locales). */
+static void
+test_amounts_formatted (void)
+{
+  /* Thousands separators: the other of '.' and ',', spaces (also the
+   * no-break ones of French exports) and apostrophes (Swiss), in groups of
+   * three. */
+  assert_amount ("1,234.56", '.', "1234.56");
+  assert_amount ("1,234,567", '.', "1234567");
+  assert_amount ("-1,000", '.', "-1000");
+  assert_amount ("1.234,56", ',', "1234.56");
+  assert_amount ("12.345.678,9", ',', "12345678.9");
+  assert_amount ("1 234,56", ',', "1234.56");
+  assert_amount ("1\xC2\xA0" "234,56", ',', "1234.56");
+  assert_amount ("1\xE2\x80\xAF" "234,56", ',', "1234.56");
+  assert_amount ("1'234.50", '.', "1234.50");
+  assert_amount ("1\xE2\x80\x99" "234.50", '.', "1234.50");
+  /* Groups of three only, one separator throughout: anything else is a
+   * mistake or another convention, not a guess. */
+  assert_amount ("1,23.5", '.', NULL);
+  assert_amount ("1,2345", '.', NULL);
+  assert_amount ("1234,567", '.', NULL);
+  assert_amount (",123", '.', NULL);
+  assert_amount ("1,234 567", '.', NULL);
+  assert_amount ("1.234.5", '.', NULL);
+  assert_amount ("1.234", ',', "1234");
+  assert_amount ("1,234.5,6", '.', NULL);
+  assert_amount ("1.5", ',', NULL);
+  /* Currency signs before or after, with or without a space. */
+  assert_amount ("$12.50", '.', "12.50");
+  assert_amount ("-$1,234.50", '.', "-1234.50");
+  assert_amount ("$-3", '.', "-3");
+  assert_amount ("\xE2\x82\xAC" "5", '.', "5");
+  assert_amount ("12,50 \xE2\x82\xAC", ',', "12.50");
+  assert_amount ("-12,50\xE2\x82\xAC", ',', "-12.50");
+  assert_amount ("\xC2\xA3" " 7.00", '.', "7.00");
+  assert_amount ("1.234,00 EUR", ',', "1234.00");
+  assert_amount ("USD 99", '.', "99");
+  assert_amount ("$12.50$", '.', NULL);
+  assert_amount ("$", '.', NULL);
+  /* Negative amounts in parentheses, as accounting formats write them. */
+  assert_amount ("(12.50)", '.', "-12.50");
+  assert_amount ("($1,234.50)", '.', "-1234.50");
+  assert_amount ("$(5)", '.', "-5");
+  assert_amount ("(3,5 \xE2\x82\xAC)", ',', "-3.5");
+  assert_amount ("(-5)", '.', NULL);
+  assert_amount ("(5", '.', NULL);
+  assert_amount ("5)", '.', NULL);
+  assert_amount ("()", '.', NULL);
+}
+
+/* A refused amount says how to fix it: a decimal comma without --decimal
+ * is the usual mistake of European files. */
+static void
+test_amounts_messages (void)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GError) comma = NULL, other = NULL, point = NULL;
+
+  g_assert_false (st_import_parse_amount ("12,50", '.', out, &comma));
+  st_test_assert_contains (comma->message, "'12,50' is not an amount");
+  st_test_assert_contains (comma->message, "--decimal ,");
+  g_assert_false (st_import_parse_amount ("ten", '.', out, &other));
+  st_test_assert_contains (other->message, "'ten' is not an amount; write "
+                                           "digits with '.' as the decimal "
+                                           "separator");
+  g_assert_false (st_import_parse_amount ("1.5", ',', out, &point));
+  st_test_assert_contains (point->message, "--decimal .");
 }
 
 static void
@@ -351,6 +421,8 @@ main (int argc, char **argv)
   g_test_add_func ("/import-parse/time/formats", test_time_formats);
   g_test_add_func ("/import-parse/time/bad-formats", test_time_bad_formats);
   g_test_add_func ("/import-parse/amounts", test_amounts);
+  g_test_add_func ("/import-parse/amounts/formatted", test_amounts_formatted);
+  g_test_add_func ("/import-parse/amounts/messages", test_amounts_messages);
   g_test_add_func ("/import-parse/refs", test_refs);
   g_test_add_func ("/import-parse/json-and-copy", test_json_and_copy);
   return g_test_run ();
