@@ -213,13 +213,6 @@ read_options (StImportRows *rows, GVariant *options, GError **error)
   if (kind != NULL && !st_import_valid_kind (kind))
     return refuse_kind (kind, error);
   rows->default_kind = g_steal_pointer (&kind);
-  if (rows->decimal == rows->delimiter)
-    {
-      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "decimal: the decimal separator cannot also be the "
-                   "delimiter; with --decimal , use --delimiter ';'");
-      return FALSE;
-    }
   if (rows->chunk == 0 || rows->chunk > 1000000)
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
