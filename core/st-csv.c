@@ -1,9 +1,11 @@
 /* The CSV reader: a byte-at-a-time state machine, so records may span the
  * pieces the input arrives in (a quoted line break, a CRLF, even the
- * byte-order mark split across two reads). */
+ * byte-order mark split across two reads). UTF-16 input, known by its
+ * byte-order mark, is converted to UTF-8 on the way in. */
 
 #include "st-csv.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "st-error.h"
@@ -36,6 +38,11 @@ struct _StCsv {
   char *problem_text;
   gboolean overflow;     /* a record outgrew ST_CSV_MAX_RECORD */
   GPtrArray *fields;     /* pointers into buf, rebuilt per record */
+
+  gboolean sniffed;      /* the first two bytes were looked at */
+  GIConv utf16;          /* (GIConv) -1 unless the input is UTF-16 */
+  char held[4];          /* bytes of a character split between pieces */
+  guint n_held;
 };
 
 StCsv *
@@ -51,6 +58,7 @@ st_csv_new (char delimiter, StCsvRecordFunc func, gpointer user_data)
   csv->buf = g_string_sized_new (4096);
   csv->starts = g_array_new (FALSE, FALSE, sizeof (gsize));
   csv->fields = g_ptr_array_new ();
+  csv->utf16 = (GIConv) -1;
   return csv;
 }
 
@@ -63,6 +71,8 @@ st_csv_free (StCsv *csv)
   g_array_unref (csv->starts);
   g_ptr_array_unref (csv->fields);
   g_free (csv->problem_text);
+  if (csv->utf16 != (GIConv) -1)
+    g_iconv_close (csv->utf16);
   g_free (csv);
 }
 
@@ -300,8 +310,8 @@ refuse_overflow (StCsv *csv, GError **error)
   return FALSE;
 }
 
-gboolean
-st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
+static gboolean
+feed_utf8 (StCsv *csv, const char *data, gsize len, GError **error)
 {
   for (gsize i = 0; i < len; i++)
     {
@@ -324,9 +334,116 @@ st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
   return !csv->overflow || refuse_overflow (csv, error);
 }
 
+/* UTF-16 to UTF-8, in blocks; a character split between two pieces waits
+ * in csv->held for the rest of it. */
+static gboolean
+feed_utf16 (StCsv *csv, const char *data, gsize len, GError **error)
+{
+  g_autofree char *joined = NULL;
+  char out[16384];
+  gchar *in = (gchar *) data;
+  gsize in_left = len;
+
+  if (csv->n_held > 0)
+    {
+      joined = g_malloc (csv->n_held + len);
+      memcpy (joined, csv->held, csv->n_held);
+      memcpy (joined + csv->n_held, data, len);
+      in = joined;
+      in_left = csv->n_held + len;
+      csv->n_held = 0;
+    }
+  while (in_left > 0)
+    {
+      gchar *o = out;
+      gsize out_left = sizeof out;
+      gsize r = g_iconv (csv->utf16, &in, &in_left, &o, &out_left);
+      int saved = errno;
+
+      if (!feed_utf8 (csv, out, (gsize) (o - out), error))
+        return FALSE;
+      if (r != (gsize) -1 || saved == E2BIG)
+        continue;
+      if (saved == EINVAL && in_left < sizeof csv->held)
+        {
+          memcpy (csv->held, in, in_left);
+          csv->n_held = (guint) in_left;
+          return TRUE;
+        }
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "the file is UTF-16 (it starts with the byte-order mark "
+                   "of UTF-16) but line %" G_GUINT64_FORMAT " has bytes that "
+                   "are not UTF-16; nothing after them was read",
+                   csv->line);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The first two bytes say whether the input is UTF-16 (FF FE or FE FF,
+ * which cannot start UTF-8). */
+static gboolean
+sniff (StCsv *csv, const char **data, gsize *len)
+{
+  const char *encoding = NULL;
+
+  if (csv->n_held == 0 && *len > 0 && (guchar) (*data)[0] != 0xFF
+      && (guchar) (*data)[0] != 0xFE)
+    {
+      csv->sniffed = TRUE;
+      return TRUE;
+    }
+  while (csv->n_held < 2 && *len > 0)
+    {
+      csv->held[csv->n_held++] = (*data)[0];
+      (*data)++, (*len)--;
+    }
+  if (csv->n_held < 2)
+    return FALSE; /* wait for the second byte */
+  csv->sniffed = TRUE;
+  if ((guchar) csv->held[0] == 0xFF && (guchar) csv->held[1] == 0xFE)
+    encoding = "UTF-16LE";
+  else if ((guchar) csv->held[0] == 0xFE && (guchar) csv->held[1] == 0xFF)
+    encoding = "UTF-16BE";
+  if (encoding != NULL)
+    csv->utf16 = g_iconv_open ("UTF-8", encoding);
+  return TRUE;
+}
+
+gboolean
+st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
+{
+  if (!csv->sniffed && !sniff (csv, &data, &len))
+    return TRUE;
+  if (csv->utf16 != (GIConv) -1)
+    return feed_utf16 (csv, data, len, error);
+  if (csv->n_held > 0)
+    {
+      guint n = csv->n_held;
+
+      csv->n_held = 0;
+      if (!feed_utf8 (csv, csv->held, n, error))
+        return FALSE;
+    }
+  return feed_utf8 (csv, data, len, error);
+}
+
 gboolean
 st_csv_finish (StCsv *csv)
 {
+  if (csv->n_held > 0 && csv->utf16 == (GIConv) -1)
+    {
+      guint n = csv->n_held;
+
+      csv->n_held = 0;
+      if (!feed_utf8 (csv, csv->held, n, NULL))
+        return FALSE;
+    }
+  if (csv->n_held > 0)
+    {
+      start_record_if_needed (csv);
+      set_problem (csv, "the file ends inside a UTF-16 character");
+    }
   if (csv->bom_seen < 3)
     {
       guint seen = csv->bom_seen;

@@ -8,7 +8,8 @@ G_BEGIN_DECLS
  * separated by one delimiter byte; a field in double quotes may hold the
  * delimiter, line breaks and doubled quotes (""); records end with LF, CRLF
  * or a lone CR; a UTF-8 byte-order mark at the very start is dropped; empty
- * lines are skipped. Bytes are fed in pieces of any size, so a file is read
+ * lines are skipped. Input that starts with a UTF-16 byte-order mark (LE or
+ * BE) is converted to UTF-8 first. Bytes are fed in pieces of any size, so a file is read
  * once, in blocks, never whole. Nothing here reads files or allocates per
  * field. */
 typedef struct _StCsv StCsv;
@@ -33,9 +34,10 @@ StCsv *st_csv_new (char delimiter, StCsvRecordFunc func, gpointer user_data);
 void st_csv_free (StCsv *csv);
 
 /* Parse @len more bytes, calling the record function for each record they
- * complete. FALSE when the function asked to stop (@error untouched) or a
+ * complete. FALSE when the function asked to stop (@error untouched), a
  * record outgrew ST_CSV_MAX_RECORD (ST_ERROR_INVALID_ARGUMENT naming the
- * line it started on). */
+ * line it started on) or UTF-16 input has bytes that are no UTF-16
+ * (ST_ERROR_INVALID_ARGUMENT naming the line). */
 gboolean st_csv_feed (StCsv *csv, const char *data, gsize len,
                       GError **error);
 

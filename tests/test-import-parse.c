@@ -61,6 +61,20 @@ assert_csv (const char *input, const char *expected)
     }
 }
 
+/* The same for input with NUL bytes. */
+static void
+assert_csv_len (const char *input, gsize len, const char *expected)
+{
+  for (gsize piece = 1; piece <= len + 1; piece++)
+    {
+      g_autofree char *got = parse_in_pieces (input, len, piece, ',');
+
+      if (g_strcmp0 (got, expected) != 0)
+        g_error ("pieces of %" G_GSIZE_FORMAT ": got\n%s\nexpected\n%s", piece,
+                 got, expected);
+    }
+}
+
 static void
 test_csv_basics (void)
 {
@@ -90,6 +104,45 @@ test_csv_bom (void)
   assert_csv ("\xEF\xBB\xBE,y\n", "1:\xEF\xBB\xBE|y\n");
   /* A mark later in the file is no mark. */
   assert_csv ("a\n\xEF\xBB\xBF" "b\n", "1:a\n2:\xEF\xBB\xBF" "b\n");
+}
+
+/* UTF-16 with its byte-order mark (Excel's "Unicode Text", Windows tools)
+ * is read as the UTF-8 it stands for, whatever the pieces it comes in: a
+ * character, even a surrogate pair, may be split between two reads. */
+static void
+test_csv_utf16 (void)
+{
+  /* a,b CRLF 1,é😀 CRLF 2,"x,y" (no final line break) */
+  static const char le[] =
+      "\xFF\xFE" "a\0,\0b\0\r\0\n\0" "1\0,\0\xE9\0\x3D\xD8\x00\xDE\r\0\n\0"
+      "2\0,\0\"\0x\0,\0y\0\"\0";
+  static const char be[] =
+      "\xFE\xFF" "\0a\0,\0b\0\r\0\n" "\0" "1\0,\0\xE9\xD8\x3D\xDE\x00\0\r\0\n"
+      "\0" "2\0,\0\"\0x\0,\0y\0\"";
+  const char *expected = "1:a|b\n2:1|\xC3\xA9\xF0\x9F\x98\x80\n3:2|x,y\n";
+
+  assert_csv_len (le, sizeof le - 1, expected);
+  assert_csv_len (be, sizeof be - 1, expected);
+  /* One byte that only starts like a mark is no UTF-16. */
+  st_test_assert_contains (parse_in_pieces ("\xFF,a\n", 4, 1, ','),
+                           "1!the record is not valid UTF-8");
+}
+
+/* Bytes that are no UTF-16 after the mark stop the reading with the
+ * place where they are. */
+static void
+test_csv_utf16_invalid (void)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (StCsv) csv = st_csv_new (',', collect, out);
+  g_autoptr (GError) error = NULL;
+  /* a LF, then a lone low surrogate */
+  static const char bad[] = "\xFF\xFE" "a\0\n\0\x00\xDC" "b\0";
+
+  g_assert_false (st_csv_feed (csv, bad, sizeof bad - 1, &error));
+  g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+  st_test_assert_contains (error->message, "UTF-16");
+  st_test_assert_contains (error->message, "line 2");
 }
 
 static void
@@ -414,6 +467,8 @@ main (int argc, char **argv)
   g_test_add_func ("/import-parse/csv/basics", test_csv_basics);
   g_test_add_func ("/import-parse/csv/quotes", test_csv_quotes);
   g_test_add_func ("/import-parse/csv/bom", test_csv_bom);
+  g_test_add_func ("/import-parse/csv/utf16", test_csv_utf16);
+  g_test_add_func ("/import-parse/csv/utf16-invalid", test_csv_utf16_invalid);
   g_test_add_func ("/import-parse/csv/problems", test_csv_problems);
   g_test_add_func ("/import-parse/csv/stop", test_csv_stop);
   g_test_add_func ("/import-parse/csv/overflow", test_csv_overflow);

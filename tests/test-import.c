@@ -35,12 +35,12 @@ outcome_free (Outcome *o)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Outcome, outcome_free)
 
 static FILE *
-file_with (const char *text)
+file_with (const char *text, gsize len)
 {
   FILE *file = tmpfile ();
 
   g_assert_nonnull (file);
-  g_assert_cmpint (fwrite (text, 1, strlen (text), file), ==, strlen (text));
+  g_assert_cmpint (fwrite (text, 1, len, file), ==, len);
   fflush (file);
   rewind (file);
   return file;
@@ -62,13 +62,14 @@ read_all (FILE *file)
   return g_string_free (text, FALSE);
 }
 
-/* Import @csv as @kind with @options (GVariant text of an a{sv}). */
+/* Import the @len bytes of @csv as @kind with @options (GVariant text of
+ * an a{sv}). */
 static Outcome *
-import (StTestStore *fx, StImportKind kind, const char *csv,
-        const char *options)
+import_bytes (StTestStore *fx, StImportKind kind, const char *csv, gsize len,
+              const char *options)
 {
   Outcome *o = g_new0 (Outcome, 1);
-  FILE *input = file_with (csv);
+  FILE *input = file_with (csv, len);
   FILE *rejects = tmpfile ();
   g_autoptr (GVariant) dict = st_test_parsed (options ? options : "@a{sv} {}");
   StImportRequest request = { kind, fileno (input), fileno (rejects), dict,
@@ -79,6 +80,13 @@ import (StTestStore *fx, StImportKind kind, const char *csv,
   fclose (input);
   fclose (rejects);
   return o;
+}
+
+static Outcome *
+import (StTestStore *fx, StImportKind kind, const char *csv,
+        const char *options)
+{
+  return import_bytes (fx, kind, csv, strlen (csv), options);
 }
 
 static Outcome *
@@ -690,6 +698,31 @@ test_customers_basic (void)
                                   "attrs = '{\"plan\": \"basic\"}'"), ==, 1);
 }
 
+/* Excel's "Unicode Text" is UTF-16 (little-endian, with its byte-order
+ * mark), tab-separated: it reads as UTF-8 would. */
+static void
+test_customers_utf16 (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  const char *text = "\xEF\xBB\xBFref\tname\r\nr1\tZo\xC3\xAB \xC3\x9Cnal\r\n"
+                     "r2\t\"Bj\xC3\xB6rk\"\r\n";
+  g_autoptr (GError) error = NULL;
+  gsize len = 0;
+  g_autofree char *utf16 = g_convert (text, -1, "UTF-16LE", "UTF-8", NULL,
+                                      &len, &error);
+  g_autoptr (Outcome) o = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint ((guchar) utf16[0], ==, 0xFF);
+  o = import_bytes (fx, ST_IMPORT_CUSTOMERS, utf16, len,
+                    "{'delimiter': <'tab'>}");
+  g_assert_no_error (o->error);
+  assert_counts (o, 2, 2, 0, 0, 0, 0);
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM customers WHERE "
+                                  "(ref = 'r1' AND name = 'Zoë Ünal') OR "
+                                  "(ref = 'r2' AND name = 'Björk')"), ==, 2);
+}
+
 static void
 test_customers_rejects (void)
 {
@@ -757,5 +790,6 @@ main (int argc, char **argv)
   g_test_add_func ("/import/config/recent", test_config_recent);
   g_test_add_func ("/import/customers/basic", test_customers_basic);
   g_test_add_func ("/import/customers/rejects", test_customers_rejects);
+  g_test_add_func ("/import/customers/utf16", test_customers_utf16);
   return g_test_run ();
 }
