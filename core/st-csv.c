@@ -16,6 +16,8 @@ typedef enum {
   QUOTED,
   QUOTE_IN_QUOTED, /* a quote inside quotes: "" or the closing one */
   AFTER_CR,        /* a record ended with CR: swallow an LF after it */
+  LEADING_BLANKS,  /* only spaces so far: a quote may still open the field */
+  AFTER_QUOTED,    /* spaces after the closing quote */
 } State;
 
 static const char bom[] = "\xEF\xBB\xBF";
@@ -83,6 +85,42 @@ set_problem (StCsv *csv, const char *problem)
     csv->problem = problem;
 }
 
+/* A problem whose text is made for this record. */
+static void
+set_problem_text (StCsv *csv, char *text)
+{
+  if (csv->problem != NULL)
+    {
+      g_free (text);
+      return;
+    }
+  g_free (csv->problem_text);
+  csv->problem = csv->problem_text = text;
+}
+
+/* Why the field from @start (@len bytes) is not UTF-8, and what to do. */
+static char *
+explain_invalid (const char *start, gsize len, guint field)
+{
+  const char *end, *from;
+
+  g_utf8_validate_len (start, len, &end);
+  if (*end == '\0')
+    return g_strdup_printf ("field %u has a NUL byte: is the file UTF-16 "
+                            "without a byte-order mark, or not a text file? "
+                            "Save it as CSV UTF-8", field);
+  from = end - MIN ((gsize) (end - start), 20);
+  while (from < end && ((guchar) *from & 0xC0) == 0x80)
+    from++;
+  return g_strdup_printf (
+      "field %u is not valid UTF-8 (byte 0x%02X %s%.*s%s): the file must be "
+      "UTF-8; if it is Latin-1 or Windows-1252, convert it first (iconv -f "
+      "WINDOWS-1252 -t UTF-8 FILE.csv > FILE-utf8.csv) or save it from the "
+      "spreadsheet as CSV UTF-8", field, (guchar) *end,
+      end > start ? "after '" : "at its start", (int) (end - from), from,
+      end > start ? "'" : "");
+}
+
 static void
 append (StCsv *csv, char c)
 {
@@ -105,9 +143,10 @@ end_field (StCsv *csv)
 {
   gsize len = csv->buf->len - csv->field_start;
 
-  if (!g_utf8_validate (csv->buf->str + csv->field_start, (gssize) len, NULL))
-    set_problem (csv, "the record is not valid UTF-8 (is the file in "
-                      "another encoding?)");
+  if (!g_utf8_validate_len (csv->buf->str + csv->field_start, len, NULL)
+      && csv->problem == NULL)
+    set_problem_text (csv, explain_invalid (csv->buf->str + csv->field_start,
+                                            len, csv->starts->len + 1));
   g_array_append_val (csv->starts, csv->field_start);
   g_string_append_c (csv->buf, '\0');
   begin_field (csv);
@@ -172,22 +211,86 @@ end_of_line (StCsv *csv, char c)
 }
 
 static gboolean
+step_unquoted (StCsv *csv, char c)
+{
+  if (c == csv->delimiter)
+    {
+      end_field (csv);
+      csv->state = FIELD_START;
+    }
+  else if (c == '\n' || c == '\r')
+    return end_of_line (csv, c);
+  else
+    append (csv, c); /* a quote inside an unquoted field is kept */
+  return TRUE;
+}
+
+static gboolean
+is_blank (const StCsv *csv, char c)
+{
+  return (c == ' ' || c == '\t') && c != csv->delimiter;
+}
+
+static void
+open_quote (StCsv *csv)
+{
+  if (csv->starts->len == 0)
+    csv->field_quoted = TRUE;
+  csv->quote_line = csv->line;
+  csv->state = QUOTED;
+}
+
+static gboolean
 field_start (StCsv *csv, char c)
 {
   start_record_if_needed (csv);
   if (c == '"')
-    {
-      if (csv->starts->len == 0)
-        csv->field_quoted = TRUE;
-      csv->quote_line = csv->line;
-      csv->state = QUOTED;
-    }
+    open_quote (csv);
   else if (c == csv->delimiter)
     end_field (csv);
   else if (c == '\n' || c == '\r')
     return end_of_line (csv, c);
   else
     {
+      append (csv, c);
+      csv->state = is_blank (csv, c) ? LEADING_BLANKS : UNQUOTED;
+    }
+  return TRUE;
+}
+
+/* Spaces before a quote belong to no field: ' "a, b"' is a quoted field. */
+static gboolean
+leading_blanks (StCsv *csv, char c)
+{
+  if (c == '"')
+    {
+      g_string_truncate (csv->buf, csv->field_start);
+      open_quote (csv);
+      return TRUE;
+    }
+  if (!is_blank (csv, c))
+    csv->state = UNQUOTED;
+  return step_unquoted (csv, c);
+}
+
+/* Spaces after a closing quote are dropped; anything else is text after
+ * the quote, a problem. */
+static gboolean
+after_quoted (StCsv *csv, char c)
+{
+  if (is_blank (csv, c))
+    return TRUE;
+  if (c == csv->delimiter)
+    {
+      end_field (csv);
+      csv->state = FIELD_START;
+    }
+  else if (c == '\n' || c == '\r')
+    return end_of_line (csv, c);
+  else
+    {
+      set_problem (csv, "text follows a closing quote; inside a quoted "
+                        "field write a quote as \"\"");
       append (csv, c);
       csv->state = UNQUOTED;
     }
@@ -207,22 +310,21 @@ step (StCsv *csv, char c)
     case FIELD_START:
       return field_start (csv, c);
     case UNQUOTED:
-      if (c == csv->delimiter)
-        {
-          end_field (csv);
-          csv->state = FIELD_START;
-        }
-      else if (c == '\n' || c == '\r')
-        return end_of_line (csv, c);
-      else
-        append (csv, c); /* a quote inside an unquoted field is kept */
-      return TRUE;
+      return step_unquoted (csv, c);
+    case LEADING_BLANKS:
+      return leading_blanks (csv, c);
+    case AFTER_QUOTED:
+      return after_quoted (csv, c);
     case QUOTED:
       if (c == '"')
         csv->state = QUOTE_IN_QUOTED;
       else
         {
-          if (c == '\n')
+          /* CR, LF and CRLF are each one line break */
+          if (c == '\r'
+              || (c == '\n'
+                  && (csv->buf->len == csv->field_start
+                      || csv->buf->str[csv->buf->len - 1] != '\r')))
             csv->line++;
           append (csv, c);
         }
@@ -238,14 +340,10 @@ step (StCsv *csv, char c)
           end_field (csv);
           csv->state = FIELD_START;
         }
-      else if (c == '\n' || c == '\r')
-        return end_of_line (csv, c);
       else
         {
-          set_problem (csv, "text follows a closing quote; inside a quoted "
-                            "field write a quote as \"\"");
-          append (csv, c);
-          csv->state = UNQUOTED;
+          csv->state = AFTER_QUOTED;
+          return after_quoted (csv, c);
         }
       return TRUE;
     }
@@ -289,7 +387,7 @@ take_run (StCsv *csv, const char *data, gsize len)
            && data[n] != '\r')
       n++;
   else if (csv->state == QUOTED)
-    while (n < len && data[n] != '"' && data[n] != '\n')
+    while (n < len && data[n] != '"' && data[n] != '\n' && data[n] != '\r')
       n++;
   if (n == 0)
     return 0;

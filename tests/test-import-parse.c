@@ -96,6 +96,31 @@ test_csv_quotes (void)
   assert_csv ("a\r\n\"1\r\n2\"\r\nab\"c\r\n", "1:a\n2:1\r\n2\n4:ab\"c\n");
 }
 
+/* People and some tools write a space after the delimiter, also before a
+ * quoted field: the quotes still count, the spaces around them go. */
+static void
+test_csv_spaces_around_quotes (void)
+{
+  assert_csv ("a, b ,c\n1, \"x, y\" ,\t\"z\"\t\n  \"q\"  \n",
+              "1:a| b |c\n2:1|x, y|z\n3:q\n");
+  /* Spaces inside the quotes are the field's; an unquoted field keeps
+   * its spaces (the import trims them). */
+  assert_csv ("\" a \", b\"c\n", "1: a | b\"c\n");
+  /* Text after the closing quote and its spaces is still a problem. */
+  st_test_assert_contains (parse_in_pieces ("\"x\" y,1\n", 8, 8, ','),
+                           "1!text follows a closing quote");
+}
+
+/* A line break inside quotes in a file whose lines end with CR alone
+ * still counts for the line numbers; CRLF counts once. */
+static void
+test_csv_quoted_cr (void)
+{
+  assert_csv ("a,b\r1,\"x\ry\"\r2,z\r", "1:a|b\n2:1|x\ry\n4:2|z\n");
+  assert_csv ("a,b\r\n1,\"x\r\ny\"\r\n2,z\r\n",
+              "1:a|b\n2:1|x\r\ny\n4:2|z\n");
+}
+
 static void
 test_csv_bom (void)
 {
@@ -125,7 +150,7 @@ test_csv_utf16 (void)
   assert_csv_len (be, sizeof be - 1, expected);
   /* One byte that only starts like a mark is no UTF-16. */
   st_test_assert_contains (parse_in_pieces ("\xFF,a\n", 4, 1, ','),
-                           "1!the record is not valid UTF-8");
+                           "1!field 1 is not valid UTF-8");
 }
 
 /* Bytes that are no UTF-16 after the mark stop the reading with the
@@ -159,8 +184,25 @@ test_csv_problems (void)
   st_test_assert_contains (after_quote, "3:3|4");
   st_test_assert_contains (unterminated,
                            "2!the quoted field opened on line 2 is never closed");
-  st_test_assert_contains (invalid, "2!the record is not valid UTF-8");
+  st_test_assert_contains (invalid, "2!field 1 is not valid UTF-8");
   g_assert_cmpstr (semicolons, ==, "1:a|b\n2:1,5|2\n");
+}
+
+/* Bytes that are not UTF-8 say which field, which byte, and what to do;
+ * a NUL byte (UTF-16 without its mark, a binary file) says so. */
+static void
+test_csv_encoding_messages (void)
+{
+  g_autofree char *latin1 = parse_in_pieces ("a,b\nok,caf\xE9\n", 11, 4, ',');
+  g_autofree char *nul = parse_in_pieces ("a,b\nx,y\0z\n", 10, 3, ',');
+  g_autofree char *utf16 = parse_in_pieces ("a\0,\0b\0\n\0", 9, 9, ',');
+
+  st_test_assert_contains (latin1, "2!field 2 is not valid UTF-8 (byte 0xE9 "
+                                   "after 'caf'): the file must be UTF-8");
+  st_test_assert_contains (latin1, "iconv -f WINDOWS-1252 -t UTF-8");
+  st_test_assert_contains (nul, "2!field 2 has a NUL byte");
+  st_test_assert_contains (utf16, "1!field 1 has a NUL byte");
+  st_test_assert_contains (utf16, "UTF-16 without a byte-order mark");
 }
 
 static gboolean
@@ -466,7 +508,12 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/import-parse/csv/basics", test_csv_basics);
   g_test_add_func ("/import-parse/csv/quotes", test_csv_quotes);
+  g_test_add_func ("/import-parse/csv/spaces-around-quotes",
+                   test_csv_spaces_around_quotes);
+  g_test_add_func ("/import-parse/csv/quoted-cr", test_csv_quoted_cr);
   g_test_add_func ("/import-parse/csv/bom", test_csv_bom);
+  g_test_add_func ("/import-parse/csv/encoding-messages",
+                   test_csv_encoding_messages);
   g_test_add_func ("/import-parse/csv/utf16", test_csv_utf16);
   g_test_add_func ("/import-parse/csv/utf16-invalid", test_csv_utf16_invalid);
   g_test_add_func ("/import-parse/csv/problems", test_csv_problems);
