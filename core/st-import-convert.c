@@ -382,9 +382,16 @@ StImportRowOutcome
 st_import_rows_convert (StImportRows *rows, char **fields, guint n,
                         guint64 line, GString *copy, char **reason)
 {
-  if (n != rows->n_columns)
+  /* Empty fields past the header's (a trailing delimiter) lose nothing. */
+  for (guint i = rows->n_columns; i < n; i++)
+    if (g_strstrip (fields[i])[0] != '\0')
+      return reject (reason, "the row has %u fields but the header has %u "
+                             "(a delimiter inside a value that is not in "
+                             "quotes?)", n, rows->n_columns);
+  if (n < rows->n_columns)
     return reject (reason, "the row has %u fields but the header has %u "
-                           "(a delimiter inside an unquoted field?)",
+                           "(a line break inside a value that is not in "
+                           "quotes, or a row cut short?)",
                    n, rows->n_columns);
   return rows->kind == ST_IMPORT_EVENTS
              ? convert_event (rows, fields, line, copy, reason)

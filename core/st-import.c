@@ -279,6 +279,18 @@ read_header (StImport *im, char **fields, guint n, guint64 line,
                                     &im->error);
 }
 
+/* A row of empty cells (",,,": a cleared row in a spreadsheet's range) is
+ * an empty line, not a row. The cells are trimmed in place, as the row
+ * would be anyway. */
+static gboolean
+is_blank_row (char **fields, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    if (g_strstrip (fields[i])[0] != '\0')
+      return FALSE;
+  return TRUE;
+}
+
 static gboolean
 on_record (char **fields, guint n, guint64 line, const char *problem,
            gpointer data)
@@ -288,6 +300,8 @@ on_record (char **fields, guint n, guint64 line, const char *problem,
 
   if (!im->header_read)
     return read_header (im, fields, n, line, problem);
+  if (problem == NULL && is_blank_row (fields, n))
+    return TRUE;
   im->rows_read++;
   im->last_line = line;
   if (im->chunk_rows == 0)

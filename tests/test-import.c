@@ -332,6 +332,21 @@ test_events_refused (void)
                   "unknown field 'colour'");
   assert_refused (fx, ST_IMPORT_EVENTS, "", "{'kind': <'login'>}",
                   "the file is empty");
+  assert_refused (fx, ST_IMPORT_EVENTS, "\xEF\xBB\xBF\r\n\r\n",
+                  "{'kind': <'login'>}", "the file is empty");
+  /* Two columns of one name: --map could not tell them apart. */
+  assert_refused (fx, ST_IMPORT_EVENTS, "customer,kind,customer\nc1,login,c2\n",
+                  NULL, "the header names two columns 'customer' (columns 1 "
+                  "and 3); rename one of them");
+  assert_refused (fx, ST_IMPORT_EVENTS, "who,kind,who\nc1,login,c2\n",
+                  "{'map': <{'who': 'customer'}>}",
+                  "the header names two columns 'who' (columns 1 and 3)");
+  /* A file with another delimiter than the one given. */
+  assert_refused (fx, ST_IMPORT_EVENTS, "customer;kind\nc1;login\n", NULL,
+                  "the header has one column, 'customer;kind': are the "
+                  "fields separated by ';'? Give --delimiter ';'");
+  assert_refused (fx, ST_IMPORT_EVENTS, "customer\tkind\nc1\tlogin\n", NULL,
+                  "Give --delimiter tab");
   assert_refused (fx, ST_IMPORT_EVENTS, "\"who\nwhat", "{'kind': <'login'>}",
                   "the header (line 1) cannot be read");
 }
@@ -723,6 +738,40 @@ test_customers_utf16 (void)
                                   "(ref = 'r2' AND name = 'Björk')"), ==, 2);
 }
 
+/* What spreadsheets and hand-edited files do to the shape of a file:
+ * headers in capitals, rows of empty cells (a cleared row of Excel's used
+ * range), a trailing delimiter on some rows, rows cut short or split. */
+static void
+test_customers_file_shapes (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (Outcome) o = import_ok (
+      fx, ST_IMPORT_CUSTOMERS,
+      "Ref,Name,EMAIL,Attr.Plan\n"                 /* 1 */
+      "r1,Ann,ann@example.com,gold\n"              /* 2 */
+      ",,,\n"                                      /* 3: blank */
+      " , ,\"\", \n"                               /* 4: blank */
+      "r2,Bob,,,\n"                                /* 5: one empty extra */
+      "r3,Cy,,,x\n"                                /* 6: a value too many */
+      "r4,Di\n"                                    /* 7: too few */
+      ",,,\n",                                     /* 8: blank */
+      NULL);
+
+  assert_counts (o, 4, 2, 0, 0, 2, 0);
+  st_test_assert_contains (o->rejects,
+                           "6,\"the row has 5 fields but the header has 4 "
+                           "(a delimiter inside a value that is not in "
+                           "quotes?)\"");
+  st_test_assert_contains (o->rejects,
+                           "7,\"the row has 2 fields but the header has 4 "
+                           "(a line break inside a value that is not in "
+                           "quotes, or a row cut short?)\"");
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM customers WHERE "
+                                  "(ref = 'r1' AND email = 'ann@example.com' "
+                                  "AND attrs = '{\"Plan\": \"gold\"}') OR "
+                                  "(ref = 'r2' AND name = 'Bob')"), ==, 2);
+}
+
 static void
 test_customers_rejects (void)
 {
@@ -791,5 +840,7 @@ main (int argc, char **argv)
   g_test_add_func ("/import/customers/basic", test_customers_basic);
   g_test_add_func ("/import/customers/rejects", test_customers_rejects);
   g_test_add_func ("/import/customers/utf16", test_customers_utf16);
+  g_test_add_func ("/import/customers/file-shapes",
+                   test_customers_file_shapes);
   return g_test_run ();
 }
