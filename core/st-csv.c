@@ -65,6 +65,12 @@ st_csv_new (char delimiter, StCsvRecordFunc func, gpointer user_data)
 }
 
 void
+st_csv_set_delimiter (StCsv *csv, char delimiter)
+{
+  csv->delimiter = delimiter;
+}
+
+void
 st_csv_free (StCsv *csv)
 {
   if (csv == NULL)

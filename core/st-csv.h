@@ -41,6 +41,10 @@ void st_csv_free (StCsv *csv);
 gboolean st_csv_feed (StCsv *csv, const char *data, gsize len,
                       GError **error);
 
+/* Read the records after the current one with @delimiter: for a first
+ * line that names the delimiter (Excel's "sep=;"). */
+void st_csv_set_delimiter (StCsv *csv, char delimiter);
+
 /* The input has ended: report the last record if it had no line break. */
 gboolean st_csv_finish (StCsv *csv);
 

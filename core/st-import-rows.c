@@ -257,6 +257,15 @@ st_import_rows_delimiter (const StImportRows *rows)
   return rows->delimiter;
 }
 
+gboolean
+st_import_rows_set_delimiter (StImportRows *rows, char delimiter)
+{
+  if (delimiter == '\0' || strchr (",;|\t", delimiter) == NULL)
+    return FALSE;
+  rows->delimiter = delimiter;
+  return TRUE;
+}
+
 guint
 st_import_rows_chunk (const StImportRows *rows)
 {

@@ -38,6 +38,9 @@ StImportRows *st_import_rows_new (StImportKind kind, GVariant *options,
 void st_import_rows_free (StImportRows *rows);
 
 char st_import_rows_delimiter (const StImportRows *rows);
+/* The delimiter named by the file's first line (Excel's "sep=;"); FALSE
+ * when @delimiter is not one an import reads. */
+gboolean st_import_rows_set_delimiter (StImportRows *rows, char delimiter);
 guint st_import_rows_chunk (const StImportRows *rows);
 gboolean st_import_rows_create_customers (const StImportRows *rows);
 

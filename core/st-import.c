@@ -28,6 +28,7 @@ typedef struct {
   gboolean header_read;
   GError *error;
 
+  StCsv *csv;
   GString *copy;     /* the chunk's rows as COPY text */
   guint chunk_rows;
   guint64 chunk_first_line;
@@ -263,10 +264,33 @@ report_progress (StImport *im, gboolean last)
                          im->request->progress_data);
 }
 
+/* Excel's first line "sep=X" names the delimiter: with ',' read as one
+ * field "sep=;", or as "sep=" and "" when X is the delimiter already. */
+static gboolean
+is_sep_line (char **fields, guint n, char delimiter, char *sep)
+{
+  if (n == 1 && strlen (fields[0]) == 5 && g_str_has_prefix (fields[0], "sep="))
+    *sep = fields[0][4];
+  else if (n == 2 && g_str_equal (fields[0], "sep=") && fields[1][0] == '\0')
+    *sep = delimiter;
+  else
+    return FALSE;
+  return TRUE;
+}
+
 static gboolean
 read_header (StImport *im, char **fields, guint n, guint64 line,
              const char *problem)
 {
+  char sep;
+
+  if (line == 1 && problem == NULL
+      && is_sep_line (fields, n, st_import_rows_delimiter (im->rows), &sep)
+      && st_import_rows_set_delimiter (im->rows, sep))
+    {
+      st_csv_set_delimiter (im->csv, sep);
+      return TRUE;
+    }
   im->header_read = TRUE;
   if (problem != NULL)
     {
@@ -494,7 +518,8 @@ st_import_run (StStore *store, const StConfig *config,
 
   if (!st_import_start (&im, store, config, request, error))
     return NULL;
-  csv = st_csv_new (st_import_rows_delimiter (im.rows), on_record, &im);
+  csv = im.csv = st_csv_new (st_import_rows_delimiter (im.rows), on_record,
+                             &im);
   if (read_input (&im, csv) && im.error == NULL)
     {
       if (im.header_read)

@@ -373,6 +373,31 @@ test_events_decimal_comma_in_quotes (void)
                                   "IN (12.5, 1234.5, 7)"), ==, 3);
 }
 
+/* Excel writes, and reads, a first line "sep=;" that names the delimiter
+ * of the file. */
+static void
+test_events_sep_line (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (Outcome) semicolons = import_ok (
+      fx, ST_IMPORT_EVENTS,
+      "\xEF\xBB\xBFsep=;\r\ncustomer;kind;amount\r\nc1;purchase;\"1,5\"\r\n"
+      "c2;login;\r\nc3;purchase;x;y\r\n",
+      "{'decimal': <','>}");
+  g_autoptr (Outcome) commas = import_ok (
+      fx, ST_IMPORT_EVENTS, "sep=,\ncustomer,kind\nc4,login\n", NULL);
+  g_autoptr (Outcome) tabs = import_ok (
+      fx, ST_IMPORT_EVENTS, "sep=\t\ncustomer\tkind\nc5\tlogin\n", NULL);
+
+  assert_counts (semicolons, 3, 2, 0, 0, 1, 0);
+  /* The lines are the file's: the header is line 2. */
+  st_test_assert_contains (semicolons->rejects, "5,\"the row has 4 fields");
+  assert_counts (commas, 1, 1, 0, 0, 0, 0);
+  assert_counts (tabs, 1, 1, 0, 0, 0, 0);
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM events WHERE amount "
+                                  "= 1.5"), ==, 1);
+}
+
 static void
 test_events_no_create (void)
 {
@@ -831,6 +856,7 @@ main (int argc, char **argv)
   g_test_add_func ("/import/events/refused", test_events_refused);
   g_test_add_func ("/import/events/decimal-comma-in-quotes",
                    test_events_decimal_comma_in_quotes);
+  g_test_add_func ("/import/events/sep-line", test_events_sep_line);
   g_test_add_func ("/import/events/no-create", test_events_no_create);
   g_test_add_func ("/import/events/chunks-and-resume", test_events_chunks);
   g_test_add_func ("/import/events/same-aggregates-as-record-event",
