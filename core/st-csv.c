@@ -41,9 +41,11 @@ struct _StCsv {
   gboolean overflow;     /* a record outgrew ST_CSV_MAX_RECORD */
   GPtrArray *fields;     /* pointers into buf, rebuilt per record */
 
-  gboolean sniffed;      /* the first two bytes were looked at */
-  GIConv utf16;          /* (GIConv) -1 unless the input is UTF-16 */
-  char held[4];          /* bytes of a character split between pieces */
+  gboolean sniffed;      /* the byte-order mark, if any, was looked for */
+  GIConv converter;      /* to UTF-8, or (GIConv) -1 for UTF-8 input */
+  char *encoding;        /* what the converter reads */
+  char held[4];          /* the first bytes while sniffing, then the bytes
+                          * of a character split between two pieces */
   guint n_held;
 };
 
@@ -60,7 +62,7 @@ st_csv_new (char delimiter, StCsvRecordFunc func, gpointer user_data)
   csv->buf = g_string_sized_new (4096);
   csv->starts = g_array_new (FALSE, FALSE, sizeof (gsize));
   csv->fields = g_ptr_array_new ();
-  csv->utf16 = (GIConv) -1;
+  csv->converter = (GIConv) -1;
   return csv;
 }
 
@@ -79,8 +81,9 @@ st_csv_free (StCsv *csv)
   g_array_unref (csv->starts);
   g_ptr_array_unref (csv->fields);
   g_free (csv->problem_text);
-  if (csv->utf16 != (GIConv) -1)
-    g_iconv_close (csv->utf16);
+  if (csv->converter != (GIConv) -1)
+    g_iconv_close (csv->converter);
+  g_free (csv->encoding);
   g_free (csv);
 }
 
@@ -119,10 +122,10 @@ explain_invalid (const char *start, gsize len, guint field)
   while (from < end && ((guchar) *from & 0xC0) == 0x80)
     from++;
   return g_strdup_printf (
-      "field %u is not valid UTF-8 (byte 0x%02X %s%.*s%s): the file must be "
-      "UTF-8; if it is Latin-1 or Windows-1252, convert it first (iconv -f "
-      "WINDOWS-1252 -t UTF-8 FILE.csv > FILE-utf8.csv) or save it from the "
-      "spreadsheet as CSV UTF-8", field, (guchar) *end,
+      "field %u is not valid UTF-8 (byte 0x%02X %s%.*s%s): the file is "
+      "read as UTF-8; if it is in another encoding, say which (Excel's "
+      "plain CSV on Windows: give --encoding windows-1252), or save it from "
+      "the spreadsheet as CSV UTF-8", field, (guchar) *end,
       end > start ? "after '" : "at its start", (int) (end - from), from,
       end > start ? "'" : "");
 }
@@ -438,10 +441,10 @@ feed_utf8 (StCsv *csv, const char *data, gsize len, GError **error)
   return !csv->overflow || refuse_overflow (csv, error);
 }
 
-/* UTF-16 to UTF-8, in blocks; a character split between two pieces waits
- * in csv->held for the rest of it. */
+/* Another encoding to UTF-8, in blocks; a character split between two
+ * pieces waits in csv->held for the rest of it. */
 static gboolean
-feed_utf16 (StCsv *csv, const char *data, gsize len, GError **error)
+feed_converted (StCsv *csv, const char *data, gsize len, GError **error)
 {
   g_autofree char *joined = NULL;
   char out[16384];
@@ -461,7 +464,7 @@ feed_utf16 (StCsv *csv, const char *data, gsize len, GError **error)
     {
       gchar *o = out;
       gsize out_left = sizeof out;
-      gsize r = g_iconv (csv->utf16, &in, &in_left, &o, &out_left);
+      gsize r = g_iconv (csv->converter, &in, &in_left, &o, &out_left);
       int saved = errno;
 
       if (!feed_utf8 (csv, out, (gsize) (o - out), error))
@@ -475,52 +478,99 @@ feed_utf16 (StCsv *csv, const char *data, gsize len, GError **error)
           return TRUE;
         }
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "the file is UTF-16 (it starts with the byte-order mark "
-                   "of UTF-16) but line %" G_GUINT64_FORMAT " has bytes that "
-                   "are not UTF-16; nothing after them was read",
-                   csv->line);
+                   "the file is read as %s, but line %" G_GUINT64_FORMAT
+                   " has bytes that are not %s; nothing after them was read",
+                   csv->encoding, csv->line, csv->encoding);
       return FALSE;
     }
   return TRUE;
 }
 
-/* The first two bytes say whether the input is UTF-16 (FF FE or FE FF,
- * which cannot start UTF-8). */
 static gboolean
-sniff (StCsv *csv, const char **data, gsize *len)
+use_encoding (StCsv *csv, const char *encoding, GError **error)
 {
-  const char *encoding = NULL;
+  GIConv converter = encoding != NULL ? g_iconv_open ("UTF-8", encoding)
+                                      : (GIConv) -1;
 
-  if (csv->n_held == 0 && *len > 0 && (guchar) (*data)[0] != 0xFF
-      && (guchar) (*data)[0] != 0xFE)
+  if (encoding != NULL && converter == (GIConv) -1)
     {
-      csv->sniffed = TRUE;
-      return TRUE;
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "encoding: '%s' is not an encoding this system can read; "
+                   "give e.g. windows-1252, latin1 or utf-16", encoding);
+      return FALSE;
     }
-  while (csv->n_held < 2 && *len > 0)
-    {
-      csv->held[csv->n_held++] = (*data)[0];
-      (*data)++, (*len)--;
-    }
-  if (csv->n_held < 2)
-    return FALSE; /* wait for the second byte */
-  csv->sniffed = TRUE;
-  if ((guchar) csv->held[0] == 0xFF && (guchar) csv->held[1] == 0xFE)
-    encoding = "UTF-16LE";
-  else if ((guchar) csv->held[0] == 0xFE && (guchar) csv->held[1] == 0xFF)
-    encoding = "UTF-16BE";
-  if (encoding != NULL)
-    csv->utf16 = g_iconv_open ("UTF-8", encoding);
+  if (csv->converter != (GIConv) -1)
+    g_iconv_close (csv->converter);
+  g_free (csv->encoding);
+  csv->converter = converter;
+  csv->encoding = g_strdup (encoding);
   return TRUE;
 }
 
 gboolean
-st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
+st_csv_set_encoding (StCsv *csv, const char *encoding, GError **error)
 {
-  if (!csv->sniffed && !sniff (csv, &data, &len))
-    return TRUE;
-  if (csv->utf16 != (GIConv) -1)
-    return feed_utf16 (csv, data, len, error);
+  if (encoding != NULL && (g_ascii_strcasecmp (encoding, "UTF-8") == 0
+                           || g_ascii_strcasecmp (encoding, "UTF8") == 0))
+    encoding = NULL;
+  return use_encoding (csv, encoding, error);
+}
+
+/* A byte-order mark at the start says what the input is, whatever the
+ * encoding the caller named (FF FE and FE FF cannot start UTF-8). FALSE
+ * while the bytes so far may still be one. */
+static gboolean
+sniff (StCsv *csv, const char **data, gsize *len, gboolean last)
+{
+  static const struct {
+    const char *bytes;
+    guint len;
+    const char *encoding;
+  } marks[] = {
+    { "\xEF\xBB\xBF", 3, NULL },
+    { "\xFF\xFE", 2, "UTF-16LE" },
+    { "\xFE\xFF", 2, "UTF-16BE" },
+  };
+
+  for (;;)
+    {
+      gboolean prefix = FALSE;
+
+      for (guint i = 0; i < G_N_ELEMENTS (marks); i++)
+        {
+          guint n = MIN (csv->n_held, marks[i].len);
+
+          if (memcmp (csv->held, marks[i].bytes, n) != 0)
+            continue;
+          if (csv->n_held == marks[i].len)
+            {
+              csv->sniffed = TRUE;
+              return use_encoding (csv, marks[i].encoding, NULL);
+            }
+          prefix = TRUE;
+        }
+      if (!prefix)
+        break;
+      if (*len == 0)
+        {
+          if (!last)
+            return FALSE; /* wait for more */
+          break;
+        }
+      csv->held[csv->n_held++] = (*data)[0];
+      (*data)++, (*len)--;
+    }
+  csv->sniffed = TRUE;
+  return TRUE;
+}
+
+/* The held bytes (the start of the input, or of a character) and @data,
+ * through the converter if there is one. */
+static gboolean
+feed_decided (StCsv *csv, const char *data, gsize len, GError **error)
+{
+  if (csv->converter != (GIConv) -1)
+    return feed_converted (csv, data, len, error);
   if (csv->n_held > 0)
     {
       guint n = csv->n_held;
@@ -533,20 +583,29 @@ st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
 }
 
 gboolean
+st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
+{
+  if (!csv->sniffed && !sniff (csv, &data, &len, FALSE))
+    return TRUE;
+  return feed_decided (csv, data, len, error);
+}
+
+gboolean
 st_csv_finish (StCsv *csv)
 {
-  if (csv->n_held > 0 && csv->utf16 == (GIConv) -1)
+  if (!csv->sniffed)
     {
-      guint n = csv->n_held;
+      const char *none = "";
+      gsize len = 0;
 
-      csv->n_held = 0;
-      if (!feed_utf8 (csv, csv->held, n, NULL))
+      sniff (csv, &none, &len, TRUE);
+      if (!feed_decided (csv, none, 0, NULL))
         return FALSE;
     }
   if (csv->n_held > 0)
     {
       start_record_if_needed (csv);
-      set_problem (csv, "the file ends inside a UTF-16 character");
+      set_problem (csv, "the file ends inside a character");
     }
   if (csv->bom_seen < 3)
     {

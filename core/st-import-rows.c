@@ -46,6 +46,7 @@ st_import_rows_free (StImportRows *rows)
   g_clear_pointer (&rows->map, g_hash_table_unref);
   g_clear_pointer (&rows->time_format, st_import_time_format_free);
   g_free (rows->default_kind);
+  g_free (rows->encoding);
   g_clear_pointer (&rows->rules, g_ptr_array_unref);
   g_clear_pointer (&rows->extras, g_array_unref);
   g_clear_pointer (&rows->ignored, g_ptr_array_unref);
@@ -189,12 +190,37 @@ read_time_format (StImportRows *rows, GVariant *options, GError **error)
   return rows->time_format != NULL;
 }
 
+/* An encoding iconv can convert to UTF-8; UTF-8 itself is none. */
+static gboolean
+read_encoding (StImportRows *rows, GVariant *options, GError **error)
+{
+  g_autofree char *name = NULL;
+  GIConv converter;
+
+  if (!get_text (options, "encoding", &name, error))
+    return FALSE;
+  if (name == NULL || g_ascii_strcasecmp (name, "utf-8") == 0
+      || g_ascii_strcasecmp (name, "utf8") == 0)
+    return TRUE;
+  converter = g_iconv_open ("UTF-8", name);
+  if (converter == (GIConv) -1)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "encoding: '%s' is not an encoding this system can read; "
+                   "give e.g. windows-1252, latin1 or utf-16", name);
+      return FALSE;
+    }
+  g_iconv_close (converter);
+  rows->encoding = g_steal_pointer (&name);
+  return TRUE;
+}
+
 static gboolean
 read_options (StImportRows *rows, GVariant *options, GError **error)
 {
   static const char *const known[] = {
-    "map", "date_format", "tz", "decimal", "delimiter", "kind", "kind_if",
-    "create_customers", "raw_refs", "chunk", "rejects", NULL
+    "map", "date_format", "tz", "decimal", "delimiter", "encoding", "kind",
+    "kind_if", "create_customers", "raw_refs", "chunk", "rejects", NULL
   };
   g_autofree char *kind = NULL;
 
@@ -204,6 +230,7 @@ read_options (StImportRows *rows, GVariant *options, GError **error)
       || !read_char_option (options, "decimal", ".,", &rows->decimal, error)
       || !read_char_option (options, "delimiter", ",;|\t", &rows->delimiter,
                             error)
+      || !read_encoding (rows, options, error)
       || !get_text (options, "kind", &kind, error)
       || !read_kind_rules (rows, options, error)
       || !st_record_get_uint (options, "chunk", &rows->chunk, error))
@@ -255,6 +282,12 @@ char
 st_import_rows_delimiter (const StImportRows *rows)
 {
   return rows->delimiter;
+}
+
+const char *
+st_import_rows_encoding (const StImportRows *rows)
+{
+  return rows->encoding;
 }
 
 gboolean

@@ -520,7 +520,8 @@ st_import_run (StStore *store, const StConfig *config,
     return NULL;
   csv = im.csv = st_csv_new (st_import_rows_delimiter (im.rows), on_record,
                              &im);
-  if (read_input (&im, csv) && im.error == NULL)
+  if (st_csv_set_encoding (csv, st_import_rows_encoding (im.rows), &im.error)
+      && read_input (&im, csv) && im.error == NULL)
     {
       if (im.header_read)
         flush_chunk (&im);

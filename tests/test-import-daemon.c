@@ -669,6 +669,8 @@ test_cli (void)
               (const char *[]){ "import", "customers", csv, "--chunk", "0", NULL });
   assert_ctl (daemon, 2, "Unknown option --kind",
               (const char *[]){ "import", "customers", csv, "--kind", "x", NULL });
+  assert_ctl (daemon, 1, "encoding: 'klingon' is not an encoding",
+              (const char *[]){ "import", "events", csv, "--encoding", "klingon", NULL });
   assert_ctl (daemon, 1, "cannot open",
               (const char *[]){ "import", "events", missing, NULL });
   assert_ctl (daemon, 1, "map: the file has no column 'customer_id'",

@@ -44,6 +44,28 @@ parse_in_pieces (const char *input, gsize len, gsize piece, char delimiter)
   return g_string_free (out, FALSE);
 }
 
+/* @input in @encoding (st_csv_set_encoding), fed in pieces of every size:
+ * each must give @expected. */
+static void
+assert_csv_encoded (const char *encoding, const char *input, gsize len,
+                    const char *expected)
+{
+  for (gsize piece = 1; piece <= len + 1; piece++)
+    {
+      g_autoptr (GString) out = g_string_new (NULL);
+      g_autoptr (StCsv) csv = st_csv_new (',', collect, out);
+
+      g_assert_true (st_csv_set_encoding (csv, encoding, NULL));
+      for (gsize at = 0; at < len; at += piece)
+        g_assert_true (st_csv_feed (csv, input + at, MIN (piece, len - at),
+                                    NULL));
+      g_assert_true (st_csv_finish (csv));
+      if (g_strcmp0 (out->str, expected) != 0)
+        g_error ("%s in pieces of %" G_GSIZE_FORMAT ": got\n%s\nexpected\n%s",
+                 encoding, piece, out->str, expected);
+    }
+}
+
 /* Every piece size gives the same records: a record, a CRLF, a quote and
  * the byte-order mark may all be split between two reads. */
 static void
@@ -153,6 +175,35 @@ test_csv_utf16 (void)
                            "1!field 1 is not valid UTF-8");
 }
 
+/* A file in another encoding than UTF-8, named by the caller (Excel's
+ * plain "CSV" on Windows is Windows-1252); a byte-order mark still wins. */
+static void
+test_csv_encoding (void)
+{
+  g_autoptr (StCsv) csv = st_csv_new (',', collect, NULL);
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (StCsv) strict = st_csv_new (',', collect, out);
+  g_autoptr (GError) unknown = NULL, undefined = NULL;
+  static const char cp1252[] = "a,b\r\n1,\"Zo\xEB \x80\"\r\n2,x";
+  static const char utf8[] = "\xEF\xBB\xBF" "a,b\n1,Zo\xC3\xAB\n";
+  static const char utf16[] = "\xFF\xFE" "a\0,\0b\0\n\0";
+
+  assert_csv_encoded ("WINDOWS-1252", cp1252, sizeof cp1252 - 1,
+                      "1:a|b\n2:1|Zo\xC3\xAB \xE2\x82\xAC\n3:2|x\n");
+  assert_csv_encoded ("latin1", utf8, sizeof utf8 - 1,
+                      "1:a|b\n2:1|Zo\xC3\xAB\n");
+  assert_csv_encoded ("WINDOWS-1252", utf16, sizeof utf16 - 1, "1:a|b\n");
+  g_assert_false (st_csv_set_encoding (csv, "klingon", &unknown));
+  g_assert_error (unknown, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+  st_test_assert_contains (unknown->message, "'klingon'");
+  /* 0x81 is no character of Windows-1252. */
+  g_assert_true (st_csv_set_encoding (strict, "WINDOWS-1252", NULL));
+  g_assert_false (st_csv_feed (strict, "a\nb\n\x81\n", 6, &undefined));
+  g_assert_error (undefined, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+  st_test_assert_contains (undefined->message, "line 3 has bytes that are "
+                                               "not WINDOWS-1252");
+}
+
 /* Bytes that are no UTF-16 after the mark stop the reading with the
  * place where they are. */
 static void
@@ -198,8 +249,8 @@ test_csv_encoding_messages (void)
   g_autofree char *utf16 = parse_in_pieces ("a\0,\0b\0\n\0", 9, 9, ',');
 
   st_test_assert_contains (latin1, "2!field 2 is not valid UTF-8 (byte 0xE9 "
-                                   "after 'caf'): the file must be UTF-8");
-  st_test_assert_contains (latin1, "iconv -f WINDOWS-1252 -t UTF-8");
+                                   "after 'caf'): the file is read as UTF-8");
+  st_test_assert_contains (latin1, "give --encoding windows-1252");
   st_test_assert_contains (nul, "2!field 2 has a NUL byte");
   st_test_assert_contains (utf16, "1!field 1 has a NUL byte");
   st_test_assert_contains (utf16, "UTF-16 without a byte-order mark");
@@ -516,6 +567,7 @@ main (int argc, char **argv)
                    test_csv_encoding_messages);
   g_test_add_func ("/import-parse/csv/utf16", test_csv_utf16);
   g_test_add_func ("/import-parse/csv/utf16-invalid", test_csv_utf16_invalid);
+  g_test_add_func ("/import-parse/csv/encoding", test_csv_encoding);
   g_test_add_func ("/import-parse/csv/problems", test_csv_problems);
   g_test_add_func ("/import-parse/csv/stop", test_csv_stop);
   g_test_add_func ("/import-parse/csv/overflow", test_csv_overflow);

@@ -797,6 +797,28 @@ test_customers_file_shapes (void)
                                   "(ref = 'r2' AND name = 'Bob')"), ==, 2);
 }
 
+/* Excel's plain "CSV" on Windows is Windows-1252: --encoding reads it. */
+static void
+test_customers_encoding (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  const char *csv = "ref;name\r\nr1;Zo\xEB \xDCnal\r\n";
+  g_autoptr (Outcome) plain = import_ok (fx, ST_IMPORT_CUSTOMERS, csv,
+                                         "{'delimiter': <';'>}");
+  g_autoptr (Outcome) o = import_ok (fx, ST_IMPORT_CUSTOMERS, csv,
+                                     "{'delimiter': <';'>, 'encoding': "
+                                     "<'windows-1252'>}");
+
+  /* Without it the row is refused, never stored garbled. */
+  assert_counts (plain, 1, 0, 0, 0, 1, 0);
+  st_test_assert_contains (plain->rejects, "--encoding windows-1252");
+  assert_counts (o, 1, 1, 0, 0, 0, 0);
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM customers WHERE "
+                                  "ref = 'r1' AND name = 'Zoë Ünal'"), ==, 1);
+  assert_refused (fx, ST_IMPORT_CUSTOMERS, csv, "{'encoding': <'klingon'>}",
+                  "encoding: 'klingon' is not an encoding");
+}
+
 static void
 test_customers_rejects (void)
 {
@@ -866,6 +888,7 @@ main (int argc, char **argv)
   g_test_add_func ("/import/customers/basic", test_customers_basic);
   g_test_add_func ("/import/customers/rejects", test_customers_rejects);
   g_test_add_func ("/import/customers/utf16", test_customers_utf16);
+  g_test_add_func ("/import/customers/encoding", test_customers_encoding);
   g_test_add_func ("/import/customers/file-shapes",
                    test_customers_file_shapes);
   return g_test_run ();
