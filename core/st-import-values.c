@@ -56,6 +56,22 @@ group_separator_len (const char *text, char decimal)
   return 0;
 }
 
+/* Spaces between an amount and its currency: ' ', and the no-break ones
+ * (U+00A0, U+202F) of French formats. */
+static const char *
+skip_spaces (const char *p)
+{
+  for (;;)
+    if (*p == ' ')
+      p++;
+    else if (g_str_has_prefix (p, "\xC2\xA0"))
+      p += 2;
+    else if (g_str_has_prefix (p, "\xE2\x80\xAF"))
+      p += 3;
+    else
+      return p;
+}
+
 static const char *
 skip_currency (const char *p, gboolean *seen)
 {
@@ -64,10 +80,7 @@ skip_currency (const char *p, gboolean *seen)
   if (len == 0)
     return p;
   *seen = TRUE;
-  p += len;
-  while (*p == ' ')
-    p++;
-  return p;
+  return skip_spaces (p + len);
 }
 
 /* The integer part, thousands separators in groups of three (one kind of
@@ -128,7 +141,7 @@ read_amount (const char *text, char decimal, GString *out)
     }
   if (!currency)
     {
-      const char *after = p + strspn (p, " ");
+      const char *after = skip_spaces (p);
       const char *end = skip_currency (after, &currency);
 
       if (end != after)

@@ -460,6 +460,11 @@ test_amounts_formatted (void)
   assert_amount ("-12,50\xE2\x82\xAC", ',', "-12.50");
   assert_amount ("\xC2\xA3" " 7.00", '.', "7.00");
   assert_amount ("1.234,00 EUR", ',', "1234.00");
+  /* French formats put a no-break space before the sign. */
+  assert_amount ("12,50\xC2\xA0\xE2\x82\xAC", ',', "12.50");
+  assert_amount ("1\xE2\x80\xAF" "234,56\xE2\x80\xAF\xE2\x82\xAC", ',',
+                 "1234.56");
+  assert_amount ("\xE2\x82\xAC\xC2\xA0" "5", '.', "5");
   assert_amount ("USD 99", '.', "99");
   assert_amount ("$12.50$", '.', NULL);
   assert_amount ("$", '.', NULL);
