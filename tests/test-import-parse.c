@@ -364,6 +364,31 @@ test_time_formats (void)
   assert_bad_time ("%m/%d/%y", "2/30/24", "not a date and time");
 }
 
+/* A refused time says what to give: the usual mistakes are a day-first
+ * date read month first (or the reverse) and a spreadsheet's local date
+ * without --date-format. */
+static void
+test_time_hints (void)
+{
+  assert_bad_time ("%m/%d/%Y", "13/01/2024",
+                   "'13/01/2024' is not a date and time of the calendar "
+                   "(month 13: are days written first? then swap %d and %m "
+                   "in --date-format)");
+  assert_bad_time ("%d/%m/%Y %H:%M", "01/13/2024 10:00",
+                   "(month 13: are months written first? then swap %d and "
+                   "%m in --date-format)");
+  assert_bad_time (NULL, "01/02/2024",
+                   "give --date-format '%d/%m/%Y' (day first) or "
+                   "'%m/%d/%Y' (month first)");
+  assert_bad_time (NULL, "1.2.24 10:00",
+                   "give --date-format '%d.%m.%y %H:%M' (day first) or "
+                   "'%m.%d.%y %H:%M' (month first)");
+  assert_bad_time (NULL, "5/1/2024 1:05:00 PM",
+                   "'%m/%d/%Y %I:%M:%S %p' (month first)");
+  assert_bad_time (NULL, "yesterday", "(give --date-format for another "
+                                      "form)");
+}
+
 static void
 test_time_bad_formats (void)
 {
@@ -579,6 +604,7 @@ main (int argc, char **argv)
   g_test_add_func ("/import-parse/time/iso", test_time_iso);
   g_test_add_func ("/import-parse/time/formats", test_time_formats);
   g_test_add_func ("/import-parse/time/bad-formats", test_time_bad_formats);
+  g_test_add_func ("/import-parse/time/hints", test_time_hints);
   g_test_add_func ("/import-parse/amounts", test_amounts);
   g_test_add_func ("/import-parse/amounts/formatted", test_amounts_formatted);
   g_test_add_func ("/import-parse/amounts/messages", test_amounts_messages);
