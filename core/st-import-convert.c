@@ -382,12 +382,13 @@ StImportRowOutcome
 st_import_rows_convert (StImportRows *rows, char **fields, guint n,
                         guint64 line, GString *copy, char **reason)
 {
-  /* Empty fields past the header's (a trailing delimiter) lose nothing. */
-  for (guint i = rows->n_columns; i < n; i++)
-    if (g_strstrip (fields[i])[0] != '\0')
-      return reject (reason, "the row has %u fields but the header has %u "
-                             "(a delimiter inside a value that is not in "
-                             "quotes?)", n, rows->n_columns);
+  /* Even when the extra fields are empty: 'c7,purchase,12,50,' is a
+   * decimal comma out of quotes that shifted the cells, not a trailing
+   * delimiter. */
+  if (n > rows->n_columns)
+    return reject (reason, "the row has %u fields but the header has %u "
+                           "(a delimiter inside a value that is not in "
+                           "quotes?)", n, rows->n_columns);
   if (n < rows->n_columns)
     return reject (reason, "the row has %u fields but the header has %u "
                            "(a line break inside a value that is not in "

@@ -765,7 +765,7 @@ test_customers_utf16 (void)
 
 /* What spreadsheets and hand-edited files do to the shape of a file:
  * headers in capitals, rows of empty cells (a cleared row of Excel's used
- * range), a trailing delimiter on some rows, rows cut short or split. */
+ * range), rows with a field too many, rows cut short. */
 static void
 test_customers_file_shapes (void)
 {
@@ -776,17 +776,21 @@ test_customers_file_shapes (void)
       "r1,Ann,ann@example.com,gold\n"              /* 2 */
       ",,,\n"                                      /* 3: blank */
       " , ,\"\", \n"                               /* 4: blank */
-      "r2,Bob,,,\n"                                /* 5: one empty extra */
+      "r2,Bob,,\n"                                 /* 5 */
       "r3,Cy,,,x\n"                                /* 6: a value too many */
       "r4,Di\n"                                    /* 7: too few */
-      ",,,\n",                                     /* 8: blank */
+      ",,,\n"                                      /* 8: blank */
+      "r5,\"1,5\",,,\n",                            /* 9: extras empty */
       NULL);
 
-  assert_counts (o, 4, 2, 0, 0, 2, 0);
+  assert_counts (o, 5, 2, 0, 0, 3, 0);
   st_test_assert_contains (o->rejects,
                            "6,\"the row has 5 fields but the header has 4 "
                            "(a delimiter inside a value that is not in "
                            "quotes?)\"");
+  /* Empty extra fields are no proof of a trailing delimiter: a value
+   * split at a comma shifts the cells to the right just the same. */
+  st_test_assert_contains (o->rejects, "9,\"the row has 5 fields");
   st_test_assert_contains (o->rejects,
                            "7,\"the row has 2 fields but the header has 4 "
                            "(a line break inside a value that is not in "
