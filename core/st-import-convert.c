@@ -390,10 +390,10 @@ st_import_rows_convert (StImportRows *rows, char **fields, guint n,
                            "(a delimiter inside a value that is not in "
                            "quotes?)", n, rows->n_columns);
   if (n < rows->n_columns)
-    return reject (reason, "the row has %u fields but the header has %u "
+    return reject (reason, "the row has %u field%s but the header has %u "
                            "(a line break inside a value that is not in "
                            "quotes, or a row cut short?)",
-                   n, rows->n_columns);
+                   n, n == 1 ? "" : "s", rows->n_columns);
   return rows->kind == ST_IMPORT_EVENTS
              ? convert_event (rows, fields, line, copy, reason)
              : convert_customer (rows, fields, line, copy, reason);

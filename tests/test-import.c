@@ -780,10 +780,13 @@ test_customers_file_shapes (void)
       "r3,Cy,,,x\n"                                /* 6: a value too many */
       "r4,Di\n"                                    /* 7: too few */
       ",,,\n"                                      /* 8: blank */
-      "r5,\"1,5\",,,\n",                            /* 9: extras empty */
+      "r5,\"1,5\",,,\n"                             /* 9: extras empty */
+      "r6\n",                                      /* 10 */
       NULL);
 
-  assert_counts (o, 5, 2, 0, 0, 3, 0);
+  assert_counts (o, 6, 2, 0, 0, 4, 0);
+  st_test_assert_contains (o->rejects, "10,\"the row has 1 field but the "
+                                       "header has 4");
   st_test_assert_contains (o->rejects,
                            "6,\"the row has 5 fields but the header has 4 "
                            "(a delimiter inside a value that is not in "
