@@ -278,11 +278,42 @@ is_sep_line (char **fields, guint n, char delimiter, char *sep)
   return TRUE;
 }
 
+/* Files people take for CSV, by their first bytes. */
+static gboolean
+refuse_other_format (StImport *im, const char *start)
+{
+  static const struct {
+    const char *magic;
+    const char *what;
+  } formats[] = {
+    { "PK\x03\x04", "an Excel or OpenDocument workbook (or another ZIP "
+                    "archive), not CSV: save it as CSV UTF-8 (Excel: File, "
+                    "Save As, CSV UTF-8) and import that" },
+    { "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+      "an Excel 97-2003 workbook (.xls), not CSV: save it as CSV UTF-8 and "
+      "import that" },
+    { "\x1F\x8B", "compressed with gzip: give 'gunzip -c FILE.gz |' and "
+                   "import - (standard input)" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
+    if (g_str_has_prefix (start, formats[i].magic))
+      {
+        g_set_error (&im->error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                     "the file is %s", formats[i].what);
+        return TRUE;
+      }
+  return FALSE;
+}
+
 static gboolean
 read_header (StImport *im, char **fields, guint n, guint64 line,
              const char *problem)
 {
   char sep;
+
+  if (line == 1 && n > 0 && refuse_other_format (im, fields[0]))
+    return FALSE;
 
   if (line == 1 && problem == NULL
       && is_sep_line (fields, n, st_import_rows_delimiter (im->rows), &sep)

@@ -341,6 +341,15 @@ test_events_refused (void)
   assert_refused (fx, ST_IMPORT_EVENTS, "who,kind,who\nc1,login,c2\n",
                   "{'map': <{'who': 'customer'}>}",
                   "the header names two columns 'who' (columns 1 and 3)");
+  /* Not CSV at all: a workbook, a compressed file. */
+  assert_refused (fx, ST_IMPORT_EVENTS, "PK\x03\x04\x14", NULL,
+                  "an Excel or OpenDocument workbook (or another ZIP "
+                  "archive), not CSV: save it as CSV UTF-8");
+  assert_refused (fx, ST_IMPORT_EVENTS, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+                  NULL, "an Excel 97-2003 workbook (.xls), not CSV");
+  assert_refused (fx, ST_IMPORT_EVENTS, "\x1F\x8B\x08", NULL,
+                  "compressed with gzip: give 'gunzip -c FILE.gz |' and "
+                  "import -");
   /* A file with another delimiter than the one given. */
   assert_refused (fx, ST_IMPORT_EVENTS, "customer;kind\nc1;login\n", NULL,
                   "the header has one column, 'customer;kind': are the "
