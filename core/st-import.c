@@ -335,14 +335,19 @@ read_header (StImport *im, char **fields, guint n, guint64 line,
 }
 
 /* A row of empty cells (",,,": a cleared row in a spreadsheet's range) is
- * an empty line, not a row. The cells are trimmed in place, as the row
- * would be anyway. */
+ * an empty line, not a row. */
 static gboolean
 is_blank_row (char **fields, guint n)
 {
   for (guint i = 0; i < n; i++)
-    if (g_strstrip (fields[i])[0] != '\0')
-      return FALSE;
+    {
+      const char *p = fields[i];
+
+      while (g_ascii_isspace (*p))
+        p++;
+      if (*p != '\0')
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -353,10 +358,10 @@ on_record (char **fields, guint n, guint64 line, const char *problem,
   StImport *im = data;
   char *reason = NULL;
 
-  if (!im->header_read)
-    return read_header (im, fields, n, line, problem);
   if (problem == NULL && is_blank_row (fields, n))
     return TRUE;
+  if (!im->header_read)
+    return read_header (im, fields, n, line, problem);
   im->rows_read++;
   im->last_line = line;
   if (im->chunk_rows == 0)

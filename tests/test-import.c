@@ -383,7 +383,7 @@ test_events_decimal_comma_in_quotes (void)
 }
 
 /* Excel writes, and reads, a first line "sep=;" that names the delimiter
- * of the file. */
+ * of the file; a sheet may have empty rows above its table. */
 static void
 test_events_sep_line (void)
 {
@@ -397,11 +397,18 @@ test_events_sep_line (void)
       fx, ST_IMPORT_EVENTS, "sep=,\ncustomer,kind\nc4,login\n", NULL);
   g_autoptr (Outcome) tabs = import_ok (
       fx, ST_IMPORT_EVENTS, "sep=\t\ncustomer\tkind\nc5\tlogin\n", NULL);
+  /* Rows of empty cells above the header, as a sheet whose table starts
+   * lower down exports them. */
+  g_autoptr (Outcome) lower = import_ok (
+      fx, ST_IMPORT_EVENTS, ",,\n \n,,\ncustomer,kind,amount\nc6,login,x\n",
+      NULL);
 
   assert_counts (semicolons, 3, 2, 0, 0, 1, 0);
   /* The lines are the file's: the header is line 2. */
   st_test_assert_contains (semicolons->rejects, "5,\"the row has 4 fields");
   assert_counts (commas, 1, 1, 0, 0, 0, 0);
+  assert_counts (lower, 1, 0, 0, 0, 1, 0);
+  st_test_assert_contains (lower->rejects, "5,\"amount: 'x'");
   assert_counts (tabs, 1, 1, 0, 0, 0, 0);
   g_assert_cmpint (query_int (fx, "SELECT count(*) FROM events WHERE amount "
                                   "= 1.5"), ==, 1);
