@@ -123,14 +123,15 @@ test_csv_quotes (void)
 static void
 test_csv_spaces_around_quotes (void)
 {
+  g_autofree char *after_quote = parse_in_pieces ("\"x\" y,1\n", 8, 8, ',');
+
   assert_csv ("a, b ,c\n1, \"x, y\" ,\t\"z\"\t\n  \"q\"  \n",
               "1:a| b |c\n2:1|x, y|z\n3:q\n");
   /* Spaces inside the quotes are the field's; an unquoted field keeps
    * its spaces (the import trims them). */
   assert_csv ("\" a \", b\"c\n", "1: a | b\"c\n");
   /* Text after the closing quote and its spaces is still a problem. */
-  st_test_assert_contains (parse_in_pieces ("\"x\" y,1\n", 8, 8, ','),
-                           "1!text follows a closing quote");
+  st_test_assert_contains (after_quote, "1!text follows a closing quote");
 }
 
 /* A line break inside quotes in a file whose lines end with CR alone
@@ -167,12 +168,12 @@ test_csv_utf16 (void)
       "\xFE\xFF" "\0a\0,\0b\0\r\0\n" "\0" "1\0,\0\xE9\xD8\x3D\xDE\x00\0\r\0\n"
       "\0" "2\0,\0\"\0x\0,\0y\0\"";
   const char *expected = "1:a|b\n2:1|\xC3\xA9\xF0\x9F\x98\x80\n3:2|x,y\n";
+  g_autofree char *not_a_mark = parse_in_pieces ("\xFF,a\n", 4, 1, ',');
 
   assert_csv_len (le, sizeof le - 1, expected);
   assert_csv_len (be, sizeof be - 1, expected);
   /* One byte that only starts like a mark is no UTF-16. */
-  st_test_assert_contains (parse_in_pieces ("\xFF,a\n", 4, 1, ','),
-                           "1!field 1 is not valid UTF-8");
+  st_test_assert_contains (not_a_mark, "1!field 1 is not valid UTF-8");
 }
 
 /* A file in another encoding than UTF-8, named by the caller (Excel's
