@@ -100,6 +100,15 @@ extra_cell (StImportRows *rows, char **fields, const char *key)
   return "";
 }
 
+static StImportRowOutcome
+reject_rounded (char **reason, const char *field, const char *ref)
+{
+  return reject (reason, "%s: '%s' is a number a spreadsheet rounded to "
+                         "scientific notation, not the ref: format the "
+                         "column as text and export the file again", field,
+                 ref);
+}
+
 static const char *
 normalized_ref (StImportRows *rows, const char *ref)
 {
@@ -214,6 +223,8 @@ convert_event (StImportRows *rows, char **fields, guint64 line,
   g_string_truncate (amount, 0);
   if (ref[0] == '\0')
     return ST_IMPORT_ROW_SKIPPED;
+  if (!rows->raw_refs && st_import_ref_is_rounded (ref))
+    return reject_rounded (reason, "customer", ref);
   ref = normalized_ref (rows, ref);
   if (!st_validate_ref (ref, &error))
     return reject_error (reason, "customer", error);
@@ -355,6 +366,9 @@ convert_customer (StImportRows *rows, char **fields, guint64 line,
 
   for (guint f = F_REF; f <= F_TAGS; f++)
     values[f] = cell (rows, fields, (int) f);
+  if (values[F_REF][0] != '\0' && !rows->raw_refs
+      && st_import_ref_is_rounded (values[F_REF]))
+    return reject_rounded (reason, "ref", values[F_REF]);
   if (values[F_REF][0] != '\0')
     values[F_REF] = normalized_ref (rows, values[F_REF]);
   if (values[F_REF][0] == '\0' && values[F_EMAIL][0] == '\0')

@@ -218,6 +218,21 @@ st_import_normalize_ref (const char *text, GString *scratch)
   return scratch->str;
 }
 
+gboolean
+st_import_ref_is_rounded (const char *text)
+{
+  const char *p = text;
+
+  if (!g_ascii_isdigit (*p++))
+    return FALSE;
+  if ((*p == '.' || *p == ',') && g_ascii_isdigit (p[1]))
+    p += 1 + strspn (p + 1, "0123456789");
+  if ((*p != 'E' && *p != 'e') || (p[1] != '+' && p[1] != '-'))
+    return FALSE;
+  p += 2;
+  return g_ascii_isdigit (*p) && p[strspn (p, "0123456789")] == '\0';
+}
+
 /* JSON's number grammar; *is_integer when it has no fraction or exponent. */
 static gboolean
 is_json_number (const char *t, gboolean *is_integer)

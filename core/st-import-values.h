@@ -58,6 +58,11 @@ gboolean st_import_parse_amount (const char *text, char decimal, GString *out,
  * pointer into @scratch. */
 const char *st_import_normalize_ref (const char *text, GString *scratch);
 
+/* Whether a ref is what a spreadsheet shows of a long number it rounded
+ * to scientific notation (1.23457E+11): one digit, optionally a fraction,
+ * E and a signed exponent. The ref as it was is lost. */
+gboolean st_import_ref_is_rounded (const char *text);
+
 /* A payload value as JSON, appended to @out as --data reads it: a
  * JSON-style integer that fits 64 bits or decimal number stays a number,
  * true and false are booleans, anything else (007, 1e999, text) a

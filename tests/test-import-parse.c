@@ -536,6 +536,16 @@ test_refs (void)
   g_assert_cmpstr (st_import_normalize_ref ("13085.", scratch), ==, "13085.");
   g_assert_cmpstr (st_import_normalize_ref ("A1.0", scratch), ==, "A1.0");
   g_assert_cmpstr (st_import_normalize_ref (".0", scratch), ==, ".0");
+  /* What a spreadsheet shows of a long number it rounded: the ref is
+   * lost, and would name another customer. */
+  g_assert_true (st_import_ref_is_rounded ("1.23457E+11"));
+  g_assert_true (st_import_ref_is_rounded ("4,5E+15"));
+  g_assert_true (st_import_ref_is_rounded ("1e+20"));
+  g_assert_true (st_import_ref_is_rounded ("9.87654E-05"));
+  g_assert_false (st_import_ref_is_rounded ("12E4567"));
+  g_assert_false (st_import_ref_is_rounded ("1E"));
+  g_assert_false (st_import_ref_is_rounded ("E+11"));
+  g_assert_false (st_import_ref_is_rounded ("13085"));
 }
 
 static void

@@ -797,10 +797,13 @@ test_customers_file_shapes (void)
       "r4,Di\n"                                    /* 7: too few */
       ",,,\n"                                      /* 8: blank */
       "r5,\"1,5\",,,\n"                             /* 9: extras empty */
-      "r6\n",                                      /* 10 */
+      "r6\n"                                       /* 10 */
+      "1.23457E+11,Ed,,\n",                        /* 11 */
       NULL);
 
-  assert_counts (o, 6, 2, 0, 0, 4, 0);
+  assert_counts (o, 7, 2, 0, 0, 5, 0);
+  st_test_assert_contains (o->rejects, "11,\"ref: '1.23457E+11' is a number "
+                                       "a spreadsheet rounded");
   st_test_assert_contains (o->rejects, "10,\"the row has 1 field but the "
                                        "header has 4");
   st_test_assert_contains (o->rejects,
