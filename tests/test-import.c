@@ -845,6 +845,39 @@ test_customers_encoding (void)
                   "encoding: 'klingon' is not an encoding");
 }
 
+/* Two rows that find one existing customer, one by its ref and one by its
+ * e-mail: applying both would leave whichever the database picks, a new
+ * pick on every import. The one without the ref is refused. */
+static void
+test_customers_one_customer_twice (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) fields = st_test_parsed (
+      "{'name': <'Ann'>, 'ref': <'r1'>, 'email': <'ann@example.com'>}");
+  g_autoptr (GVariant) ann = st_customers_create (fx->store, fx->config,
+                                                  fields, "test", &error);
+  const char *csv = "ref,email,name\nr1,,Ann B\n,ANN@example.com,Anna\n";
+  g_autoptr (Outcome) first = NULL, again = NULL;
+  g_autofree char *before = NULL, *after = NULL;
+
+  g_assert_no_error (error);
+  first = import_ok (fx, ST_IMPORT_CUSTOMERS, csv, NULL);
+  assert_counts (first, 2, 0, 1, 0, 1, 0);
+  st_test_assert_contains (first->rejects, "3,\"email: 'ANN@example.com' "
+                                           "finds customer ");
+  st_test_assert_contains (first->rejects, ", which line 2 names by its "
+                                           "ref; give each customer one "
+                                           "row\"");
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM customers WHERE "
+                                  "name = 'Ann B'"), ==, 1);
+  before = snapshot (fx);
+  again = import_ok (fx, ST_IMPORT_CUSTOMERS, csv, NULL);
+  assert_counts (again, 2, 0, 0, 1, 1, 0);
+  after = snapshot (fx);
+  g_assert_cmpstr (after, ==, before);
+}
+
 static void
 test_customers_rejects (void)
 {
@@ -913,6 +946,8 @@ main (int argc, char **argv)
   g_test_add_func ("/import/config/recent", test_config_recent);
   g_test_add_func ("/import/customers/basic", test_customers_basic);
   g_test_add_func ("/import/customers/rejects", test_customers_rejects);
+  g_test_add_func ("/import/customers/one-customer-twice",
+                   test_customers_one_customer_twice);
   g_test_add_func ("/import/customers/utf16", test_customers_utf16);
   g_test_add_func ("/import/customers/encoding", test_customers_encoding);
   g_test_add_func ("/import/customers/file-shapes",
