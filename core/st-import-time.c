@@ -269,7 +269,8 @@ read_iso (const char **t, Parts *parts)
   if (**t != 'T' && **t != 't' && **t != ' ')
     return FALSE;
   (*t)++;
-  if (!read_number (t, 2, 2, &parts->hour) || *(*t)++ != ':'
+  /* one digit too: spreadsheets write yyyy-mm-dd h:mm */
+  if (!read_number (t, 1, 2, &parts->hour) || *(*t)++ != ':'
       || !read_number (t, 2, 2, &parts->minute))
     return FALSE;
   if (**t == ':')

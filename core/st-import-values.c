@@ -126,6 +126,8 @@ read_amount (const char *text, char decimal, GString *out)
   p = skip_currency (p, &currency);
   if (*p == '+' || *p == '-')
     sign = TRUE, negative = *p++ == '-';
+  else if (g_str_has_prefix (p, "\xE2\x88\x92")) /* U+2212, Nordic formats */
+    sign = negative = TRUE, p += 3;
   p = skip_currency (p, &currency);
   if (!parens && !sign && *p == '(')
     parens = TRUE, p++;

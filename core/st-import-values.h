@@ -21,7 +21,7 @@ G_BEGIN_DECLS
  *   %% a percent sign; a space matches one or more spaces; any other
  *   character matches itself.
  * ISO-8601 is 2024-05-01, 2024-05-01T14:30[:05[.123456]] with 'T' or a
- * space, then optionally Z or an offset. Times without an offset are in
+ * space (the hour may have one digit), then optionally Z or an offset. Times without an offset are in
  * @tz (UTC when NULL). */
 typedef struct _StImportTimeFormat StImportTimeFormat;
 

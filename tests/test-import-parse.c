@@ -332,6 +332,9 @@ test_time_iso (void)
   assert_time (NULL, NULL, "1969-12-31T23:59:59.5Z",
                "1969-12-31 23:59:59.500000+00");
   assert_time (NULL, NULL, "2024-02-29T12:00:00Z", "2024-02-29 12:00:00+00");
+  /* Spreadsheets write the hour of yyyy-mm-dd h:mm with one digit. */
+  assert_time (NULL, NULL, "2024-05-01 9:05", "2024-05-01 09:05:00+00");
+  assert_time (NULL, NULL, "2024-05-01T9:05:01Z", "2024-05-01 09:05:01+00");
   /* Without an offset: in the zone given, summer and winter time. */
   assert_time (NULL, "Europe/Paris", "2024-07-01T12:00", "2024-07-01 10:00:00+00");
   assert_time (NULL, "Europe/Paris", "2024-01-15T12:00", "2024-01-15 11:00:00+00");
@@ -499,6 +502,10 @@ test_amounts_formatted (void)
   assert_amount ("($1,234.50)", '.', "-1234.50");
   assert_amount ("$(5)", '.', "-5");
   assert_amount ("(3,5 \xE2\x82\xAC)", ',', "-3.5");
+  /* The minus sign of Nordic number formats (U+2212). */
+  assert_amount ("\xE2\x88\x92" "12,50", ',', "-12.50");
+  assert_amount ("\xE2\x88\x92" "1\xC2\xA0" "234,00\xC2\xA0kr", ',', NULL);
+  assert_amount ("\xE2\x88\x92" "1\xC2\xA0" "234,00\xC2\xA0SEK", ',', "-1234.00");
   assert_amount ("(-5)", '.', NULL);
   assert_amount ("(5", '.', NULL);
   assert_amount ("5)", '.', NULL);
