@@ -238,6 +238,13 @@ convert_event (StImportRows *rows, char **fields, guint64 line,
   if (convert_time (rows, fields, at, reason) != ST_IMPORT_ROW_STAGED)
     return ST_IMPORT_ROW_REJECTED;
   amount_text = cell (rows, fields, F_AMOUNT);
+  if (rows->delimiter == ';' && rows->decimal == '.'
+      && strchr (amount_text, ',') != NULL && strchr (amount_text, '.') == NULL)
+    return reject (reason, "amount: is the comma of '%s' decimal or a "
+                           "thousands separator? In a file separated by ';' "
+                           "it is usually decimal: then give --decimal , "
+                           "(else write the amount without thousands "
+                           "separators)", amount_text);
   if (amount_text[0] != '\0'
       && !st_import_parse_amount (amount_text, rows->decimal, amount, &error))
     return reject_error (reason, "amount", error);

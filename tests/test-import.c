@@ -414,6 +414,33 @@ test_events_sep_line (void)
                                   "= 1.5"), ==, 1);
 }
 
+/* A file separated by ';' comes from a spreadsheet whose decimal separator
+ * is ','. Without --decimal , its 1,500 would read as one thousand five
+ * hundred, and an event cannot be corrected by importing again: an amount
+ * with a comma and no point is refused there as ambiguous. */
+static void
+test_events_semicolon_amounts (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (Outcome) o = import_ok (
+      fx, ST_IMPORT_EVENTS,
+      "customer;kind;amount\n"
+      "c1;purchase;1,500\n"
+      "c2;purchase;1,234.50\n"
+      "c3;purchase;12.5\n"
+      "c4;purchase;1 500\n",
+      "{'delimiter': <';'>}");
+
+  assert_counts (o, 4, 3, 0, 0, 1, 0);
+  st_test_assert_contains (o->rejects, "2,\"amount: is the comma of '1,500' "
+                                       "decimal or a thousands separator? In "
+                                       "a file separated by ';' it is "
+                                       "usually decimal: then give --decimal "
+                                       ",");
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM events WHERE amount "
+                                  "IN (1234.50, 12.5, 1500)"), ==, 3);
+}
+
 static void
 test_events_no_create (void)
 {
@@ -938,6 +965,8 @@ main (int argc, char **argv)
   g_test_add_func ("/import/events/decimal-comma-in-quotes",
                    test_events_decimal_comma_in_quotes);
   g_test_add_func ("/import/events/sep-line", test_events_sep_line);
+  g_test_add_func ("/import/events/semicolon-amounts",
+                   test_events_semicolon_amounts);
   g_test_add_func ("/import/events/no-create", test_events_no_create);
   g_test_add_func ("/import/events/chunks-and-resume", test_events_chunks);
   g_test_add_func ("/import/events/same-aggregates-as-record-event",
