@@ -23,7 +23,7 @@
 typedef struct {
   GStrv map;
   GStrv kind_if;
-  char *date_format, *tz, *decimal, *delimiter, *kind, *chunk, *rejects;
+  char *date_format, *tz, *decimal, *delimiter, *encoding, *kind, *chunk, *rejects;
   gboolean no_create, raw_refs;
 } StImportArgs;
 
@@ -36,6 +36,7 @@ st_import_args_clear (StImportArgs *a)
   g_free (a->tz);
   g_free (a->decimal);
   g_free (a->delimiter);
+  g_free (a->encoding);
   g_free (a->kind);
   g_free (a->chunk);
   g_free (a->rejects);
@@ -107,6 +108,8 @@ add_text_options (const StCliCommand *command, const StImportArgs *a, GVariantDi
     g_variant_dict_insert (options, "decimal", "s", a->decimal);
   if (a->delimiter != NULL)
     g_variant_dict_insert (options, "delimiter", "s", a->delimiter);
+  if (a->encoding != NULL)
+    g_variant_dict_insert (options, "encoding", "s", a->encoding);
   if (a->kind != NULL)
     g_variant_dict_insert (options, "kind", "s", a->kind);
   return -1;
@@ -395,6 +398,9 @@ cmd_import (StCtl *ctl, const StCliCommand *command, GStrv *args, gboolean event
       "SEP" },
     { "delimiter", 0, 0, G_OPTION_ARG_FILENAME, &a.delimiter,
       "Field delimiter: , (default), ; | or tab", "CHAR" },
+    { "encoding", 0, 0, G_OPTION_ARG_FILENAME, &a.encoding,
+      "The file's encoding when it is not UTF-8, e.g. windows-1252 (Excel's plain CSV)",
+      "NAME" },
     { "raw-refs", 0, 0, G_OPTION_ARG_NONE, &a.raw_refs,
       "Keep refs such as 13085.0 as written (by default they read 13085)", NULL },
     { "chunk", 0, 0, G_OPTION_ARG_FILENAME, &a.chunk, "Rows per transaction (default 50000)",

@@ -1,9 +1,11 @@
 /* The CSV reader: a byte-at-a-time state machine, so records may span the
  * pieces the input arrives in (a quoted line break, a CRLF, even the
- * byte-order mark split across two reads). */
+ * byte-order mark split across two reads). UTF-16 input, known by its
+ * byte-order mark, is converted to UTF-8 on the way in. */
 
 #include "st-csv.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "st-error.h"
@@ -14,6 +16,8 @@ typedef enum {
   QUOTED,
   QUOTE_IN_QUOTED, /* a quote inside quotes: "" or the closing one */
   AFTER_CR,        /* a record ended with CR: swallow an LF after it */
+  LEADING_BLANKS,  /* only spaces so far: a quote may still open the field */
+  AFTER_QUOTED,    /* spaces after the closing quote */
 } State;
 
 static const char bom[] = "\xEF\xBB\xBF";
@@ -36,6 +40,13 @@ struct _StCsv {
   char *problem_text;
   gboolean overflow;     /* a record outgrew ST_CSV_MAX_RECORD */
   GPtrArray *fields;     /* pointers into buf, rebuilt per record */
+
+  gboolean sniffed;      /* the byte-order mark, if any, was looked for */
+  GIConv converter;      /* to UTF-8, or (GIConv) -1 for UTF-8 input */
+  char *encoding;        /* what the converter reads */
+  char held[4];          /* the first bytes while sniffing, then the bytes
+                          * of a character split between two pieces */
+  guint n_held;
 };
 
 StCsv *
@@ -51,7 +62,14 @@ st_csv_new (char delimiter, StCsvRecordFunc func, gpointer user_data)
   csv->buf = g_string_sized_new (4096);
   csv->starts = g_array_new (FALSE, FALSE, sizeof (gsize));
   csv->fields = g_ptr_array_new ();
+  csv->converter = (GIConv) -1;
   return csv;
+}
+
+void
+st_csv_set_delimiter (StCsv *csv, char delimiter)
+{
+  csv->delimiter = delimiter;
 }
 
 void
@@ -63,6 +81,9 @@ st_csv_free (StCsv *csv)
   g_array_unref (csv->starts);
   g_ptr_array_unref (csv->fields);
   g_free (csv->problem_text);
+  if (csv->converter != (GIConv) -1)
+    g_iconv_close (csv->converter);
+  g_free (csv->encoding);
   g_free (csv);
 }
 
@@ -71,6 +92,42 @@ set_problem (StCsv *csv, const char *problem)
 {
   if (csv->problem == NULL)
     csv->problem = problem;
+}
+
+/* A problem whose text is made for this record. */
+static void
+set_problem_text (StCsv *csv, char *text)
+{
+  if (csv->problem != NULL)
+    {
+      g_free (text);
+      return;
+    }
+  g_free (csv->problem_text);
+  csv->problem = csv->problem_text = text;
+}
+
+/* Why the field from @start (@len bytes) is not UTF-8, and what to do. */
+static char *
+explain_invalid (const char *start, gsize len, guint field)
+{
+  const char *end, *from;
+
+  g_utf8_validate_len (start, len, &end);
+  if (*end == '\0')
+    return g_strdup_printf ("field %u has a NUL byte: is the file UTF-16 "
+                            "without a byte-order mark, or not a text file? "
+                            "Save it as CSV UTF-8", field);
+  from = end - MIN ((gsize) (end - start), 20);
+  while (from < end && ((guchar) *from & 0xC0) == 0x80)
+    from++;
+  return g_strdup_printf (
+      "field %u is not valid UTF-8 (byte 0x%02X %s%.*s%s): the file is "
+      "read as UTF-8; if it is in another encoding, say which (Excel's "
+      "plain CSV on Windows: give --encoding windows-1252), or save it from "
+      "the spreadsheet as CSV UTF-8", field, (guchar) *end,
+      end > start ? "after '" : "at its start", (int) (end - from), from,
+      end > start ? "'" : "");
 }
 
 static void
@@ -95,9 +152,10 @@ end_field (StCsv *csv)
 {
   gsize len = csv->buf->len - csv->field_start;
 
-  if (!g_utf8_validate (csv->buf->str + csv->field_start, (gssize) len, NULL))
-    set_problem (csv, "the record is not valid UTF-8 (is the file in "
-                      "another encoding?)");
+  if (!g_utf8_validate_len (csv->buf->str + csv->field_start, len, NULL)
+      && csv->problem == NULL)
+    set_problem_text (csv, explain_invalid (csv->buf->str + csv->field_start,
+                                            len, csv->starts->len + 1));
   g_array_append_val (csv->starts, csv->field_start);
   g_string_append_c (csv->buf, '\0');
   begin_field (csv);
@@ -162,22 +220,86 @@ end_of_line (StCsv *csv, char c)
 }
 
 static gboolean
+step_unquoted (StCsv *csv, char c)
+{
+  if (c == csv->delimiter)
+    {
+      end_field (csv);
+      csv->state = FIELD_START;
+    }
+  else if (c == '\n' || c == '\r')
+    return end_of_line (csv, c);
+  else
+    append (csv, c); /* a quote inside an unquoted field is kept */
+  return TRUE;
+}
+
+static gboolean
+is_blank (const StCsv *csv, char c)
+{
+  return (c == ' ' || c == '\t') && c != csv->delimiter;
+}
+
+static void
+open_quote (StCsv *csv)
+{
+  if (csv->starts->len == 0)
+    csv->field_quoted = TRUE;
+  csv->quote_line = csv->line;
+  csv->state = QUOTED;
+}
+
+static gboolean
 field_start (StCsv *csv, char c)
 {
   start_record_if_needed (csv);
   if (c == '"')
-    {
-      if (csv->starts->len == 0)
-        csv->field_quoted = TRUE;
-      csv->quote_line = csv->line;
-      csv->state = QUOTED;
-    }
+    open_quote (csv);
   else if (c == csv->delimiter)
     end_field (csv);
   else if (c == '\n' || c == '\r')
     return end_of_line (csv, c);
   else
     {
+      append (csv, c);
+      csv->state = is_blank (csv, c) ? LEADING_BLANKS : UNQUOTED;
+    }
+  return TRUE;
+}
+
+/* Spaces before a quote belong to no field: ' "a, b"' is a quoted field. */
+static gboolean
+leading_blanks (StCsv *csv, char c)
+{
+  if (c == '"')
+    {
+      g_string_truncate (csv->buf, csv->field_start);
+      open_quote (csv);
+      return TRUE;
+    }
+  if (!is_blank (csv, c))
+    csv->state = UNQUOTED;
+  return step_unquoted (csv, c);
+}
+
+/* Spaces after a closing quote are dropped; anything else is text after
+ * the quote, a problem. */
+static gboolean
+after_quoted (StCsv *csv, char c)
+{
+  if (is_blank (csv, c))
+    return TRUE;
+  if (c == csv->delimiter)
+    {
+      end_field (csv);
+      csv->state = FIELD_START;
+    }
+  else if (c == '\n' || c == '\r')
+    return end_of_line (csv, c);
+  else
+    {
+      set_problem (csv, "text follows a closing quote; inside a quoted "
+                        "field write a quote as \"\"");
       append (csv, c);
       csv->state = UNQUOTED;
     }
@@ -197,22 +319,21 @@ step (StCsv *csv, char c)
     case FIELD_START:
       return field_start (csv, c);
     case UNQUOTED:
-      if (c == csv->delimiter)
-        {
-          end_field (csv);
-          csv->state = FIELD_START;
-        }
-      else if (c == '\n' || c == '\r')
-        return end_of_line (csv, c);
-      else
-        append (csv, c); /* a quote inside an unquoted field is kept */
-      return TRUE;
+      return step_unquoted (csv, c);
+    case LEADING_BLANKS:
+      return leading_blanks (csv, c);
+    case AFTER_QUOTED:
+      return after_quoted (csv, c);
     case QUOTED:
       if (c == '"')
         csv->state = QUOTE_IN_QUOTED;
       else
         {
-          if (c == '\n')
+          /* CR, LF and CRLF are each one line break */
+          if (c == '\r'
+              || (c == '\n'
+                  && (csv->buf->len == csv->field_start
+                      || csv->buf->str[csv->buf->len - 1] != '\r')))
             csv->line++;
           append (csv, c);
         }
@@ -228,14 +349,10 @@ step (StCsv *csv, char c)
           end_field (csv);
           csv->state = FIELD_START;
         }
-      else if (c == '\n' || c == '\r')
-        return end_of_line (csv, c);
       else
         {
-          set_problem (csv, "text follows a closing quote; inside a quoted "
-                            "field write a quote as \"\"");
-          append (csv, c);
-          csv->state = UNQUOTED;
+          csv->state = AFTER_QUOTED;
+          return after_quoted (csv, c);
         }
       return TRUE;
     }
@@ -279,7 +396,7 @@ take_run (StCsv *csv, const char *data, gsize len)
            && data[n] != '\r')
       n++;
   else if (csv->state == QUOTED)
-    while (n < len && data[n] != '"' && data[n] != '\n')
+    while (n < len && data[n] != '"' && data[n] != '\n' && data[n] != '\r')
       n++;
   if (n == 0)
     return 0;
@@ -300,8 +417,8 @@ refuse_overflow (StCsv *csv, GError **error)
   return FALSE;
 }
 
-gboolean
-st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
+static gboolean
+feed_utf8 (StCsv *csv, const char *data, gsize len, GError **error)
 {
   for (gsize i = 0; i < len; i++)
     {
@@ -324,9 +441,172 @@ st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
   return !csv->overflow || refuse_overflow (csv, error);
 }
 
+/* Another encoding to UTF-8, in blocks; a character split between two
+ * pieces waits in csv->held for the rest of it. */
+static gboolean
+feed_converted (StCsv *csv, const char *data, gsize len, GError **error)
+{
+  g_autofree char *joined = NULL;
+  char out[16384];
+  gchar *in = (gchar *) data;
+  gsize in_left = len;
+
+  if (csv->n_held > 0)
+    {
+      joined = g_malloc (csv->n_held + len);
+      memcpy (joined, csv->held, csv->n_held);
+      memcpy (joined + csv->n_held, data, len);
+      in = joined;
+      in_left = csv->n_held + len;
+      csv->n_held = 0;
+    }
+  while (in_left > 0)
+    {
+      gchar *o = out;
+      gsize out_left = sizeof out;
+      gsize r = g_iconv (csv->converter, &in, &in_left, &o, &out_left);
+      int saved = errno;
+
+      if (!feed_utf8 (csv, out, (gsize) (o - out), error))
+        return FALSE;
+      if (r != (gsize) -1 || saved == E2BIG)
+        continue;
+      if (saved == EINVAL && in_left < sizeof csv->held)
+        {
+          memcpy (csv->held, in, in_left);
+          csv->n_held = (guint) in_left;
+          return TRUE;
+        }
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "the file is read as %s, but line %" G_GUINT64_FORMAT
+                   " has bytes that are not %s; nothing after them was read",
+                   csv->encoding, csv->line, csv->encoding);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+use_encoding (StCsv *csv, const char *encoding, GError **error)
+{
+  GIConv converter = encoding != NULL ? g_iconv_open ("UTF-8", encoding)
+                                      : (GIConv) -1;
+
+  if (encoding != NULL && converter == (GIConv) -1)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "encoding: '%s' is not an encoding this system can read; "
+                   "give e.g. windows-1252, latin1 or utf-16", encoding);
+      return FALSE;
+    }
+  if (csv->converter != (GIConv) -1)
+    g_iconv_close (csv->converter);
+  g_free (csv->encoding);
+  csv->converter = converter;
+  csv->encoding = g_strdup (encoding);
+  return TRUE;
+}
+
+gboolean
+st_csv_set_encoding (StCsv *csv, const char *encoding, GError **error)
+{
+  if (encoding != NULL && (g_ascii_strcasecmp (encoding, "UTF-8") == 0
+                           || g_ascii_strcasecmp (encoding, "UTF8") == 0))
+    encoding = NULL;
+  return use_encoding (csv, encoding, error);
+}
+
+/* A byte-order mark at the start says what the input is, whatever the
+ * encoding the caller named (FF FE and FE FF cannot start UTF-8). FALSE
+ * while the bytes so far may still be one. */
+static gboolean
+sniff (StCsv *csv, const char **data, gsize *len, gboolean last)
+{
+  static const struct {
+    const char *bytes;
+    guint len;
+    const char *encoding;
+  } marks[] = {
+    { "\xEF\xBB\xBF", 3, NULL },
+    { "\xFF\xFE", 2, "UTF-16LE" },
+    { "\xFE\xFF", 2, "UTF-16BE" },
+  };
+
+  for (;;)
+    {
+      gboolean prefix = FALSE;
+
+      for (guint i = 0; i < G_N_ELEMENTS (marks); i++)
+        {
+          guint n = MIN (csv->n_held, marks[i].len);
+
+          if (memcmp (csv->held, marks[i].bytes, n) != 0)
+            continue;
+          if (csv->n_held == marks[i].len)
+            {
+              csv->sniffed = TRUE;
+              return use_encoding (csv, marks[i].encoding, NULL);
+            }
+          prefix = TRUE;
+        }
+      if (!prefix)
+        break;
+      if (*len == 0)
+        {
+          if (!last)
+            return FALSE; /* wait for more */
+          break;
+        }
+      csv->held[csv->n_held++] = (*data)[0];
+      (*data)++, (*len)--;
+    }
+  csv->sniffed = TRUE;
+  return TRUE;
+}
+
+/* The held bytes (the start of the input, or of a character) and @data,
+ * through the converter if there is one. */
+static gboolean
+feed_decided (StCsv *csv, const char *data, gsize len, GError **error)
+{
+  if (csv->converter != (GIConv) -1)
+    return feed_converted (csv, data, len, error);
+  if (csv->n_held > 0)
+    {
+      guint n = csv->n_held;
+
+      csv->n_held = 0;
+      if (!feed_utf8 (csv, csv->held, n, error))
+        return FALSE;
+    }
+  return feed_utf8 (csv, data, len, error);
+}
+
+gboolean
+st_csv_feed (StCsv *csv, const char *data, gsize len, GError **error)
+{
+  if (!csv->sniffed && !sniff (csv, &data, &len, FALSE))
+    return TRUE;
+  return feed_decided (csv, data, len, error);
+}
+
 gboolean
 st_csv_finish (StCsv *csv)
 {
+  if (!csv->sniffed)
+    {
+      const char *none = "";
+      gsize len = 0;
+
+      sniff (csv, &none, &len, TRUE);
+      if (!feed_decided (csv, none, 0, NULL))
+        return FALSE;
+    }
+  if (csv->n_held > 0)
+    {
+      start_record_if_needed (csv);
+      set_problem (csv, "the file ends inside a character");
+    }
   if (csv->bom_seen < 3)
     {
       guint seen = csv->bom_seen;

@@ -100,6 +100,15 @@ extra_cell (StImportRows *rows, char **fields, const char *key)
   return "";
 }
 
+static StImportRowOutcome
+reject_rounded (char **reason, const char *field, const char *ref)
+{
+  return reject (reason, "%s: '%s' is a number a spreadsheet rounded to "
+                         "scientific notation, not the ref: format the "
+                         "column as text and export the file again", field,
+                 ref);
+}
+
 static const char *
 normalized_ref (StImportRows *rows, const char *ref)
 {
@@ -214,6 +223,8 @@ convert_event (StImportRows *rows, char **fields, guint64 line,
   g_string_truncate (amount, 0);
   if (ref[0] == '\0')
     return ST_IMPORT_ROW_SKIPPED;
+  if (!rows->raw_refs && st_import_ref_is_rounded (ref))
+    return reject_rounded (reason, "customer", ref);
   ref = normalized_ref (rows, ref);
   if (!st_validate_ref (ref, &error))
     return reject_error (reason, "customer", error);
@@ -227,6 +238,13 @@ convert_event (StImportRows *rows, char **fields, guint64 line,
   if (convert_time (rows, fields, at, reason) != ST_IMPORT_ROW_STAGED)
     return ST_IMPORT_ROW_REJECTED;
   amount_text = cell (rows, fields, F_AMOUNT);
+  if (rows->delimiter == ';' && rows->decimal == '.'
+      && strchr (amount_text, ',') != NULL && strchr (amount_text, '.') == NULL)
+    return reject (reason, "amount: is the comma of '%s' decimal or a "
+                           "thousands separator? In a file separated by ';' "
+                           "it is usually decimal: then give --decimal , "
+                           "(else write the amount without thousands "
+                           "separators)", amount_text);
   if (amount_text[0] != '\0'
       && !st_import_parse_amount (amount_text, rows->decimal, amount, &error))
     return reject_error (reason, "amount", error);
@@ -355,6 +373,9 @@ convert_customer (StImportRows *rows, char **fields, guint64 line,
 
   for (guint f = F_REF; f <= F_TAGS; f++)
     values[f] = cell (rows, fields, (int) f);
+  if (values[F_REF][0] != '\0' && !rows->raw_refs
+      && st_import_ref_is_rounded (values[F_REF]))
+    return reject_rounded (reason, "ref", values[F_REF]);
   if (values[F_REF][0] != '\0')
     values[F_REF] = normalized_ref (rows, values[F_REF]);
   if (values[F_REF][0] == '\0' && values[F_EMAIL][0] == '\0')
@@ -382,10 +403,18 @@ StImportRowOutcome
 st_import_rows_convert (StImportRows *rows, char **fields, guint n,
                         guint64 line, GString *copy, char **reason)
 {
-  if (n != rows->n_columns)
+  /* Even when the extra fields are empty: 'c7,purchase,12,50,' is a
+   * decimal comma out of quotes that shifted the cells, not a trailing
+   * delimiter. */
+  if (n > rows->n_columns)
     return reject (reason, "the row has %u fields but the header has %u "
-                           "(a delimiter inside an unquoted field?)",
-                   n, rows->n_columns);
+                           "(a delimiter inside a value that is not in "
+                           "quotes?)", n, rows->n_columns);
+  if (n < rows->n_columns)
+    return reject (reason, "the row has %u field%s but the header has %u "
+                           "(a line break inside a value that is not in "
+                           "quotes, or a row cut short?)",
+                   n, n == 1 ? "" : "s", rows->n_columns);
   return rows->kind == ST_IMPORT_EVENTS
              ? convert_event (rows, fields, line, copy, reason)
              : convert_customer (rows, fields, line, copy, reason);

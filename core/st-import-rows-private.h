@@ -35,6 +35,7 @@ struct _StImportRows {
   StImportTimeFormat *time_format;
   char decimal;
   char delimiter;
+  char *encoding; /* NULL: UTF-8 */
   char *default_kind;
   GPtrArray *rules; /* StImportKindRule* */
   gboolean create_customers;

@@ -46,6 +46,7 @@ st_import_rows_free (StImportRows *rows)
   g_clear_pointer (&rows->map, g_hash_table_unref);
   g_clear_pointer (&rows->time_format, st_import_time_format_free);
   g_free (rows->default_kind);
+  g_free (rows->encoding);
   g_clear_pointer (&rows->rules, g_ptr_array_unref);
   g_clear_pointer (&rows->extras, g_array_unref);
   g_clear_pointer (&rows->ignored, g_ptr_array_unref);
@@ -189,12 +190,37 @@ read_time_format (StImportRows *rows, GVariant *options, GError **error)
   return rows->time_format != NULL;
 }
 
+/* An encoding iconv can convert to UTF-8; UTF-8 itself is none. */
+static gboolean
+read_encoding (StImportRows *rows, GVariant *options, GError **error)
+{
+  g_autofree char *name = NULL;
+  GIConv converter;
+
+  if (!get_text (options, "encoding", &name, error))
+    return FALSE;
+  if (name == NULL || g_ascii_strcasecmp (name, "utf-8") == 0
+      || g_ascii_strcasecmp (name, "utf8") == 0)
+    return TRUE;
+  converter = g_iconv_open ("UTF-8", name);
+  if (converter == (GIConv) -1)
+    {
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "encoding: '%s' is not an encoding this system can read; "
+                   "give e.g. windows-1252, latin1 or utf-16", name);
+      return FALSE;
+    }
+  g_iconv_close (converter);
+  rows->encoding = g_steal_pointer (&name);
+  return TRUE;
+}
+
 static gboolean
 read_options (StImportRows *rows, GVariant *options, GError **error)
 {
   static const char *const known[] = {
-    "map", "date_format", "tz", "decimal", "delimiter", "kind", "kind_if",
-    "create_customers", "raw_refs", "chunk", "rejects", NULL
+    "map", "date_format", "tz", "decimal", "delimiter", "encoding", "kind",
+    "kind_if", "create_customers", "raw_refs", "chunk", "rejects", NULL
   };
   g_autofree char *kind = NULL;
 
@@ -204,6 +230,7 @@ read_options (StImportRows *rows, GVariant *options, GError **error)
       || !read_char_option (options, "decimal", ".,", &rows->decimal, error)
       || !read_char_option (options, "delimiter", ",;|\t", &rows->delimiter,
                             error)
+      || !read_encoding (rows, options, error)
       || !get_text (options, "kind", &kind, error)
       || !read_kind_rules (rows, options, error)
       || !st_record_get_uint (options, "chunk", &rows->chunk, error))
@@ -213,13 +240,6 @@ read_options (StImportRows *rows, GVariant *options, GError **error)
   if (kind != NULL && !st_import_valid_kind (kind))
     return refuse_kind (kind, error);
   rows->default_kind = g_steal_pointer (&kind);
-  if (rows->decimal == rows->delimiter)
-    {
-      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "decimal: the decimal separator cannot also be the "
-                   "delimiter; with --decimal , use --delimiter ';'");
-      return FALSE;
-    }
   if (rows->chunk == 0 || rows->chunk > 1000000)
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
@@ -262,6 +282,21 @@ char
 st_import_rows_delimiter (const StImportRows *rows)
 {
   return rows->delimiter;
+}
+
+const char *
+st_import_rows_encoding (const StImportRows *rows)
+{
+  return rows->encoding;
+}
+
+gboolean
+st_import_rows_set_delimiter (StImportRows *rows, char delimiter)
+{
+  if (delimiter == '\0' || strchr (",;|\t", delimiter) == NULL)
+    return FALSE;
+  rows->delimiter = delimiter;
+  return TRUE;
 }
 
 guint
@@ -456,6 +491,65 @@ resolve_rules (StImportRows *rows, const char *const *fields, guint n,
   return TRUE;
 }
 
+/* A header of one column that holds another delimiter: the file is
+ * separated by that one. */
+static gboolean
+check_delimiter (const StImportRows *rows, const char *const *names, guint n,
+                 GError **error)
+{
+  static const struct {
+    char c;
+    const char *name, *option;
+  } others[] = {
+    { ';', "';'", "';'" }, { '\t', "tabs", "tab" }, { '|', "'|'", "'|'" },
+    { ',', "','", "," },
+  };
+
+  for (guint i = 0; n == 1 && i < G_N_ELEMENTS (others); i++)
+    if (others[i].c != rows->delimiter && strchr (names[0], others[i].c))
+      {
+        g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                     "the header has one column, '%s': are the fields "
+                     "separated by %s? Give --delimiter %s", names[0],
+                     others[i].name, others[i].option);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* The field a column named @name feeds without a --map: a field's name or
+ * attr./data.NAME, whatever its case (spreadsheets write "Email"). */
+static char *
+field_of_name (const StImportRows *rows, const char *name)
+{
+  const char *const *known = field_names (rows);
+  const char *prefix = extra_prefix (rows);
+
+  for (guint f = 0; known[f] != NULL; f++)
+    if (g_ascii_strcasecmp (known[f], name) == 0)
+      return g_strdup (known[f]);
+  if (g_ascii_strncasecmp (name, prefix, 5) == 0 && valid_extra_key (name + 5))
+    return g_strconcat (prefix, name + 5, NULL);
+  return NULL;
+}
+
+/* Column @i, which feeds a field, must be the only one of its name: a
+ * --map names columns, and could not tell two apart. */
+static gboolean
+check_unique_name (const char *const *names, guint i, GError **error)
+{
+  for (guint j = 0; names[j] != NULL; j++)
+    if (j != i && g_str_equal (names[j], names[i]))
+      {
+        g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                     "the header names two columns '%s' (columns %u and "
+                     "%u); rename one of them", names[i], MIN (i, j) + 1,
+                     MAX (i, j) + 1);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 gboolean
 st_import_rows_set_header (StImportRows *rows, const char *const *fields,
                            guint n, GError **error)
@@ -464,25 +558,22 @@ st_import_rows_set_header (StImportRows *rows, const char *const *fields,
 
   for (guint i = 0; i < n; i++)
     names[i] = g_strstrip (g_strdup (fields[i]));
-  if (!check_map_columns (rows, (const char *const *) names, n, error))
+  if (!check_delimiter (rows, (const char *const *) names, n, error)
+      || !check_map_columns (rows, (const char *const *) names, n, error))
     return FALSE;
   rows->n_columns = n;
   for (guint i = 0; i < n; i++)
     {
       const char *field = g_hash_table_lookup (rows->map, names[i]);
+      g_autofree char *own = field == NULL ? field_of_name (rows, names[i])
+                                           : NULL;
 
-      if (field == NULL)
-        {
-          const char *const *known = field_names (rows);
-
-          if (g_strv_contains (known, names[i])
-              || (g_str_has_prefix (names[i], extra_prefix (rows))
-                  && valid_extra_key (names[i] + 5)))
-            field = names[i];
-        }
+      if (own != NULL)
+        field = own;
       if (field == NULL || field[0] == '\0')
         g_ptr_array_add (rows->ignored, g_strdup (names[i]));
-      else if (!assign (rows, i, names[i], field, error))
+      else if (!check_unique_name ((const char *const *) names, i, error)
+               || !assign (rows, i, names[i], field, error))
         return FALSE;
     }
   return resolve_rules (rows, (const char *const *) names, n, error)

@@ -26,7 +26,7 @@ typedef struct _StImportRows StImportRows;
 
 /* @options (a{sv}): map (a{ss} column → field; "" ignores the column),
  * date_format (s), tz (s), decimal (s: "." or ","), delimiter (s, one
- * character; "\t" for tabs), kind (s: events' kind when no column or rule
+ * character; "\t" for tabs), encoding (s: an iconv name; default UTF-8), kind (s: events' kind when no column or rule
  * gives one), kind_if (a(sss): kind, column, pattern — the first rule whose
  * column equals the pattern, or starts with it when it ends in '*', gives
  * the kind), create_customers (b, events, default true), raw_refs (b: keep
@@ -38,6 +38,11 @@ StImportRows *st_import_rows_new (StImportKind kind, GVariant *options,
 void st_import_rows_free (StImportRows *rows);
 
 char st_import_rows_delimiter (const StImportRows *rows);
+/* The file's encoding as the options name it, NULL for UTF-8. */
+const char *st_import_rows_encoding (const StImportRows *rows);
+/* The delimiter named by the file's first line (Excel's "sep=;"); FALSE
+ * when @delimiter is not one an import reads. */
+gboolean st_import_rows_set_delimiter (StImportRows *rows, char delimiter);
 guint st_import_rows_chunk (const StImportRows *rows);
 gboolean st_import_rows_create_customers (const StImportRows *rows);
 

@@ -126,6 +126,26 @@ ST_STATEMENT_DEFINE (st_sql_import_email_conflicts, 0,
   "   || COALESCE(' (ref ' || c.ref || ')', '')"
   "   || '; fix the row or edit that customer'");
 
+/* A row without a ref that finds, by its e-mail, a customer another row
+ * names by ref: both would update it, and which one wins would be the
+ * database's pick, a new one on every import. The row with the ref keeps
+ * it. (Rows with refs cannot meet each other, nor rows without: refs and
+ * e-mails are unique in a file.) */
+ST_STATEMENT_DEFINE (st_sql_import_same_customer, 0,
+  "WITH by_email AS ("
+  "  SELECT s.line, s.email, c.id, c.ref FROM st_import_customers s"
+  "    JOIN customers c ON lower(c.email) = lower(s.email)"
+  "   WHERE s.ref IS NULL AND c.ref IS NOT NULL"
+  "), clash AS ("
+  "  SELECT e.line, e.email, e.id, min(s.line) AS other FROM by_email e"
+  "    JOIN st_import_customers s ON s.ref = e.ref"
+  "   GROUP BY e.line, e.email, e.id"
+  ")"
+  "DELETE FROM st_import_customers s USING clash k WHERE s.line = k.line"
+  " RETURNING s.line, 'email: ''' || k.email || ''' finds customer ' || k.id"
+  "   || ', which line ' || k.other || ' names by its ref; give each"
+  " customer one row'");
+
 /* Rows find their customer by ref, or by e-mail when they have no ref.
  * Existing customers take the row's non-empty fields, its tags added to
  * theirs and its attributes merged into theirs, and are counted as
@@ -240,19 +260,21 @@ apply_customers (StStore *store, const StImportChunkPlan *plan,
   g_autofree char *trigger = g_strconcat ("stage:", plan->initial_stage, NULL);
   const char *params[] = { plan->initial_stage, plan->actor,
                            plan->stage_jobs, trigger };
-  StStoreCall calls[2] = {
+  StStoreCall calls[3] = {
     { &st_sql_import_email_conflicts, NULL, NULL },
+    { &st_sql_import_same_customer, NULL, NULL },
     { &st_sql_import_customers, params, NULL },
   };
 
-  if (!st_store_exec_and_commit (store, calls, 2, error))
+  if (!st_store_exec_and_commit (store, calls, 3, error))
     return FALSE;
   take_rejects (calls[0].result, rejects, counts);
-  counts->matched = count_at (calls[1].result, 0);
-  counts->updated = count_at (calls[1].result, 1);
-  counts->inserted = count_at (calls[1].result, 2);
-  counts->jobs = count_at (calls[1].result, 3);
-  clear_results (calls, 2);
+  take_rejects (calls[1].result, rejects, counts);
+  counts->matched = count_at (calls[2].result, 0);
+  counts->updated = count_at (calls[2].result, 1);
+  counts->inserted = count_at (calls[2].result, 2);
+  counts->jobs = count_at (calls[2].result, 3);
+  clear_results (calls, 3);
   return TRUE;
 }
 

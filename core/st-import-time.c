@@ -269,7 +269,8 @@ read_iso (const char **t, Parts *parts)
   if (**t != 'T' && **t != 't' && **t != ' ')
     return FALSE;
   (*t)++;
-  if (!read_number (t, 2, 2, &parts->hour) || *(*t)++ != ':'
+  /* one digit too: spreadsheets write yyyy-mm-dd h:mm */
+  if (!read_number (t, 1, 2, &parts->hour) || *(*t)++ != ':'
       || !read_number (t, 2, 2, &parts->minute))
     return FALSE;
   if (**t == ':')
@@ -351,6 +352,74 @@ local_to_usec (GTimeZone *tz, const Parts *parts, gint64 *usec)
   return TRUE;
 }
 
+/* Hints ------------------------------------------------------------------- */
+
+/* For a local date such as 01/02/2024 [10:00[:05] [PM]], the two formats
+ * it may be in; NULL for anything else. */
+static char *
+local_date_hint (const char *text)
+{
+  const char *t = text;
+  int a, b, year, hour, minute, second;
+  char sep;
+  const char *year_form, *time_form = "";
+  gsize year_digits;
+
+  if (!read_number (&t, 1, 2, &a) || strchr ("/.-", *t) == NULL)
+    return NULL;
+  sep = *t++;
+  if (!read_number (&t, 1, 2, &b) || *t++ != sep)
+    return NULL;
+  year_digits = strspn (t, "0123456789");
+  if ((year_digits != 2 && year_digits != 4) || !read_number (&t, 2, 4, &year))
+    return NULL;
+  year_form = year_digits == 4 ? "%Y" : "%y";
+  if (*t == ' ' || *t == 'T')
+    {
+      char space = *t++;
+      gboolean seconds;
+      int pm = -1;
+
+      if (!read_number (&t, 1, 2, &hour) || *t++ != ':'
+          || !read_number (&t, 2, 2, &minute))
+        return NULL;
+      seconds = *t == ':' && (t++, read_number (&t, 2, 2, &second));
+      if (*t == ' ' && (t++, !read_ampm (&t, &pm)))
+        return NULL;
+      time_form = pm >= 0 ? (seconds ? " %I:%M:%S %p" : " %I:%M %p")
+                          : (seconds ? " %H:%M:%S" : " %H:%M");
+      if (space == 'T')
+        time_form = seconds ? "T%H:%M:%S" : "T%H:%M";
+    }
+  if (*t != '\0')
+    return NULL;
+  return g_strdup_printf ("give --date-format '%%d%c%%m%c%s%s' (day first) or "
+                          "'%%m%c%%d%c%s%s' (month first)", sep, sep,
+                          year_form, time_form, sep, sep, year_form,
+                          time_form);
+}
+
+/* A month past 12 that would be a day: the format has them swapped. */
+static gboolean
+swapped_hint (const StImportTimeFormat *format, const Parts *parts,
+              const char *text, GError **error)
+{
+  const char *m = strstr (format->pattern, "%m");
+  const char *d = strstr (format->pattern, "%d");
+
+  if (d == NULL)
+    d = strstr (format->pattern, "%e");
+  if (m == NULL || d == NULL || parts->month <= 12 || parts->month > 31)
+    return FALSE;
+  g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+               "'%s' is not a date and time of the calendar (month %d: are "
+               "%s written first? then swap %%d and %%m in --date-format)",
+               text, parts->month, m < d ? "days" : "months");
+  return TRUE;
+}
+
+/* Parsing ----------------------------------------------------------------- */
+
 gboolean
 st_import_parse_time (const StImportTimeFormat *format, const char *text,
                       gint64 *usec, GError **error)
@@ -362,14 +431,30 @@ st_import_parse_time (const StImportTimeFormat *format, const char *text,
                       : read_iso (&t, &parts);
 
   if (!read || *t != '\0')
-    return invalid (error, text,
-                    format->pattern != NULL
-                        ? "does not match the date format"
-                        : "is not an ISO-8601 date and time such as "
-                          "2024-05-01T14:30:00Z (give --date-format for "
-                          "another form)");
+    {
+      g_autofree char *hint = format->pattern == NULL ? local_date_hint (text)
+                                                      : NULL;
+
+      if (hint != NULL)
+        {
+          g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                       "'%s' is not an ISO-8601 date and time such as "
+                       "2024-05-01T14:30:00Z; %s", text, hint);
+          return FALSE;
+        }
+      return invalid (error, text,
+                      format->pattern != NULL
+                          ? "does not match the date format"
+                          : "is not an ISO-8601 date and time such as "
+                            "2024-05-01T14:30:00Z (give --date-format for "
+                            "another form)");
+    }
   if (!check_parts (&parts))
-    return invalid (error, text, "is not a date and time of the calendar");
+    {
+      if (format->pattern != NULL && swapped_hint (format, &parts, text, error))
+        return FALSE;
+      return invalid (error, text, "is not a date and time of the calendar");
+    }
   if (!parts.has_offset && format->tz != NULL)
     {
       if (!local_to_usec (format->tz, &parts, usec))

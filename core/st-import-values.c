@@ -24,55 +24,187 @@ st_import_append_uint (GString *out, guint64 value)
 
 /* Amounts, refs, payloads ---------------------------------------------------- */
 
+/* A currency sign (any of Unicode's: $ € £ ¥ ₹ …) or an ISO 4217 code
+ * (EUR), as spreadsheets write one before or after an amount: its length
+ * in bytes, or 0. @text is valid UTF-8. */
+static gsize
+currency_len (const char *text)
+{
+  gunichar c = g_utf8_get_char (text);
+
+  if (*text != '\0' && g_unichar_type (c) == G_UNICODE_CURRENCY_SYMBOL)
+    return (gsize) (g_utf8_next_char (text) - text);
+  if (g_ascii_isupper (text[0]) && g_ascii_isupper (text[1])
+      && g_ascii_isupper (text[2]) && !g_ascii_isalpha (text[3]))
+    return 3;
+  return 0;
+}
+
+/* A thousands separator: the other of '.' and ',', a space, a no-break
+ * space (U+00A0, U+202F: French exports), an apostrophe (' or ’: Swiss).
+ * Its length in bytes, or 0. */
+static gsize
+group_separator_len (const char *text, char decimal)
+{
+  if (*text == (decimal == '.' ? ',' : '.') || *text == ' ' || *text == '\'')
+    return 1;
+  if (g_str_has_prefix (text, "\xC2\xA0"))
+    return 2;
+  if (g_str_has_prefix (text, "\xE2\x80\xAF")
+      || g_str_has_prefix (text, "\xE2\x80\x99"))
+    return 3;
+  return 0;
+}
+
+/* Spaces between an amount and its currency: ' ', and the no-break ones
+ * (U+00A0, U+202F) of French formats. */
+static const char *
+skip_spaces (const char *p)
+{
+  for (;;)
+    if (*p == ' ')
+      p++;
+    else if (g_str_has_prefix (p, "\xC2\xA0"))
+      p += 2;
+    else if (g_str_has_prefix (p, "\xE2\x80\xAF"))
+      p += 3;
+    else
+      return p;
+}
+
+static const char *
+skip_currency (const char *p, gboolean *seen)
+{
+  gsize len = *seen ? 0 : currency_len (p);
+
+  if (len == 0)
+    return p;
+  *seen = TRUE;
+  return skip_spaces (p + len);
+}
+
+/* The integer part, thousands separators in groups of three (one kind of
+ * separator throughout), its digits appended to @out. */
+static const char *
+read_grouped (const char *p, char decimal, GString *out)
+{
+  const char *sep = NULL;
+  gsize sep_len = 0, first = strspn (p, "0123456789");
+
+  g_string_append_len (out, p, (gssize) first);
+  p += first;
+  for (;;)
+    {
+      gsize len = group_separator_len (p, decimal);
+
+      if (len == 0 || first == 0 || first > 3
+          || (sep != NULL && (len != sep_len || strncmp (p, sep, len) != 0))
+          || strspn (p + len, "0123456789") != 3)
+        return p;
+      sep = p;
+      sep_len = len;
+      g_string_append_len (out, p + len, 3);
+      p += len + 3;
+    }
+}
+
+typedef enum { AMOUNT_OK, AMOUNT_INVALID, AMOUNT_TOO_BIG } AmountOutcome;
+
+/* @text as an amount appended to @out ("-1234.50"), or @out as it was.
+ * Around the number: a sign, a currency before or after, or parentheses
+ * for a negative (accounting formats); nothing is guessed: a separator
+ * that is not in groups of three makes it no amount. */
+static AmountOutcome
+read_amount (const char *text, char decimal, GString *out)
+{
+  const char *p = text, *frac = NULL;
+  gboolean parens = FALSE, currency = FALSE, sign = FALSE, negative = FALSE;
+  gsize start = out->len, digits, zeros, frac_len = 0;
+
+  if (*p == '(')
+    parens = TRUE, p++;
+  p = skip_currency (p, &currency);
+  if (*p == '+' || *p == '-')
+    sign = TRUE, negative = *p++ == '-';
+  else if (g_str_has_prefix (p, "\xE2\x88\x92")) /* U+2212, Nordic formats */
+    sign = negative = TRUE, p += 3;
+  p = skip_currency (p, &currency);
+  if (!parens && !sign && *p == '(')
+    parens = TRUE, p++;
+  if (negative || parens)
+    g_string_append_c (out, '-');
+  digits = out->len;
+  p = read_grouped (p, decimal, out);
+  if (*p == decimal)
+    {
+      frac = ++p;
+      p += strspn (p, "0123456789");
+      frac_len = (gsize) (p - frac);
+    }
+  if (!currency)
+    {
+      const char *after = skip_spaces (p);
+      const char *end = skip_currency (after, &currency);
+
+      if (end != after)
+        p = end;
+    }
+  if ((parens && (sign || *p++ != ')')) || *p != '\0'
+      || out->len - digits + frac_len == 0)
+    {
+      g_string_truncate (out, start);
+      return AMOUNT_INVALID;
+    }
+  for (zeros = 0; digits + zeros < out->len && out->str[digits + zeros] == '0';
+       zeros++)
+    ;
+  if (out->len - digits - zeros > 12)
+    {
+      g_string_truncate (out, start);
+      return AMOUNT_TOO_BIG;
+    }
+  if (zeros > 0 && digits + zeros == out->len)
+    zeros--; /* 000 is 0 */
+  g_string_erase (out, (gssize) digits, (gssize) zeros);
+  if (out->len == digits)
+    g_string_append_c (out, '0'); /* .5 */
+  if (frac_len > 0)
+    {
+      g_string_append_c (out, '.');
+      g_string_append_len (out, frac, (gssize) frac_len);
+    }
+  return AMOUNT_OK;
+}
+
 gboolean
 st_import_parse_amount (const char *text, char decimal, GString *out,
                         GError **error)
 {
-  const char *p = text, *int_start, *frac_start = NULL;
-  gsize int_len, frac_len = 0;
-  gboolean negative = FALSE;
+  char other = decimal == '.' ? ',' : '.';
+  g_autoptr (GString) scratch = NULL;
 
-  if (*p == '+' || *p == '-')
-    negative = *p++ == '-';
-  int_start = p;
-  while (g_ascii_isdigit (*p))
-    p++;
-  int_len = (gsize) (p - int_start);
-  if (*p == decimal)
+  switch (read_amount (text, decimal, out))
     {
-      frac_start = ++p;
-      while (g_ascii_isdigit (*p))
-        p++;
-      frac_len = (gsize) (p - frac_start);
-    }
-  if (*p != '\0' || int_len + frac_len == 0)
-    {
-      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "'%s' is not an amount; write digits with '%c' as the "
-                   "decimal separator, such as 12%c50 or -3", text, decimal,
-                   decimal);
-      return FALSE;
-    }
-  while (int_len > 1 && *int_start == '0')
-    int_start++, int_len--;
-  if (int_len > 12)
-    {
+    case AMOUNT_OK:
+      return TRUE;
+    case AMOUNT_TOO_BIG:
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
                    "'%s' is beyond what one event can carry (less than a "
                    "trillion either way); check the value", text);
       return FALSE;
+    case AMOUNT_INVALID:
+      break;
     }
-  if (negative)
-    g_string_append_c (out, '-');
-  if (int_len == 0)
-    g_string_append_c (out, '0');
-  g_string_append_len (out, int_start, (gssize) int_len);
-  if (frac_len > 0)
-    {
-      g_string_append_c (out, '.');
-      g_string_append_len (out, frac_start, (gssize) frac_len);
-    }
-  return TRUE;
+  scratch = g_string_new (NULL);
+  g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+               "'%s' is not an amount; write digits with '%c' as the decimal "
+               "separator, such as 12%c50, -3, 1%c234%c50, $12 or (12%c50)%s",
+               text, decimal, decimal, other, decimal, decimal,
+               read_amount (text, other, scratch) != AMOUNT_INVALID
+                   ? (other == ',' ? "; for decimal commas give --decimal ,"
+                                   : "; for decimal points give --decimal .")
+                   : "");
+  return FALSE;
 }
 
 const char *
@@ -86,6 +218,21 @@ st_import_normalize_ref (const char *text, GString *scratch)
   g_string_truncate (scratch, 0);
   g_string_append_len (scratch, text, (gssize) digits);
   return scratch->str;
+}
+
+gboolean
+st_import_ref_is_rounded (const char *text)
+{
+  const char *p = text;
+
+  if (!g_ascii_isdigit (*p++))
+    return FALSE;
+  if ((*p == '.' || *p == ',') && g_ascii_isdigit (p[1]))
+    p += 1 + strspn (p + 1, "0123456789");
+  if ((*p != 'E' && *p != 'e') || (p[1] != '+' && p[1] != '-'))
+    return FALSE;
+  p += 2;
+  return g_ascii_isdigit (*p) && p[strspn (p, "0123456789")] == '\0';
 }
 
 /* JSON's number grammar; *is_integer when it has no fraction or exponent. */

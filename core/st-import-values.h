@@ -21,7 +21,7 @@ G_BEGIN_DECLS
  *   %% a percent sign; a space matches one or more spaces; any other
  *   character matches itself.
  * ISO-8601 is 2024-05-01, 2024-05-01T14:30[:05[.123456]] with 'T' or a
- * space, then optionally Z or an offset. Times without an offset are in
+ * space (the hour may have one digit), then optionally Z or an offset. Times without an offset are in
  * @tz (UTC when NULL). */
 typedef struct _StImportTimeFormat StImportTimeFormat;
 
@@ -45,8 +45,11 @@ void st_import_append_time (GString *out, gint64 usec);
 void st_import_append_uint (GString *out, guint64 value);
 
 /* An amount: optional sign, digits, optionally @decimal ('.' or ',') and
- * more digits; less than a trillion either way. Appended to @out with '.'
- * as it is written (no rounding: 145.79999999999998 stays). */
+ * more digits; less than a trillion either way. As spreadsheets format
+ * them, also thousands separators in groups of three (the other of '.'
+ * and ',', spaces, no-break spaces, apostrophes), a currency sign or ISO
+ * code before or after, a negative in parentheses. Appended to @out with
+ * '.' as it is written (no rounding: 145.79999999999998 stays). */
 gboolean st_import_parse_amount (const char *text, char decimal, GString *out,
                                  GError **error);
 
@@ -54,6 +57,11 @@ gboolean st_import_parse_amount (const char *text, char decimal, GString *out,
  * '.' and only zeros loses the fraction. Returns @text itself or a
  * pointer into @scratch. */
 const char *st_import_normalize_ref (const char *text, GString *scratch);
+
+/* Whether a ref is what a spreadsheet shows of a long number it rounded
+ * to scientific notation (1.23457E+11): one digit, optionally a fraction,
+ * E and a signed exponent. The ref as it was is lost. */
+gboolean st_import_ref_is_rounded (const char *text);
 
 /* A payload value as JSON, appended to @out as --data reads it: a
  * JSON-style integer that fits 64 bits or decimal number stays a number,

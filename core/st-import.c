@@ -28,6 +28,7 @@ typedef struct {
   gboolean header_read;
   GError *error;
 
+  StCsv *csv;
   GString *copy;     /* the chunk's rows as COPY text */
   guint chunk_rows;
   guint64 chunk_first_line;
@@ -263,10 +264,64 @@ report_progress (StImport *im, gboolean last)
                          im->request->progress_data);
 }
 
+/* Excel's first line "sep=X" names the delimiter: with ',' read as one
+ * field "sep=;", or as "sep=" and "" when X is the delimiter already. */
+static gboolean
+is_sep_line (char **fields, guint n, char delimiter, char *sep)
+{
+  if (n == 1 && strlen (fields[0]) == 5 && g_str_has_prefix (fields[0], "sep="))
+    *sep = fields[0][4];
+  else if (n == 2 && g_str_equal (fields[0], "sep=") && fields[1][0] == '\0')
+    *sep = delimiter;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* Files people take for CSV, by their first bytes. */
+static gboolean
+refuse_other_format (StImport *im, const char *start)
+{
+  static const struct {
+    const char *magic;
+    const char *what;
+  } formats[] = {
+    { "PK\x03\x04", "an Excel or OpenDocument workbook (or another ZIP "
+                    "archive), not CSV: save it as CSV UTF-8 (Excel: File, "
+                    "Save As, CSV UTF-8) and import that" },
+    { "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+      "an Excel 97-2003 workbook (.xls), not CSV: save it as CSV UTF-8 and "
+      "import that" },
+    { "\x1F\x8B", "compressed with gzip: give 'gunzip -c FILE.gz |' and "
+                   "import - (standard input)" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
+    if (g_str_has_prefix (start, formats[i].magic))
+      {
+        g_set_error (&im->error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                     "the file is %s", formats[i].what);
+        return TRUE;
+      }
+  return FALSE;
+}
+
 static gboolean
 read_header (StImport *im, char **fields, guint n, guint64 line,
              const char *problem)
 {
+  char sep;
+
+  if (line == 1 && n > 0 && refuse_other_format (im, fields[0]))
+    return FALSE;
+
+  if (line == 1 && problem == NULL
+      && is_sep_line (fields, n, st_import_rows_delimiter (im->rows), &sep)
+      && st_import_rows_set_delimiter (im->rows, sep))
+    {
+      st_csv_set_delimiter (im->csv, sep);
+      return TRUE;
+    }
   im->header_read = TRUE;
   if (problem != NULL)
     {
@@ -279,6 +334,23 @@ read_header (StImport *im, char **fields, guint n, guint64 line,
                                     &im->error);
 }
 
+/* A row of empty cells (",,,": a cleared row in a spreadsheet's range) is
+ * an empty line, not a row. */
+static gboolean
+is_blank_row (char **fields, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      const char *p = fields[i];
+
+      while (g_ascii_isspace (*p))
+        p++;
+      if (*p != '\0')
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 on_record (char **fields, guint n, guint64 line, const char *problem,
            gpointer data)
@@ -286,6 +358,8 @@ on_record (char **fields, guint n, guint64 line, const char *problem,
   StImport *im = data;
   char *reason = NULL;
 
+  if (problem == NULL && is_blank_row (fields, n))
+    return TRUE;
   if (!im->header_read)
     return read_header (im, fields, n, line, problem);
   im->rows_read++;
@@ -480,8 +554,10 @@ st_import_run (StStore *store, const StConfig *config,
 
   if (!st_import_start (&im, store, config, request, error))
     return NULL;
-  csv = st_csv_new (st_import_rows_delimiter (im.rows), on_record, &im);
-  if (read_input (&im, csv) && im.error == NULL)
+  csv = im.csv = st_csv_new (st_import_rows_delimiter (im.rows), on_record,
+                             &im);
+  if (st_csv_set_encoding (csv, st_import_rows_encoding (im.rows), &im.error)
+      && read_input (&im, csv) && im.error == NULL)
     {
       if (im.header_read)
         flush_chunk (&im);

@@ -35,12 +35,12 @@ outcome_free (Outcome *o)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Outcome, outcome_free)
 
 static FILE *
-file_with (const char *text)
+file_with (const char *text, gsize len)
 {
   FILE *file = tmpfile ();
 
   g_assert_nonnull (file);
-  g_assert_cmpint (fwrite (text, 1, strlen (text), file), ==, strlen (text));
+  g_assert_cmpint (fwrite (text, 1, len, file), ==, len);
   fflush (file);
   rewind (file);
   return file;
@@ -62,13 +62,14 @@ read_all (FILE *file)
   return g_string_free (text, FALSE);
 }
 
-/* Import @csv as @kind with @options (GVariant text of an a{sv}). */
+/* Import the @len bytes of @csv as @kind with @options (GVariant text of
+ * an a{sv}). */
 static Outcome *
-import (StTestStore *fx, StImportKind kind, const char *csv,
-        const char *options)
+import_bytes (StTestStore *fx, StImportKind kind, const char *csv, gsize len,
+              const char *options)
 {
   Outcome *o = g_new0 (Outcome, 1);
-  FILE *input = file_with (csv);
+  FILE *input = file_with (csv, len);
   FILE *rejects = tmpfile ();
   g_autoptr (GVariant) dict = st_test_parsed (options ? options : "@a{sv} {}");
   StImportRequest request = { kind, fileno (input), fileno (rejects), dict,
@@ -79,6 +80,13 @@ import (StTestStore *fx, StImportKind kind, const char *csv,
   fclose (input);
   fclose (rejects);
   return o;
+}
+
+static Outcome *
+import (StTestStore *fx, StImportKind kind, const char *csv,
+        const char *options)
+{
+  return import_bytes (fx, kind, csv, strlen (csv), options);
 }
 
 static Outcome *
@@ -320,16 +328,117 @@ test_events_refused (void)
   assert_refused (fx, ST_IMPORT_EVENTS, csv,
                   "{'map': <{'who': 'customer', 'what': 'customer'}>}",
                   "two columns go to 'customer'");
-  assert_refused (fx, ST_IMPORT_EVENTS, csv,
-                  "{'map': <{'who': 'customer', 'what': 'kind'}>,"
-                  " 'decimal': <','>, 'delimiter': <','>}",
-                  "cannot also be the delimiter");
   assert_refused (fx, ST_IMPORT_EVENTS, csv, "{'colour': <'red'>}",
                   "unknown field 'colour'");
   assert_refused (fx, ST_IMPORT_EVENTS, "", "{'kind': <'login'>}",
                   "the file is empty");
+  assert_refused (fx, ST_IMPORT_EVENTS, "\xEF\xBB\xBF\r\n\r\n",
+                  "{'kind': <'login'>}", "the file is empty");
+  /* Two columns of one name: --map could not tell them apart. */
+  assert_refused (fx, ST_IMPORT_EVENTS, "customer,kind,customer\nc1,login,c2\n",
+                  NULL, "the header names two columns 'customer' (columns 1 "
+                  "and 3); rename one of them");
+  assert_refused (fx, ST_IMPORT_EVENTS, "who,kind,who\nc1,login,c2\n",
+                  "{'map': <{'who': 'customer'}>}",
+                  "the header names two columns 'who' (columns 1 and 3)");
+  /* Not CSV at all: a workbook, a compressed file. */
+  assert_refused (fx, ST_IMPORT_EVENTS, "PK\x03\x04\x14", NULL,
+                  "an Excel or OpenDocument workbook (or another ZIP "
+                  "archive), not CSV: save it as CSV UTF-8");
+  assert_refused (fx, ST_IMPORT_EVENTS, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1",
+                  NULL, "an Excel 97-2003 workbook (.xls), not CSV");
+  assert_refused (fx, ST_IMPORT_EVENTS, "\x1F\x8B\x08", NULL,
+                  "compressed with gzip: give 'gunzip -c FILE.gz |' and "
+                  "import -");
+  /* A file with another delimiter than the one given. */
+  assert_refused (fx, ST_IMPORT_EVENTS, "customer;kind\nc1;login\n", NULL,
+                  "the header has one column, 'customer;kind': are the "
+                  "fields separated by ';'? Give --delimiter ';'");
+  assert_refused (fx, ST_IMPORT_EVENTS, "customer\tkind\nc1\tlogin\n", NULL,
+                  "Give --delimiter tab");
   assert_refused (fx, ST_IMPORT_EVENTS, "\"who\nwhat", "{'kind': <'login'>}",
                   "the header (line 1) cannot be read");
+}
+
+/* Google Sheets in a German or French locale downloads a CSV with ','
+ * between fields and decimal commas, the amounts in quotes. */
+static void
+test_events_decimal_comma_in_quotes (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (Outcome) o = import_ok (
+      fx, ST_IMPORT_EVENTS,
+      "customer,kind,amount\n"
+      "c1,purchase,\"12,50\"\n"
+      "c2,purchase,\"1.234,50 \xE2\x82\xAC\"\n"
+      "c3,purchase,7\n"
+      "c4,purchase,12,50\n",
+      "{'decimal': <','>}");
+
+  assert_counts (o, 4, 3, 0, 0, 1, 0);
+  st_test_assert_contains (o->rejects, "5,\"the row has 4 fields but the "
+                                       "header has 3");
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM events WHERE amount "
+                                  "IN (12.5, 1234.5, 7)"), ==, 3);
+}
+
+/* Excel writes, and reads, a first line "sep=;" that names the delimiter
+ * of the file; a sheet may have empty rows above its table. */
+static void
+test_events_sep_line (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (Outcome) semicolons = import_ok (
+      fx, ST_IMPORT_EVENTS,
+      "\xEF\xBB\xBFsep=;\r\ncustomer;kind;amount\r\nc1;purchase;\"1,5\"\r\n"
+      "c2;login;\r\nc3;purchase;x;y\r\n",
+      "{'decimal': <','>}");
+  g_autoptr (Outcome) commas = import_ok (
+      fx, ST_IMPORT_EVENTS, "sep=,\ncustomer,kind\nc4,login\n", NULL);
+  g_autoptr (Outcome) tabs = import_ok (
+      fx, ST_IMPORT_EVENTS, "sep=\t\ncustomer\tkind\nc5\tlogin\n", NULL);
+  /* Rows of empty cells above the header, as a sheet whose table starts
+   * lower down exports them. */
+  g_autoptr (Outcome) lower = import_ok (
+      fx, ST_IMPORT_EVENTS, ",,\n \n,,\ncustomer,kind,amount\nc6,login,x\n",
+      NULL);
+
+  assert_counts (semicolons, 3, 2, 0, 0, 1, 0);
+  /* The lines are the file's: the header is line 2. */
+  st_test_assert_contains (semicolons->rejects, "5,\"the row has 4 fields");
+  assert_counts (commas, 1, 1, 0, 0, 0, 0);
+  assert_counts (lower, 1, 0, 0, 0, 1, 0);
+  st_test_assert_contains (lower->rejects, "5,\"amount: 'x'");
+  assert_counts (tabs, 1, 1, 0, 0, 0, 0);
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM events WHERE amount "
+                                  "= 1.5"), ==, 1);
+}
+
+/* A file separated by ';' comes from a spreadsheet whose decimal separator
+ * is ','. Without --decimal , its 1,500 would read as one thousand five
+ * hundred, and an event cannot be corrected by importing again: an amount
+ * with a comma and no point is refused there as ambiguous. */
+static void
+test_events_semicolon_amounts (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (Outcome) o = import_ok (
+      fx, ST_IMPORT_EVENTS,
+      "customer;kind;amount\n"
+      "c1;purchase;1,500\n"
+      "c2;purchase;1,234.50\n"
+      "c3;purchase;12.5\n"
+      "c4;purchase;1 500\n",
+      "{'delimiter': <';'>}");
+
+  assert_counts (o, 4, 3, 0, 0, 1, 0);
+  st_test_assert_contains (o->rejects, "2,\"amount: is the comma of '1,500' "
+                                       "decimal or a thousands separator? In "
+                                       "a file separated by ';' it is "
+                                       "usually decimal: then give --decimal "
+                                       ",");
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM events WHERE amount "
+                                  "IN (1234.50, 12.5, 1500)"), ==, 3);
 }
 
 static void
@@ -672,6 +781,130 @@ test_customers_basic (void)
                                   "attrs = '{\"plan\": \"basic\"}'"), ==, 1);
 }
 
+/* Excel's "Unicode Text" is UTF-16 (little-endian, with its byte-order
+ * mark), tab-separated: it reads as UTF-8 would. */
+static void
+test_customers_utf16 (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  const char *text = "\xEF\xBB\xBFref\tname\r\nr1\tZo\xC3\xAB \xC3\x9Cnal\r\n"
+                     "r2\t\"Bj\xC3\xB6rk\"\r\n";
+  g_autoptr (GError) error = NULL;
+  gsize len = 0;
+  g_autofree char *utf16 = g_convert (text, -1, "UTF-16LE", "UTF-8", NULL,
+                                      &len, &error);
+  g_autoptr (Outcome) o = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint ((guchar) utf16[0], ==, 0xFF);
+  o = import_bytes (fx, ST_IMPORT_CUSTOMERS, utf16, len,
+                    "{'delimiter': <'tab'>}");
+  g_assert_no_error (o->error);
+  assert_counts (o, 2, 2, 0, 0, 0, 0);
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM customers WHERE "
+                                  "(ref = 'r1' AND name = 'Zoë Ünal') OR "
+                                  "(ref = 'r2' AND name = 'Björk')"), ==, 2);
+}
+
+/* What spreadsheets and hand-edited files do to the shape of a file:
+ * headers in capitals, rows of empty cells (a cleared row of Excel's used
+ * range), rows with a field too many, rows cut short. */
+static void
+test_customers_file_shapes (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (Outcome) o = import_ok (
+      fx, ST_IMPORT_CUSTOMERS,
+      "Ref,Name,EMAIL,Attr.Plan\n"                 /* 1 */
+      "r1,Ann,ann@example.com,gold\n"              /* 2 */
+      ",,,\n"                                      /* 3: blank */
+      " , ,\"\", \n"                               /* 4: blank */
+      "r2,Bob,,\n"                                 /* 5 */
+      "r3,Cy,,,x\n"                                /* 6: a value too many */
+      "r4,Di\n"                                    /* 7: too few */
+      ",,,\n"                                      /* 8: blank */
+      "r5,\"1,5\",,,\n"                             /* 9: extras empty */
+      "r6\n"                                       /* 10 */
+      "1.23457E+11,Ed,,\n",                        /* 11 */
+      NULL);
+
+  assert_counts (o, 7, 2, 0, 0, 5, 0);
+  st_test_assert_contains (o->rejects, "11,\"ref: '1.23457E+11' is a number "
+                                       "a spreadsheet rounded");
+  st_test_assert_contains (o->rejects, "10,\"the row has 1 field but the "
+                                       "header has 4");
+  st_test_assert_contains (o->rejects,
+                           "6,\"the row has 5 fields but the header has 4 "
+                           "(a delimiter inside a value that is not in "
+                           "quotes?)\"");
+  /* Empty extra fields are no proof of a trailing delimiter: a value
+   * split at a comma shifts the cells to the right just the same. */
+  st_test_assert_contains (o->rejects, "9,\"the row has 5 fields");
+  st_test_assert_contains (o->rejects,
+                           "7,\"the row has 2 fields but the header has 4 "
+                           "(a line break inside a value that is not in "
+                           "quotes, or a row cut short?)\"");
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM customers WHERE "
+                                  "(ref = 'r1' AND email = 'ann@example.com' "
+                                  "AND attrs = '{\"Plan\": \"gold\"}') OR "
+                                  "(ref = 'r2' AND name = 'Bob')"), ==, 2);
+}
+
+/* Excel's plain "CSV" on Windows is Windows-1252: --encoding reads it. */
+static void
+test_customers_encoding (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  const char *csv = "ref;name\r\nr1;Zo\xEB \xDCnal\r\n";
+  g_autoptr (Outcome) plain = import_ok (fx, ST_IMPORT_CUSTOMERS, csv,
+                                         "{'delimiter': <';'>}");
+  g_autoptr (Outcome) o = import_ok (fx, ST_IMPORT_CUSTOMERS, csv,
+                                     "{'delimiter': <';'>, 'encoding': "
+                                     "<'windows-1252'>}");
+
+  /* Without it the row is refused, never stored garbled. */
+  assert_counts (plain, 1, 0, 0, 0, 1, 0);
+  st_test_assert_contains (plain->rejects, "--encoding windows-1252");
+  assert_counts (o, 1, 1, 0, 0, 0, 0);
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM customers WHERE "
+                                  "ref = 'r1' AND name = 'Zoë Ünal'"), ==, 1);
+  assert_refused (fx, ST_IMPORT_CUSTOMERS, csv, "{'encoding': <'klingon'>}",
+                  "encoding: 'klingon' is not an encoding");
+}
+
+/* Two rows that find one existing customer, one by its ref and one by its
+ * e-mail: applying both would leave whichever the database picks, a new
+ * pick on every import. The one without the ref is refused. */
+static void
+test_customers_one_customer_twice (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) fields = st_test_parsed (
+      "{'name': <'Ann'>, 'ref': <'r1'>, 'email': <'ann@example.com'>}");
+  g_autoptr (GVariant) ann = st_customers_create (fx->store, fx->config,
+                                                  fields, "test", &error);
+  const char *csv = "ref,email,name\nr1,,Ann B\n,ANN@example.com,Anna\n";
+  g_autoptr (Outcome) first = NULL, again = NULL;
+  g_autofree char *before = NULL, *after = NULL;
+
+  g_assert_no_error (error);
+  first = import_ok (fx, ST_IMPORT_CUSTOMERS, csv, NULL);
+  assert_counts (first, 2, 0, 1, 0, 1, 0);
+  st_test_assert_contains (first->rejects, "3,\"email: 'ANN@example.com' "
+                                           "finds customer ");
+  st_test_assert_contains (first->rejects, ", which line 2 names by its "
+                                           "ref; give each customer one "
+                                           "row\"");
+  g_assert_cmpint (query_int (fx, "SELECT count(*) FROM customers WHERE "
+                                  "name = 'Ann B'"), ==, 1);
+  before = snapshot (fx);
+  again = import_ok (fx, ST_IMPORT_CUSTOMERS, csv, NULL);
+  assert_counts (again, 2, 0, 0, 1, 1, 0);
+  after = snapshot (fx);
+  g_assert_cmpstr (after, ==, before);
+}
+
 static void
 test_customers_rejects (void)
 {
@@ -729,6 +962,11 @@ main (int argc, char **argv)
                    test_events_field_names);
   g_test_add_func ("/import/events/bad-rows", test_events_bad_rows);
   g_test_add_func ("/import/events/refused", test_events_refused);
+  g_test_add_func ("/import/events/decimal-comma-in-quotes",
+                   test_events_decimal_comma_in_quotes);
+  g_test_add_func ("/import/events/sep-line", test_events_sep_line);
+  g_test_add_func ("/import/events/semicolon-amounts",
+                   test_events_semicolon_amounts);
   g_test_add_func ("/import/events/no-create", test_events_no_create);
   g_test_add_func ("/import/events/chunks-and-resume", test_events_chunks);
   g_test_add_func ("/import/events/same-aggregates-as-record-event",
@@ -737,5 +975,11 @@ main (int argc, char **argv)
   g_test_add_func ("/import/config/recent", test_config_recent);
   g_test_add_func ("/import/customers/basic", test_customers_basic);
   g_test_add_func ("/import/customers/rejects", test_customers_rejects);
+  g_test_add_func ("/import/customers/one-customer-twice",
+                   test_customers_one_customer_twice);
+  g_test_add_func ("/import/customers/utf16", test_customers_utf16);
+  g_test_add_func ("/import/customers/encoding", test_customers_encoding);
+  g_test_add_func ("/import/customers/file-shapes",
+                   test_customers_file_shapes);
   return g_test_run ();
 }
