@@ -45,12 +45,15 @@ static gboolean
 store_connect (StStore *store, GError **error)
 {
   /* Keywords after the expanded conninfo override it: a bounded connect time
-   * so a dead server fails fast, UTC so times read the same everywhere. */
+   * so a dead server fails fast, UTC so times read the same everywhere, and
+   * UTF-8 whatever PGCLIENTENCODING or the database's encoding say: every
+   * text Steward sends and reads is UTF-8. */
   const char *keys[] = { "dbname", "connect_timeout", "application_name",
-                         "options", "keepalives_idle", NULL };
+                         "options", "keepalives_idle", "client_encoding",
+                         NULL };
   const char *values[] = { store->conninfo, "5", "stewardd",
                            "-c TimeZone=UTC -c statement_timeout=60000",
-                           "30", NULL };
+                           "30", "UTF8", NULL };
   gboolean expand = store->conninfo != NULL && store->conninfo[0] != '\0';
 
   if (store->conn != NULL)
