@@ -140,8 +140,10 @@ GVariant *
 st_record_from_json (const char *json, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autofree char *widened = st_json_widen_integers (json);
 
-  if (!json_parser_load_from_data (parser, json, -1, error))
+  if (!json_parser_load_from_data (parser, widened != NULL ? widened : json,
+                                   -1, error))
     return NULL;
   return variant_from_node (json_parser_get_root (parser));
 }

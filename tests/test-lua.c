@@ -8,6 +8,7 @@
 
 #include "st-error.h"
 #include "st-lua-private.h"
+#include "st-record.h"
 #include "st-test-util.h"
 
 static char *test_dir;
@@ -1139,6 +1140,48 @@ test_convert_to_lua (void)
       expected);
 }
 
+/* A row's jsonb as PostgreSQL writes it: a number beyond a 64-bit integer
+ * (a 1e20 comes as 100000000000000000000) is the float it was, not a
+ * wrapped-around integer. */
+static void
+test_convert_row_big_numbers (void)
+{
+  static const char source[] =
+      "return { name = 'big', on = { 'purchase' },\n"
+      "  run = function(customer, event)\n"
+      "    local a = customer.attrs\n"
+      "    assert(math.type(a.big) == 'float' and a.big == 1e20, 'big')\n"
+      "    assert(a.neg == -1e19, 'neg')\n"
+      "    assert(math.type(a.max) == 'integer' and a.max == math.maxinteger)\n"
+      "    assert(a.list[1] == 1e20 and a.list[2] == 'x 100000000000000000000')\n"
+      "    assert(event.data.huge == 1.5e30, 'huge')\n"
+      "  end }\n";
+  static const char *const names[] = { "id", "attrs" };
+  static const int kinds[] = { ST_COLUMN_INT64, ST_COLUMN_JSON };
+  static const char *const values[] = {
+    "7", "{\"big\": 100000000000000000000, \"neg\": -10000000000000000000,"
+         " \"max\": 9223372036854775807,"
+         " \"list\": [100000000000000000000, \"x 100000000000000000000\"]}"
+  };
+  static const char *const event_names[] = { "id", "kind", "data" };
+  static const int event_kinds[] = { ST_COLUMN_INT64, ST_COLUMN_TEXT,
+                                     ST_COLUMN_JSON };
+  static const char *const event_values[] = {
+    "42", "purchase", "{\"huge\": 1500000000000000000000000000000}"
+  };
+  const StLuaRow customer = { 2, names, kinds, values };
+  const StLuaRow event = { 3, event_names, event_kinds, event_values };
+  const char *const folders[] = { test_dir, NULL };
+  g_autoptr (StScript) script = load_good_script ("big.lua", source);
+  g_autoptr (StLua) lua = st_lua_new (&test_limits);
+  g_autoptr (TestHost) host = test_host_new ();
+  g_autoptr (GError) error = NULL;
+
+  if (!st_lua_run_row (lua, script, folders, &customer, &event, NULL,
+                       &test_host, host, &error))
+    g_error ("%s", error->message);
+}
+
 static void
 test_convert_round_trip (void)
 {
@@ -1541,6 +1584,8 @@ main (int argc, char **argv)
   g_test_add_func ("/lua/steward/events-filter", test_steward_events_filter);
   g_test_add_func ("/lua/steward/pcall", test_steward_pcall);
   g_test_add_func ("/lua/convert/to-lua", test_convert_to_lua);
+  g_test_add_func ("/lua/convert/row-big-numbers",
+                   test_convert_row_big_numbers);
   g_test_add_func ("/lua/convert/round-trip", test_convert_round_trip);
   g_test_add_func ("/lua/convert/refused", test_convert_refused);
   g_test_add_func ("/lua/script/load", test_script_load);
