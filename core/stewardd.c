@@ -11,6 +11,7 @@
 #include "st-engine.h"
 #include "st-error.h"
 #include "st-outbox.h"
+#include "st-plugins.h"
 #include "st-service.h"
 #include "st-store.h"
 
@@ -145,6 +146,8 @@ main (int argc, char **argv)
   if (check_path != NULL)
     {
       config = st_config_load (check_path, &error);
+      if (config != NULL && !st_plugins_check_channels (config, &error))
+        g_clear_pointer (&config, st_config_free);
       if (config == NULL)
         {
           g_printerr ("%s\n", error->message);

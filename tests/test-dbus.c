@@ -1525,6 +1525,47 @@ test_check_config_bad (void)
   }
 }
 
+/* What the daemon refuses at start, --check-config refuses too: a channel
+ * whose plugin does not exist or refuses its settings, named with the
+ * file, line and column of the channel's entry. */
+static void
+test_check_config_channels (void)
+{
+  g_autofree char *plugins = st_test_build_path ("plugins");
+  static const struct {
+    const char *channel;
+    const char *position;
+    const char *needle;
+  } cases[] = {
+    { "  email: { plugin: nope }\n", ":4:3: ", "no channel plugin 'nope'" },
+    { "  email: { plugin: log, path: /tmp/m.jsonl, bogus: 1 }\n", ":4:3: ",
+      "unknown setting 'bogus'" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      char *dir = NULL;
+      g_autofree char *text = g_strdup_printf (
+          "bus: session\nplugin_dir: %s\nchannels:\n%s", plugins,
+          cases[i].channel);
+      char *path = write_temp ("channels.yaml", text, &dir);
+      g_autofree char *out = NULL, *err = NULL, *prefix = NULL;
+      int status = run_stewardd (NULL, &out, &err,
+                                 (const char *[]){ "--check-config", path,
+                                                   NULL });
+
+      g_test_message ("%s", text);
+      g_assert_cmpint (status, ==, 1);
+      g_assert_cmpstr (out, ==, "");
+      prefix = g_strconcat (path, cases[i].position, NULL);
+      if (!g_str_has_prefix (err, prefix))
+        g_error ("expected stderr to start with '%s', got: %s", prefix, err);
+      st_test_assert_contains (err, "channel 'email'");
+      st_test_assert_contains (err, cases[i].needle);
+      remove_temp (path, dir);
+    }
+}
+
 static void
 test_version_option (void)
 {
@@ -1665,6 +1706,8 @@ main (int argc, char **argv)
   ADD ("/dbus/daemon/name-owned", test_name_owned, NULL);
   g_test_add_func ("/dbus/daemon/check-config-good", test_check_config_good);
   g_test_add_func ("/dbus/daemon/check-config-bad", test_check_config_bad);
+  g_test_add_func ("/dbus/daemon/check-config-channels",
+                   test_check_config_channels);
   g_test_add_func ("/dbus/daemon/version-option", test_version_option);
   g_test_add_func ("/dbus/daemon/bad-option", test_bad_option);
   return g_test_run ();
