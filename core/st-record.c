@@ -97,8 +97,10 @@ variant_from_object (JsonObject *object)
   JsonNode *member;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  json_object_iter_init (&iter, object);
-  while (json_object_iter_next (&iter, &key, &member))
+  /* In the text's order: json_object_iter_next() goes by hash, and
+   * --json output would change from one call to the next. */
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &key, &member))
     {
       if (JSON_NODE_HOLDS_NULL (member))
         continue;
