@@ -150,6 +150,31 @@ st_record_from_json (const char *json, GError **error)
   return variant_from_node (json_parser_get_root (parser));
 }
 
+GVariant *
+st_record_with (GVariant *record, const char *key, GVariant *value)
+{
+  GVariantBuilder builder;
+  GVariantIter iter;
+  const char *name;
+  GVariant *member;
+  gboolean placed = FALSE;
+
+  g_variant_ref_sink (value);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_iter_init (&iter, record);
+  while (g_variant_iter_loop (&iter, "{&sv}", &name, &member))
+    {
+      gboolean here = g_str_equal (name, key);
+
+      g_variant_builder_add (&builder, "{sv}", name, here ? value : member);
+      placed |= here;
+    }
+  if (!placed)
+    g_variant_builder_add (&builder, "{sv}", key, value);
+  g_variant_unref (value);
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
 char *
 st_record_to_json (GVariant *value)
 {

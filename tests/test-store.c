@@ -755,6 +755,25 @@ test_record_json_order (void)
 }
 
 static void
+test_record_with (void)
+{
+  g_autoptr (GVariant) in = g_variant_ref_sink (
+      g_variant_new_parsed ("{'id': <@x 7>, 'state': <'dead'>, 'b': <1>}"));
+  g_autoptr (GVariant) added = st_record_with (in, "path",
+                                               g_variant_new_string ("/r/7"));
+  g_autoptr (GVariant) replaced = st_record_with (
+      in, "state", g_variant_new_string ("pending"));
+  g_autofree char *added_text = g_variant_print (added, FALSE);
+  g_autofree char *replaced_text = g_variant_print (replaced, FALSE);
+
+  g_assert_cmpstr (added_text, ==,
+                   "{'id': <int64 7>, 'state': <'dead'>, 'b': <1>, "
+                   "'path': <'/r/7'>}");
+  g_assert_cmpstr (replaced_text, ==,
+                   "{'id': <int64 7>, 'state': <'pending'>, 'b': <1>}");
+}
+
+static void
 test_record_typed_lookups (void)
 {
   g_autoptr (GVariant) dict = g_variant_ref_sink (g_variant_new_parsed (
@@ -838,6 +857,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/record/json-round-trip",
                    test_record_json_round_trip);
   g_test_add_func ("/store/record/json-order", test_record_json_order);
+  g_test_add_func ("/store/record/with", test_record_with);
   g_test_add_func ("/store/record/typed-lookups", test_record_typed_lookups);
 
   return g_test_run ();
