@@ -102,7 +102,10 @@ load_scripts (const StConfig *config)
 
   for (guint i = 0; i < list->len; i++)
     {
-      const StScript *script = g_ptr_array_index (list, i);
+      StScript *script = g_ptr_array_index (list, i);
+
+      /* Not shared yet: the stages are the configuration's to check. */
+      st_script_check_stages (script, config);
       if (script->error != NULL)
         g_warning ("script %s is broken and skipped: %s", script->path,
                    script->error);

@@ -212,6 +212,46 @@ check_audience (lua_State *L, int idx, StScript *script, GError **error)
   return TRUE;
 }
 
+void
+st_script_check_stages (StScript *script, const StConfig *config)
+{
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GVariant) spec = NULL;
+  g_autoptr (StAudience) audience = NULL;
+
+  if (script->error != NULL)
+    return;
+  for (guint i = 0; script->on != NULL && script->on[i] != NULL; i++)
+    {
+      const char *trigger = script->on[i];
+      g_autoptr (GString) names = NULL;
+
+      if (!g_str_has_prefix (trigger, "stage:")
+          || st_config_find_stage (config, trigger + 6) != NULL)
+        continue;
+      names = g_string_new (NULL);
+      for (guint j = 0; j < config->stages->len; j++)
+        g_string_append_printf (
+            names, "%s%s", j > 0 ? ", " : "",
+            ((StStage *) g_ptr_array_index (config->stages, j))->name);
+      script->error = g_strdup_printf ("%s: on: '%s' names no stage; the "
+                                       "stages are: %s", script->path,
+                                       trigger, names->str);
+      return;
+    }
+  if (script->audience_json == NULL)
+    return;
+  spec = st_record_from_json (script->audience_json, &local);
+  if (spec != NULL)
+    {
+      g_variant_ref_sink (spec);
+      audience = st_audience_new (spec, &local);
+    }
+  if (audience == NULL
+      || !st_audience_check_stages (audience, config, &local))
+    script->error = g_strdup_printf ("%s: %s", script->path, local->message);
+}
+
 static gboolean
 check_schedule (StScript *script, GError **error)
 {
