@@ -1377,13 +1377,14 @@ test_reload_good (Fixture *f, gconstpointer data)
   gint64 id = create_id (f, "{'name': <'Ada'>}");
   g_autofree char *address = id_text (id);
   g_autoptr (GVariant) moved = NULL, created = NULL, after = NULL;
+  g_autoptr (GVariant) workers = NULL;
 
   (void) data;
   /* Under the running lifecycle, "vip" is no stage. */
   call_fails (f, CUSTOMERS, "SetStage",
               g_variant_new ("(sss)", address, "vip", ""), "InvalidArgument",
               ST_ERROR_INVALID_ARGUMENT, "stage:", "vip");
-  write_config (f, "bus: session\nworkers: 4\n"
+  write_config (f, "bus: system\nworkers: 9\n"
                    "stages:\n"
                    "  lead: [onboarding, vip]\n"
                    "  onboarding: [active]\n"
@@ -1400,6 +1401,11 @@ test_reload_good (Fixture *f, gconstpointer data)
   g_assert_cmpstr (st_test_rec_str (after, "database"), ==, "ok");
   g_assert_cmpstr (st_test_rec_str (after, "config"), ==,
                    f->daemon->config_path);
+  /* bus and workers wait for the next start: status says what is in
+   * force, not what the file now says. */
+  g_assert_cmpstr (st_test_rec_str (after, "bus"), ==, "session");
+  workers = st_test_rec_lookup (after, "workers", "u");
+  g_assert_cmpuint (g_variant_get_uint32 (workers), ==, 4);
 }
 
 static void
