@@ -59,13 +59,27 @@ action_free (StAction *action)
 
 /* Host callbacks: what the steward module does for a script. */
 
+/* Actions one call may buffer: they are applied in one transaction that
+ * holds the customer's row, and tens of thousands of them (a loop of tags)
+ * would hold it, and the worker, for minutes. */
+#define ST_SCRIPT_MAX_ACTIONS 1000
+
 static gboolean
 host_action (gpointer data, const char *name, GVariant *args, GError **error)
 {
   StScriptRun *run = data;
-  StAction *action = g_new0 (StAction, 1);
+  StAction *action;
 
-  (void) error;
+  if (run->actions->len >= ST_SCRIPT_MAX_ACTIONS)
+    {
+      g_variant_unref (g_variant_ref_sink (args));
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "more than %u actions in one call (send, alert, set_stage, "
+                   "tag, untag, follow_up and set_health together); do the "
+                   "rest in a follow_up", ST_SCRIPT_MAX_ACTIONS);
+      return FALSE;
+    }
+  action = g_new0 (StAction, 1);
   action->name = g_strdup (name);
   action->args = g_variant_ref_sink (args);
   g_ptr_array_add (run->actions, action);

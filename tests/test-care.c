@@ -641,6 +641,44 @@ test_failing_and_broken_scripts (void)
   st_test_remove_tree (scripts);
 }
 
+/* A call that asks for more actions than one transaction should hold fails
+ * at the action over the limit, before anything is written: tens of
+ * thousands of tags would otherwise hold the customer's row for minutes. */
+static const char greedy_script[] =
+  "return {\n"
+  "  name = 'greedy', on = { 'greed' },\n"
+  "  run = function(customer, event)\n"
+  "    for i = 1, 1001 do steward.tag(customer, 't' .. i) end\n"
+  "  end,\n"
+  "}\n";
+
+static void
+test_too_many_actions (void)
+{
+  g_autofree char *scripts = write_scripts ((const char *const[]){
+      "greedy.lua", greedy_script, NULL });
+  Fixture fx = { 0 };
+  gint64 customer;
+
+  fixture_start (&fx, scripts);
+  customer = create_customer (&fx, "Midas", NULL);
+  record_event (&fx, customer, "greed", NULL);
+  wait_jobs_settled (&fx, customer);
+  g_assert_cmpint (count_sql (&fx, "SELECT count(*) FROM care_jobs WHERE "
+                                   "customer_id = %" G_GINT64_FORMAT
+                                   " AND state = 'failed' AND last_error "
+                                   "LIKE '%%greedy.lua:4: steward.tag: more "
+                                   "than 1000 actions in one call%%'",
+                               customer),
+                   ==, 1);
+  g_assert_cmpint (count_sql (&fx, "SELECT count(*) FROM customers WHERE "
+                                   "id = %" G_GINT64_FORMAT
+                                   " AND cardinality(tags) > 0", customer),
+                   ==, 0);
+  fixture_teardown (&fx, NULL);
+  st_test_remove_tree (scripts);
+}
+
 /* Sends with a template that does not exist for customers named Bad: the
  * script runs, and writing its message fails. */
 static const char picky_script[] =
@@ -747,6 +785,7 @@ main (int argc, char **argv)
                    test_kill_before_commit_sends_once);
   g_test_add_func ("/care/batch/one-bad-write",
                    test_batch_with_one_bad_write);
+  g_test_add_func ("/care/too-many-actions", test_too_many_actions);
   g_test_add_func ("/care/failing-and-broken-scripts",
                    test_failing_and_broken_scripts);
   return g_test_run ();
