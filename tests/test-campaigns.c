@@ -1255,6 +1255,15 @@ test_cli (void)
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 
+  /* As docs/cli.md shows it: the id, then the path. */
+  status = st_test_ctl (fx.daemon, &out, &err, "campaign", "run",
+                        "newsletter", "--dry-run", "--json", NULL);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpstr (out, ==, "{\n  \"id\": 4,\n  \"path\": "
+                            "\"/org/steward/Steward1/runs/4\"\n}\n");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
   status = st_test_ctl (fx.daemon, &out, &err, "campaign", "runs", NULL);
   g_assert_cmpint (status, ==, 0);
   st_test_assert_contains (out, "newsletter");
