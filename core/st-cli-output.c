@@ -395,11 +395,14 @@ st_cli_format_local (const char *iso, GTimeZone *local)
   g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
   g_autoptr (GDateTime) time = st_cli_parse_time (iso, utc, NULL);
   g_autoptr (GDateTime) there = NULL;
+  g_autofree char *rest = NULL;
 
   if (time == NULL)
     return g_strdup (iso);
   there = g_date_time_to_timezone (time, local);
-  return g_date_time_format (there, "%Y-%m-%d %H:%M:%S %Z");
+  rest = g_date_time_format (there, "-%m-%d %H:%M:%S %Z");
+  /* %Y would write the year 999 with three digits. */
+  return g_strdup_printf ("%04d%s", g_date_time_get_year (there), rest);
 }
 
 char *

@@ -547,6 +547,20 @@ test_format_utc (void)
 
   g_assert_cmpstr (a, ==, "2026-11-24T20:13:19Z");
   g_assert_cmpstr (b, ==, "2026-11-24T20:13:19.123456Z");
+
+  /* Four digits before the year 1000, as ISO-8601 and the daemon want. */
+  {
+    g_autoptr (GDateTime) early = g_date_time_new_utc (999, 6, 1, 0, 0, 0);
+    g_autoptr (GDateTime) first = g_date_time_new_utc (1, 1, 1, 0, 0, 0);
+    g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
+    g_autofree char *c = st_cli_format_utc (early);
+    g_autofree char *d = st_cli_format_utc (first);
+    g_autofree char *shown = st_cli_format_local ("0999-06-01T00:00:00Z", utc);
+
+    g_assert_cmpstr (c, ==, "0999-06-01T00:00:00Z");
+    g_assert_cmpstr (d, ==, "0001-01-01T00:00:00Z");
+    g_assert_cmpstr (shown, ==, "0999-06-01 00:00:00 UTC");
+  }
 }
 
 static void
