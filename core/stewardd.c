@@ -137,6 +137,15 @@ main (int argc, char **argv)
       g_printerr ("stewardd: %s\nTry 'stewardd --help'.\n", error->message);
       return 2;
     }
+  /* `stewardd steward.yaml` would otherwise run on the defaults. */
+  for (int i = 1; i < argc; i++)
+    if (!g_str_equal (argv[i], "--"))
+      {
+        g_printerr ("stewardd: unexpected argument '%s'; give the "
+                    "configuration file with --config FILE\nTry 'stewardd "
+                    "--help'.\n", argv[i]);
+        return 2;
+      }
   if (version)
     {
       printf ("stewardd %s (schema %d)\n", ST_VERSION,

@@ -1598,6 +1598,20 @@ test_bad_option (void)
   st_test_assert_contains (err, "--help");
 }
 
+/* A file named without --config is a usage error, not a daemon started on
+ * the built-in defaults with the file ignored. */
+static void
+test_stray_argument (void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int status = run_stewardd (NULL, &out, &err,
+                             (const char *[]){ "steward.yaml", NULL });
+
+  g_assert_cmpint (status, ==, 2);
+  st_test_assert_contains (err, "'steward.yaml'");
+  st_test_assert_contains (err, "--config");
+}
+
 /* A database migrated by a newer stewardd is left alone. */
 static void
 test_schema_newer (Fixture *f, gconstpointer data)
@@ -1716,5 +1730,6 @@ main (int argc, char **argv)
                    test_check_config_channels);
   g_test_add_func ("/dbus/daemon/version-option", test_version_option);
   g_test_add_func ("/dbus/daemon/bad-option", test_bad_option);
+  g_test_add_func ("/dbus/daemon/stray-argument", test_stray_argument);
   return g_test_run ();
 }
