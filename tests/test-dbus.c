@@ -1598,6 +1598,19 @@ test_bad_option (void)
   st_test_assert_contains (err, "--help");
 }
 
+/* The default configuration file is DESIGN.md's, for an install under
+ * /usr/local (the build's default prefix) as for a package. */
+static void
+test_default_config_path (void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int status = run_stewardd (NULL, &out, &err,
+                             (const char *[]){ "--help", NULL });
+
+  g_assert_cmpint (status, ==, 0);
+  st_test_assert_contains (out, "(default /etc/steward/steward.yaml)");
+}
+
 /* A file named without --config is a usage error, not a daemon started on
  * the built-in defaults with the file ignored. */
 static void
@@ -1731,5 +1744,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/daemon/version-option", test_version_option);
   g_test_add_func ("/dbus/daemon/bad-option", test_bad_option);
   g_test_add_func ("/dbus/daemon/stray-argument", test_stray_argument);
+  g_test_add_func ("/dbus/daemon/default-config-path",
+                   test_default_config_path);
   return g_test_run ();
 }
