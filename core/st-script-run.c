@@ -201,12 +201,12 @@ static void
 host_log (gpointer data, const char *level, const char *message)
 {
   StScriptRun *run = data;
+  /* info is GLib's MESSAGE, which the daemon's own notes use: GLib drops
+   * INFO (like DEBUG) unless G_MESSAGES_DEBUG names it. */
   GLogLevelFlags flags = G_LOG_LEVEL_MESSAGE;
 
   if (g_strcmp0 (level, "debug") == 0)
     flags = G_LOG_LEVEL_DEBUG;
-  else if (g_strcmp0 (level, "info") == 0)
-    flags = G_LOG_LEVEL_INFO;
   else if (g_strcmp0 (level, "warning") == 0 || g_strcmp0 (level, "error") == 0)
     flags = G_LOG_LEVEL_WARNING;
   g_log_structured (G_LOG_DOMAIN, flags, "MESSAGE", "script %s (customer %"
