@@ -398,6 +398,12 @@ test_variant_to_text (void)
     { "{'seats': <int64 5>, 'plan': <'pro'>}", "plan=pro, seats=5" },
     { "@a{sv} {}", "" },
     { "(1, 'a')", "(1, 'a')" },
+    /* Lists and nested objects as compact JSON, never GVariant's syntax. */
+    { "[<int64 1>, <'x'>]", "[1,\"x\"]" },
+    { "{'list': <[<int64 1>, <int64 2>]>}", "list=[1,2]" },
+    { "{'a': <{'b': <[<int64 1>, <'x'>, <{'c': <true>}>]>}>, 'd': <'e'>}",
+      "a={\"b\":[1,\"x\",{\"c\":true}]}, d=e" },
+    { "{'tags': <['x', 'y']>}", "tags=[\"x\",\"y\"]" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
