@@ -785,7 +785,7 @@ st_lua_parse_duration (const char *text, gint64 *seconds)
     default:
       return FALSE;
     }
-  if (p[1] != '\0')
+  if (p[1] != '\0' || value * unit > (guint64) ST_LUA_MAX_SECONDS)
     return FALSE;
   *seconds = (gint64) (value * unit);
   return TRUE;

@@ -288,11 +288,12 @@ check_seconds (lua_State *L, const char *fn, int idx, const char *arg,
   else if (lua_type (L, idx) == LUA_TSTRING
            && !st_lua_parse_duration (lua_tostring (L, idx), &seconds))
     seconds = -1;
-  if (seconds > 0 || (seconds == 0 && !positive))
+  if ((seconds > 0 || (seconds == 0 && !positive))
+      && seconds <= ST_LUA_MAX_SECONDS)
     return seconds;
   fail (L,
-        "%s: argument '%s' must be a %s number of seconds or a duration "
-        "such as '30s', '5m', '2h', '7d' or '2w', got %s",
+        "%s: argument '%s' must be a %s number of seconds up to 100 years, "
+        "or a duration such as '30s', '5m', '2h', '7d' or '2w', got %s",
         fn, arg, positive ? "positive whole" : "whole", describe (L, idx));
   return 0;
 }

@@ -166,7 +166,7 @@ check_delay (lua_State *L, int idx, StScript *script, GError **error)
     {
       lua_Integer seconds = lua_tointegerx (L, idx, &isnum);
 
-      if (isnum && seconds >= 0)
+      if (isnum && seconds >= 0 && seconds <= ST_LUA_MAX_SECONDS)
         {
           script->delay = seconds;
           return TRUE;
@@ -176,8 +176,9 @@ check_delay (lua_State *L, int idx, StScript *script, GError **error)
            && st_lua_parse_duration (lua_tostring (L, idx), &script->delay))
     return TRUE;
   return field_error (error, script, "delay",
-                      "must be a whole number of seconds or a duration "
-                      "such as '30s', '5m', '2h', '7d' or '2w', got %s",
+                      "must be a whole number of seconds up to 100 years, "
+                      "or a duration such as '30s', '5m', '2h', '7d' or "
+                      "'2w', got %s",
                       describe (L, idx, buffer, sizeof buffer));
 }
 

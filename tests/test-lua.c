@@ -864,12 +864,29 @@ static const ArgCase arg_cases[] = {
   { "send-delay-text",
     "steward.send{ customer = customer, channel = 'email', key = 'k',\n"
     "              body = 'b', delay = '5x' }",
-    "steward.send: argument 'delay' must be a whole number of seconds or a "
-    "duration such as '30s', '5m', '2h', '7d' or '2w', got '5x'" },
+    "steward.send: argument 'delay' must be a whole number of seconds up to "
+    "100 years, or a duration such as '30s', '5m', '2h', '7d' or '2w', got "
+    "'5x'" },
   { "send-delay-negative",
     "steward.send{ customer = customer, channel = 'email', key = 'k',\n"
     "              body = 'b', delay = -1 }",
     "steward.send: argument 'delay' must be a whole number of seconds" },
+  /* Beyond 100 years a delay is a mistake, and PostgreSQL's interval
+   * would fail the whole call at commit with no argument named. */
+  { "send-delay-huge",
+    "steward.send{ customer = customer, channel = 'email', key = 'k',\n"
+    "              body = 'b', delay = math.maxinteger }",
+    "steward.send: argument 'delay' must be a whole number of seconds up to "
+    "100 years" },
+  { "send-delay-huge-text",
+    "steward.send{ customer = customer, channel = 'email', key = 'k',\n"
+    "              body = 'b', delay = '99999999w' }",
+    "steward.send: argument 'delay' must be a whole number of seconds up to "
+    "100 years" },
+  { "follow-up-after-huge",
+    "steward.follow_up{ customer = customer, after = '36501d', key = 'k' }",
+    "steward.follow_up: argument 'after' must be a positive whole number of "
+    "seconds up to 100 years" },
   { "send-host-fails",
     "steward.send{ customer = customer, channel = 'email', key = 'fail',\n"
     "              body = 'b' }",
@@ -899,7 +916,7 @@ static const ArgCase arg_cases[] = {
   { "follow-up-after-zero",
     "steward.follow_up{ customer = customer, after = 0, key = 'k' }",
     "steward.follow_up: argument 'after' must be a positive whole number of "
-    "seconds or a duration" },
+    "seconds up to 100 years, or a duration" },
   { "follow-up-after-missing",
     "steward.follow_up{ customer = customer, key = 'k' }",
     "steward.follow_up: argument 'after' is required" },
@@ -1329,6 +1346,10 @@ test_script_errors (void)
                  "return { name = 'x', on = { 'a' }, delay = '2 hours',\n"
                  "  run = function() end }",
                  ": delay: must be a whole number");
+  assert_broken ("huge-delay.lua",
+                 "return { name = 'x', on = { 'a' }, delay = '5000000w',\n"
+                 "  run = function() end }",
+                 ": delay: must be a whole number of seconds up to 100 years");
   assert_broken ("unknown-key.lua",
                  "return { name = 'x', on = { 'a' }, runn = function() end }",
                  ": unknown key 'runn' in the returned table (known keys: "
