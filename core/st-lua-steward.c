@@ -643,13 +643,28 @@ l_follow_up (lua_State *L)
   return st_lua_critical (L, follow_up_impl);
 }
 
+/* 1 to 32 characters (put_string checked the UTF-8), none a control. */
+static gboolean
+risk_valid (const char *risk)
+{
+  glong n = g_utf8_strlen (risk, -1);
+
+  if (n < 1 || n > 32)
+    return FALSE;
+  for (const char *p = risk; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
 /*** @function steward.set_health{customer, score, factors, risk}
  * Record the customer's health score and what made it.
  * @arg customer table or integer, required  → customer_id (x)
  * @arg score integer from 0 to 100, required  → score (i)
- * @arg factors table, optional: factor name → contribution (number)
- *      → factors (a{sv} of d)
- * @arg risk string, optional: the risk level, e.g. "high"  → risk (s)
+ * @arg factors table, optional: factor name → contribution (a finite
+ *      number)  → factors (a{sv} of d)
+ * @arg risk string, optional: the risk level, 1 to 32 characters without
+ *      control characters, e.g. "high"  → risk (s)
  * @return nothing
  * @example
  *   steward.set_health{ customer = customer, score = 42,
@@ -664,6 +679,7 @@ set_health_impl (lua_State *L)
   StArgs a;
   int score_idx;
   int factors_idx;
+  const char *risk;
   lua_Integer score = -1;
   int isnum = 0;
 
@@ -713,6 +729,11 @@ set_health_impl (lua_State *L)
                     "factor names to numbers, got %s for '%s'",
                     describe (L, -1), name);
             }
+          if (!isfinite (lua_tonumber (L, -1)))
+            fail (L,
+                  "steward.set_health: argument 'factors' must map factor "
+                  "names to finite numbers, not NaN or an infinity as for "
+                  "'%s'", lua_tostring (L, -2));
           g_variant_builder_add (builder, "{sv}", lua_tostring (L, -2),
                                  g_variant_new_double (lua_tonumber (L, -1)));
           lua_pop (L, 1);
@@ -720,8 +741,14 @@ set_health_impl (lua_State *L)
       args_put (&a, "factors",
                                    g_variant_builder_end (builder));
     }
-  put_string (&a, named (&a, "risk"), "risk", "a risk level, e.g. 'high'",
-              FALSE);
+  risk = put_string (&a, named (&a, "risk"), "risk",
+                     "a risk level, e.g. 'high'", FALSE);
+  /* A short label: report health groups by it, in a table column. */
+  if (risk != NULL && !risk_valid (risk))
+    fail (L,
+          "steward.set_health: argument 'risk' must be a risk level of 1 to "
+          "32 characters without control characters, e.g. 'high', got %s",
+          describe (L, named (&a, "risk")));
   do_action (&a, "set_health");
   return 0;
 }

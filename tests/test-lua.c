@@ -931,6 +931,23 @@ static const ArgCase arg_cases[] = {
     "steward.set_health{ customer = customer, score = 1.5 }",
     "steward.set_health: argument 'score' must be an integer from 0 to 100, "
     "got 1.5" },
+  /* A risk level is a short label: report health groups by it and prints
+   * it in a table column. */
+  { "set-health-risk-long",
+    "steward.set_health{ customer = customer, score = 50,\n"
+    "                    risk = string.rep('r', 33) }",
+    "steward.set_health: argument 'risk' must be a risk level of 1 to 32 "
+    "characters without control characters, e.g. 'high'" },
+  { "set-health-risk-newline",
+    "steward.set_health{ customer = customer, score = 50, risk = 'hi\\ngh' }",
+    "steward.set_health: argument 'risk' must be a risk level of 1 to 32 "
+    "characters" },
+  /* NaN and infinities would be stored as null, a factor with no value. */
+  { "set-health-factor-nan",
+    "steward.set_health{ customer = customer, score = 50,\n"
+    "                    factors = { recency = 0/0 } }",
+    "steward.set_health: argument 'factors' must map factor names to finite "
+    "numbers, not NaN or an infinity as for 'recency'" },
   { "set-health-factors",
     "steward.set_health{ customer = customer, score = 50,\n"
     "                    factors = { nps = 'high' } }",
