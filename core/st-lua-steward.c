@@ -270,6 +270,21 @@ put_string (StArgs *a, int idx, const char *arg, const char *hint,
   return text;
 }
 
+/* Keys are kept in unique indexes, whose entries hold at most 2704 bytes:
+ * 500 characters of up to four bytes each fit with room to spare. */
+#define ST_KEY_MAX_CHARS 500
+
+static void
+put_key (StArgs *a, const char *hint)
+{
+  const char *key = put_string (a, named (a, "key"), "key", hint, TRUE);
+  glong n = g_utf8_strlen (key, -1);
+
+  if (n > ST_KEY_MAX_CHARS)
+    fail (a->L, "%s: argument 'key' must be at most %d characters, got %d",
+          a->fn, ST_KEY_MAX_CHARS, (int) MIN (n, G_MAXINT));
+}
+
 /* Seconds as a whole number or a duration text ("30s" … "2w"). */
 static gint64
 check_seconds (lua_State *L, const char *fn, int idx, const char *arg,
@@ -375,8 +390,9 @@ do_action (StArgs *a, const char *name)
  * @arg customer table or integer, required: the customer table run()
  *      received, or a customer id  → customer_id (x)
  * @arg channel string, required: the channel, e.g. "email"  → channel (s)
- * @arg key string, required: makes the message unique among the
- *      customer's messages, e.g. "thanks:" .. event.id  → key (s)
+ * @arg key string, required, at most 500 characters: makes the message
+ *      unique among the customer's messages, e.g. "thanks:" .. event.id
+ *      → key (s)
  * @arg template string: the template to render (give template or body)
  *      → template (s)
  * @arg body string: the text itself (give template or body)  → body (s)
@@ -405,7 +421,7 @@ send_impl (lua_State *L)
               "template = 'thank_you', key = 'thanks:' .. event.id}");
   put_customer (&a, named (&a, "customer"), "customer", TRUE);
   put_string (&a, named (&a, "channel"), "channel", CHANNEL_HINT, TRUE);
-  put_string (&a, named (&a, "key"), "key", KEY_HINT, TRUE);
+  put_key (&a, KEY_HINT);
   template_idx = named (&a, "template");
   body_idx = named (&a, "body");
   if (!lua_isnil (L, template_idx) && !lua_isnil (L, body_idx))
@@ -607,8 +623,8 @@ l_untag (lua_State *L)
  * @arg customer table or integer, required  → customer_id (x)
  * @arg after integer seconds or duration text, required, > 0: how long
  *      from now  → after (x, seconds)
- * @arg key string, required: makes the follow-up unique, e.g.
- *      "survey:" .. event.id  → key (s)
+ * @arg key string, required, at most 500 characters: makes the
+ *      follow-up unique, e.g. "survey:" .. event.id  → key (s)
  * @arg data table, optional: given back with the follow-up  → data (a{sv})
  * @return nothing
  * @example
@@ -628,10 +644,8 @@ follow_up_impl (lua_State *L)
   put_customer (&a, named (&a, "customer"), "customer", TRUE);
   put_seconds (&a, named (&a, "after"), "after", TRUE, TRUE,
                "how long from now, e.g. '7d' or 3600");
-  put_string (&a, named (&a, "key"), "key",
-              "a string that makes the follow-up unique, e.g. 'survey:' .. "
-              "event.id",
-              TRUE);
+  put_key (&a, "a string that makes the follow-up unique, e.g. 'survey:' .. "
+               "event.id");
   put_fields (&a, named (&a, "data"), "data");
   do_action (&a, "follow_up");
   return 0;

@@ -887,6 +887,17 @@ static const ArgCase arg_cases[] = {
     "steward.follow_up{ customer = customer, after = '36501d', key = 'k' }",
     "steward.follow_up: argument 'after' must be a positive whole number of "
     "seconds up to 100 years" },
+  /* Keys live in unique indexes, whose rows hold at most 2704 bytes:
+   * longer keys failed at commit with PostgreSQL's words, no argument named. */
+  { "send-key-long",
+    "steward.send{ customer = customer, channel = 'email',\n"
+    "              key = string.rep('k', 501), body = 'b' }",
+    "steward.send: argument 'key' must be at most 500 characters, got 501" },
+  { "follow-up-key-long",
+    "steward.follow_up{ customer = customer, after = '1d',\n"
+    "                   key = string.rep('k', 501) }",
+    "steward.follow_up: argument 'key' must be at most 500 characters, got "
+    "501" },
   { "send-host-fails",
     "steward.send{ customer = customer, channel = 'email', key = 'fail',\n"
     "              body = 'b' }",
