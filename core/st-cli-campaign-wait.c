@@ -227,12 +227,14 @@ print_started (StCtl *ctl, const char *id, const char *path, gboolean dry_run)
 {
   if (ctl->json)
     {
-      g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (NULL);
+      /* A builder, not a GVariantDict, so that id comes first. */
+      g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
       g_autoptr (GVariant) record = NULL;
 
-      g_variant_dict_insert (&dict, "id", "x", g_ascii_strtoll (id, NULL, 10));
-      g_variant_dict_insert (&dict, "path", "s", path);
-      record = g_variant_ref_sink (g_variant_dict_end (&dict));
+      g_variant_builder_add (&builder, "{sv}", "id",
+                             g_variant_new_int64 (g_ascii_strtoll (id, NULL, 10)));
+      g_variant_builder_add (&builder, "{sv}", "path", g_variant_new_string (path));
+      record = g_variant_ref_sink (g_variant_builder_end (&builder));
       st_cli_print_json (record);
     }
   else

@@ -110,12 +110,14 @@ char *
 st_cli_format_utc (GDateTime *time)
 {
   g_autoptr (GDateTime) utc = g_date_time_to_utc (time);
-  g_autofree char *base = g_date_time_format (utc, "%Y-%m-%dT%H:%M:%S");
+  /* %Y would write the year 999 with three digits. */
+  g_autofree char *rest = g_date_time_format (utc, "-%m-%dT%H:%M:%S");
   gint usec = g_date_time_get_microsecond (utc);
 
   if (usec != 0)
-    return g_strdup_printf ("%s.%06dZ", base, usec);
-  return g_strdup_printf ("%sZ", base);
+    return g_strdup_printf ("%04d%s.%06dZ", g_date_time_get_year (utc), rest,
+                            usec);
+  return g_strdup_printf ("%04d%sZ", g_date_time_get_year (utc), rest);
 }
 
 /* ---- command-line values ---- */

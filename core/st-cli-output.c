@@ -313,6 +313,25 @@ compare_strings (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+/* A value inside k=v pairs: a list or an object as compact JSON, so that
+ * its own commas and '=' are not read as more pairs. */
+static char *
+member_text (GVariant *member)
+{
+  g_autoptr (GVariant) value = g_variant_ref (member);
+
+  while (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      GVariant *inner = g_variant_get_variant (value);
+
+      g_variant_unref (value);
+      value = inner;
+    }
+  if (g_variant_is_container (value))
+    return st_json_variant_to_string (value, FALSE);
+  return st_cli_variant_to_text (value);
+}
+
 static char *
 dict_to_text (GVariant *value)
 {
@@ -326,7 +345,7 @@ dict_to_text (GVariant *value)
       g_autoptr (GVariant) key = g_variant_get_child_value (entry, 0);
       g_autoptr (GVariant) member = g_variant_get_child_value (entry, 1);
       g_autofree char *k = st_cli_variant_to_text (key);
-      g_autofree char *v = st_cli_variant_to_text (member);
+      g_autofree char *v = member_text (member);
 
       g_ptr_array_add (pairs, g_strdup_printf ("%s=%s", k, v));
       g_variant_unref (entry);
@@ -378,7 +397,7 @@ st_cli_variant_to_text (GVariant *value)
         }
       if (g_variant_type_is_dict_entry (g_variant_type_element (g_variant_get_type (value))))
         return dict_to_text (value);
-      return g_variant_print (value, FALSE);
+      return st_json_variant_to_string (value, FALSE);
     case G_VARIANT_CLASS_MAYBE:
     case G_VARIANT_CLASS_TUPLE:
     case G_VARIANT_CLASS_DICT_ENTRY:
@@ -395,11 +414,14 @@ st_cli_format_local (const char *iso, GTimeZone *local)
   g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
   g_autoptr (GDateTime) time = st_cli_parse_time (iso, utc, NULL);
   g_autoptr (GDateTime) there = NULL;
+  g_autofree char *rest = NULL;
 
   if (time == NULL)
     return g_strdup (iso);
   there = g_date_time_to_timezone (time, local);
-  return g_date_time_format (there, "%Y-%m-%d %H:%M:%S %Z");
+  rest = g_date_time_format (there, "-%m-%d %H:%M:%S %Z");
+  /* %Y would write the year 999 with three digits. */
+  return g_strdup_printf ("%04d%s", g_date_time_get_year (there), rest);
 }
 
 char *

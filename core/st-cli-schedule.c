@@ -11,11 +11,22 @@
 #define ST_SCHEDULE_MAX_COUNT 1000
 
 /* "2024-05-06T09:00:00+02:00": the offset always in digits, so that the
- * text and the JSON read the same. */
+ * text and the JSON read the same. The year has four digits (%Y alone
+ * writes 999), and an offset of local mean time its seconds (Paris was
+ * +00:09:21), so that the text names the very instant. */
 static char *
 format_time (GDateTime *time)
 {
-  return g_date_time_format (time, "%Y-%m-%dT%H:%M:%S%:z");
+  g_autofree char *rest = g_date_time_format (time, "-%m-%dT%H:%M:%S");
+  GTimeSpan offset = g_date_time_get_utc_offset (time) / G_TIME_SPAN_SECOND;
+  gint64 span = ABS (offset);
+  g_autofree char *seconds = span % 60 != 0
+                                 ? g_strdup_printf (":%02d", (int) (span % 60))
+                                 : g_strdup ("");
+
+  return g_strdup_printf ("%04d%s%c%02d:%02d%s", g_date_time_get_year (time),
+                          rest, offset < 0 ? '-' : '+', (int) (span / 3600),
+                          (int) (span / 60 % 60), seconds);
 }
 
 static void

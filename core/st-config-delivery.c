@@ -238,6 +238,8 @@ st_parse_channel (const StParse *p, const StNode *name, const StNode *entry,
   if (!st_check_keys (p, entry, where, error))
     return FALSE;
   channel->name = g_strdup (name->text);
+  channel->line = name->line;
+  channel->column = name->column;
   channel->settings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                              g_free);
   for (guint i = 0; i < entry->items->len; i += 2)

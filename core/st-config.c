@@ -483,3 +483,14 @@ st_config_find_channel (const StConfig *config, const char *name)
     }
   return any;
 }
+
+void
+st_config_prefix_channel_error (const StConfig *config,
+                                const StChannelConfig *channel,
+                                GError **error)
+{
+  if (config->path == NULL || channel->line == 0)
+    return;
+  g_prefix_error (error, "%s:%" G_GSIZE_FORMAT ":%" G_GSIZE_FORMAT ": ",
+                  config->path, channel->line, channel->column);
+}

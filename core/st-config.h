@@ -32,6 +32,8 @@ typedef struct {
   guint64 max_backoff_ms;  /* 100ms..30d */
   double rate_limit;       /* messages per second, 1/3600..10000; 0: none */
   char *rate_limit_text;   /* as written ("10/s", "600/m"), for messages */
+  gsize line, column;      /* where the entry is in the file (1-based; 0
+                            * when not read from one), for messages */
 } StChannelConfig;
 
 /* How messages of one channel are delivered: the channel's own keys, else
@@ -173,6 +175,13 @@ gboolean st_config_transition_allowed (const StConfig *config,
  * NULL (no channel of that name is configured). */
 const StChannelConfig *st_config_find_channel (const StConfig *config,
                                                const char *name);
+
+/* Prefix @error's message with "PATH:LINE:COLUMN: " of @channel's entry in
+ * @config's file, as errors in the file itself are; nothing when @config
+ * was not read from a file. For what a channel's plugin refuses. */
+void st_config_prefix_channel_error (const StConfig *config,
+                                     const StChannelConfig *channel,
+                                     GError **error);
 
 /* The policy of @channel (NULL: the `delivery` section's alone). A channel
  * that writes only one of backoff and max_backoff gets the other from

@@ -331,16 +331,6 @@ typedef enum {
 
 typedef gboolean (*Validator) (const char *value, GError **error);
 
-static gboolean
-validate_owner (const char *value, GError **error)
-{
-  if (g_utf8_validate (value, -1, NULL) && g_utf8_strlen (value, -1) <= 100)
-    return TRUE;
-  g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-               "owner: must be a user name of at most 100 characters");
-  return FALSE;
-}
-
 static const struct {
   const char *key;
   Validator validate;
@@ -348,7 +338,7 @@ static const struct {
   [FIELD_EMAIL] = { "email", st_validate_email },
   [FIELD_PHONE] = { "phone", st_validate_phone },
   [FIELD_REF] = { "ref", st_validate_ref },
-  [FIELD_OWNER] = { "owner", validate_owner },
+  [FIELD_OWNER] = { "owner", st_validate_owner },
   [FIELD_LOCALE] = { "locale", st_validate_locale },
   [FIELD_TZ] = { "tz", st_validate_tz },
 };

@@ -220,7 +220,10 @@ st_delivery_new (const char *conninfo, const StConfig *config,
       StRoute *route = st_route_new (d->plugins, config, entry, error);
 
       if (route == NULL)
-        return NULL;
+        {
+          st_config_prefix_channel_error (config, entry, error);
+          return NULL;
+        }
       g_hash_table_replace (d->routes, g_strdup (entry->name), route);
     }
   return g_steal_pointer (&d);

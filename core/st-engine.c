@@ -102,7 +102,10 @@ load_scripts (const StConfig *config)
 
   for (guint i = 0; i < list->len; i++)
     {
-      const StScript *script = g_ptr_array_index (list, i);
+      StScript *script = g_ptr_array_index (list, i);
+
+      /* Not shared yet: the stages are the configuration's to check. */
+      st_script_check_stages (script, config);
       if (script->error != NULL)
         g_warning ("script %s is broken and skipped: %s", script->path,
                    script->error);
@@ -206,6 +209,21 @@ st_engine_reload_scripts (StEngine *engine)
   st_engine_release_store (engine, store);
 }
 
+/* database, bus and workers take effect at the next start: @fresh keeps
+ * the running values, so that Status says what is in force. */
+static void
+keep_start_keys (const StConfig *running, StConfig *fresh)
+{
+  if (fresh->bus != running->bus || fresh->workers != running->workers
+      || g_strcmp0 (fresh->database, running->database) != 0)
+    g_message ("%s: database, bus and workers keep their running values "
+               "until the daemon restarts", fresh->path);
+  fresh->bus = running->bus;
+  fresh->workers = running->workers;
+  g_free (fresh->database);
+  fresh->database = g_strdup (running->database);
+}
+
 gboolean
 st_engine_reload (StEngine *engine, GError **error)
 {
@@ -217,6 +235,7 @@ st_engine_reload (StEngine *engine, GError **error)
   fresh = st_config_load (path, error);
   if (fresh == NULL)
     return FALSE;
+  keep_start_keys (st_engine_get_config (engine), fresh);
   st_engine_reload_scripts_with (engine, fresh);
   {
     g_autoptr (GError) store_error = NULL;

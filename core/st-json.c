@@ -1,6 +1,8 @@
 #include "st-json.h"
 
+#include <errno.h>
 #include <math.h>
+#include <string.h>
 
 /* JSON text is written here rather than by json-glib's generator, which
  * prints doubles with 17 digits (19.99 as 19.989999999999998) and 1e20 as
@@ -280,3 +282,54 @@ st_json_variant_to_string (GVariant *value, gboolean pretty)
   return st_json_to_string (node, pretty);
 }
 
+
+char *
+st_json_widen_integers (const char *text)
+{
+  GString *out = NULL;
+  const char *copied = text, *p = text;
+
+  while (*p != '\0')
+    {
+      const char *start = p;
+
+      if (*p == '"')
+        {
+          for (p++; *p != '\0' && *p != '"'; p++)
+            if (*p == '\\' && p[1] != '\0')
+              p++;
+          if (*p == '"')
+            p++;
+          continue;
+        }
+      if (*p != '-' && !g_ascii_isdigit (*p))
+        {
+          p++;
+          continue;
+        }
+      p += *p == '-';
+      while (g_ascii_isdigit (*p))
+        p++;
+      if (*p == '.' || *p == 'e' || *p == 'E')
+        {
+          while (*p != '\0' && strchr ("0123456789.eE+-", *p) != NULL)
+            p++;
+          continue;
+        }
+      if (p - start < 19)
+        continue;
+      errno = 0;
+      g_ascii_strtoll (start, NULL, 10);
+      if (errno != ERANGE)
+        continue;
+      if (out == NULL)
+        out = g_string_new (NULL);
+      g_string_append_len (out, copied, p - copied);
+      g_string_append (out, ".0");
+      copied = p;
+    }
+  if (out == NULL)
+    return NULL;
+  g_string_append (out, copied);
+  return g_string_free (out, FALSE);
+}

@@ -20,4 +20,10 @@ char *st_json_to_string (JsonNode *node, gboolean pretty);
 
 char *st_json_variant_to_string (GVariant *value, gboolean pretty);
 
+/* @text with ".0" after each integer that a gint64 cannot hold, so that
+ * json-glib reads it as the double it is rather than wrapping it around
+ * (PostgreSQL writes a jsonb 1e20 as 100000000000000000000); NULL when
+ * every integer fits, which is nearly always. */
+char *st_json_widen_integers (const char *text);
+
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "st-error.h"
+#include "st-json.h"
 #include "st-record.h"
 
 /* Nesting of records and tables in conversions. */
@@ -343,9 +344,14 @@ fast_json_number (JsonText *j)
 
       errno = 0;
       value = g_ascii_strtoll (j->p, &end, 10);
-      if (errno != 0)
+      /* Beyond an integer: the float PostgreSQL wrote out in full (1e20
+       * as 100000000000000000000), as st_record_from_json() reads it. */
+      if (errno == ERANGE)
+        lua_pushnumber (j->L, g_ascii_strtod (j->p, &end));
+      else if (errno != 0)
         return FALSE;
-      lua_pushinteger (j->L, value);
+      else
+        lua_pushinteger (j->L, value);
     }
   j->p = end;
   return TRUE;
@@ -466,12 +472,17 @@ static void
 push_json_column (lua_State *L, const char *text)
 {
   JsonParser *parser;
+  char *widened;
 
   if (fast_json (L, text))
     return;
   parser = json_parser_new_immutable ();
   st_lua_hold (L, parser, g_object_unref);
-  if (json_parser_load_from_data (parser, text, -1, NULL))
+  widened = st_json_widen_integers (text);
+  if (widened != NULL)
+    st_lua_hold (L, widened, g_free);
+  if (json_parser_load_from_data (parser, widened != NULL ? widened : text,
+                                  -1, NULL))
     push_json_node (L, json_parser_get_root (parser), 2);
   else
     lua_pushstring (L, text);
@@ -774,7 +785,7 @@ st_lua_parse_duration (const char *text, gint64 *seconds)
     default:
       return FALSE;
     }
-  if (p[1] != '\0')
+  if (p[1] != '\0' || value * unit > (guint64) ST_LUA_MAX_SECONDS)
     return FALSE;
   *seconds = (gint64) (value * unit);
   return TRUE;

@@ -60,6 +60,11 @@ GVariant *st_lua_to_variant (lua_State *L, int idx, const char *what,
 /* "30s", "5m", "2h", "7d", "2w" → seconds. */
 gboolean st_lua_parse_duration (const char *text, gint64 *seconds);
 
+/* The longest delay or follow-up a script may ask for, in seconds: 100
+ * years (36500 days), as far as anyone plans care. Beyond it PostgreSQL's
+ * interval arithmetic fails the whole call at commit. */
+#define ST_LUA_MAX_SECONDS (G_GINT64_CONSTANT (36500) * 86400)
+
 /* After a call: a full garbage collection when enough garbage is left
  * (st-lua.c). */
 void st_lua_collect_if_due (lua_State *L);

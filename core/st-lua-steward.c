@@ -270,6 +270,21 @@ put_string (StArgs *a, int idx, const char *arg, const char *hint,
   return text;
 }
 
+/* Keys are kept in unique indexes, whose entries hold at most 2704 bytes:
+ * 500 characters of up to four bytes each fit with room to spare. */
+#define ST_KEY_MAX_CHARS 500
+
+static void
+put_key (StArgs *a, const char *hint)
+{
+  const char *key = put_string (a, named (a, "key"), "key", hint, TRUE);
+  glong n = g_utf8_strlen (key, -1);
+
+  if (n > ST_KEY_MAX_CHARS)
+    fail (a->L, "%s: argument 'key' must be at most %d characters, got %d",
+          a->fn, ST_KEY_MAX_CHARS, (int) MIN (n, G_MAXINT));
+}
+
 /* Seconds as a whole number or a duration text ("30s" … "2w"). */
 static gint64
 check_seconds (lua_State *L, const char *fn, int idx, const char *arg,
@@ -288,11 +303,12 @@ check_seconds (lua_State *L, const char *fn, int idx, const char *arg,
   else if (lua_type (L, idx) == LUA_TSTRING
            && !st_lua_parse_duration (lua_tostring (L, idx), &seconds))
     seconds = -1;
-  if (seconds > 0 || (seconds == 0 && !positive))
+  if ((seconds > 0 || (seconds == 0 && !positive))
+      && seconds <= ST_LUA_MAX_SECONDS)
     return seconds;
   fail (L,
-        "%s: argument '%s' must be a %s number of seconds or a duration "
-        "such as '30s', '5m', '2h', '7d' or '2w', got %s",
+        "%s: argument '%s' must be a %s number of seconds up to 100 years, "
+        "or a duration such as '30s', '5m', '2h', '7d' or '2w', got %s",
         fn, arg, positive ? "positive whole" : "whole", describe (L, idx));
   return 0;
 }
@@ -374,8 +390,9 @@ do_action (StArgs *a, const char *name)
  * @arg customer table or integer, required: the customer table run()
  *      received, or a customer id  → customer_id (x)
  * @arg channel string, required: the channel, e.g. "email"  → channel (s)
- * @arg key string, required: makes the message unique among the
- *      customer's messages, e.g. "thanks:" .. event.id  → key (s)
+ * @arg key string, required, at most 500 characters: makes the message
+ *      unique among the customer's messages, e.g. "thanks:" .. event.id
+ *      → key (s)
  * @arg template string: the template to render (give template or body)
  *      → template (s)
  * @arg body string: the text itself (give template or body)  → body (s)
@@ -404,7 +421,7 @@ send_impl (lua_State *L)
               "template = 'thank_you', key = 'thanks:' .. event.id}");
   put_customer (&a, named (&a, "customer"), "customer", TRUE);
   put_string (&a, named (&a, "channel"), "channel", CHANNEL_HINT, TRUE);
-  put_string (&a, named (&a, "key"), "key", KEY_HINT, TRUE);
+  put_key (&a, KEY_HINT);
   template_idx = named (&a, "template");
   body_idx = named (&a, "body");
   if (!lua_isnil (L, template_idx) && !lua_isnil (L, body_idx))
@@ -606,8 +623,8 @@ l_untag (lua_State *L)
  * @arg customer table or integer, required  → customer_id (x)
  * @arg after integer seconds or duration text, required, > 0: how long
  *      from now  → after (x, seconds)
- * @arg key string, required: makes the follow-up unique, e.g.
- *      "survey:" .. event.id  → key (s)
+ * @arg key string, required, at most 500 characters: makes the
+ *      follow-up unique, e.g. "survey:" .. event.id  → key (s)
  * @arg data table, optional: given back with the follow-up  → data (a{sv})
  * @return nothing
  * @example
@@ -627,10 +644,8 @@ follow_up_impl (lua_State *L)
   put_customer (&a, named (&a, "customer"), "customer", TRUE);
   put_seconds (&a, named (&a, "after"), "after", TRUE, TRUE,
                "how long from now, e.g. '7d' or 3600");
-  put_string (&a, named (&a, "key"), "key",
-              "a string that makes the follow-up unique, e.g. 'survey:' .. "
-              "event.id",
-              TRUE);
+  put_key (&a, "a string that makes the follow-up unique, e.g. 'survey:' .. "
+               "event.id");
   put_fields (&a, named (&a, "data"), "data");
   do_action (&a, "follow_up");
   return 0;
@@ -642,13 +657,28 @@ l_follow_up (lua_State *L)
   return st_lua_critical (L, follow_up_impl);
 }
 
+/* 1 to 32 characters (put_string checked the UTF-8), none a control. */
+static gboolean
+risk_valid (const char *risk)
+{
+  glong n = g_utf8_strlen (risk, -1);
+
+  if (n < 1 || n > 32)
+    return FALSE;
+  for (const char *p = risk; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
 /*** @function steward.set_health{customer, score, factors, risk}
  * Record the customer's health score and what made it.
  * @arg customer table or integer, required  → customer_id (x)
  * @arg score integer from 0 to 100, required  → score (i)
- * @arg factors table, optional: factor name → contribution (number)
- *      → factors (a{sv} of d)
- * @arg risk string, optional: the risk level, e.g. "high"  → risk (s)
+ * @arg factors table, optional: factor name → contribution (a finite
+ *      number)  → factors (a{sv} of d)
+ * @arg risk string, optional: the risk level, 1 to 32 characters without
+ *      control characters, e.g. "high"  → risk (s)
  * @return nothing
  * @example
  *   steward.set_health{ customer = customer, score = 42,
@@ -663,6 +693,7 @@ set_health_impl (lua_State *L)
   StArgs a;
   int score_idx;
   int factors_idx;
+  const char *risk;
   lua_Integer score = -1;
   int isnum = 0;
 
@@ -712,6 +743,11 @@ set_health_impl (lua_State *L)
                     "factor names to numbers, got %s for '%s'",
                     describe (L, -1), name);
             }
+          if (!isfinite (lua_tonumber (L, -1)))
+            fail (L,
+                  "steward.set_health: argument 'factors' must map factor "
+                  "names to finite numbers, not NaN or an infinity as for "
+                  "'%s'", lua_tostring (L, -2));
           g_variant_builder_add (builder, "{sv}", lua_tostring (L, -2),
                                  g_variant_new_double (lua_tonumber (L, -1)));
           lua_pop (L, 1);
@@ -719,8 +755,14 @@ set_health_impl (lua_State *L)
       args_put (&a, "factors",
                                    g_variant_builder_end (builder));
     }
-  put_string (&a, named (&a, "risk"), "risk", "a risk level, e.g. 'high'",
-              FALSE);
+  risk = put_string (&a, named (&a, "risk"), "risk",
+                     "a risk level, e.g. 'high'", FALSE);
+  /* A short label: report health groups by it, in a table column. */
+  if (risk != NULL && !risk_valid (risk))
+    fail (L,
+          "steward.set_health: argument 'risk' must be a risk level of 1 to "
+          "32 characters without control characters, e.g. 'high', got %s",
+          describe (L, named (&a, "risk")));
   do_action (&a, "set_health");
   return 0;
 }

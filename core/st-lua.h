@@ -2,6 +2,8 @@
 
 #include <glib.h>
 
+#include "st-config.h"
+
 G_BEGIN_DECLS
 
 /* Lua care scripts: loading, the sandbox and the limits. The Lua layer
@@ -41,6 +43,12 @@ void st_script_free (StScript *script);
  * read; @error is set only then. */
 StScript *st_script_load_file (const char *path, const StLuaLimits *limits,
                                GError **error);
+
+/* Break @script, freshly loaded and not yet shared (its error set), when
+ * its `on` or its audience names a stage that @config's lifecycle does not
+ * have: the file alone cannot tell, the daemon that loads it can. Does
+ * nothing to a script already broken. */
+void st_script_check_stages (StScript *script, const StConfig *config);
 
 /* The scripts of some folders (every *.lua file directly inside; files in
  * sub-folders are modules for require()). Names must be unique: a second

@@ -208,7 +208,7 @@ retry_locked (StStore *store, gint64 id, const char *id_text,
   g_autoptr (PGresult) res = NULL, wake = NULL;
   g_autoptr (GVariant) record = NULL;
   gint64 alert = 0;
-  GVariantDict reply;
+  g_autoptr (GVariant) reply = NULL;
 
   if (!lock_for_retry (store, id, id_text, &customer_text, &state, error))
     return NULL;
@@ -225,11 +225,12 @@ retry_locked (StStore *store, gint64 id, const char *id_text,
   if (wake == NULL)
     return NULL;
   record = g_variant_ref_sink (st_record_from_row (res, 0));
-  g_variant_dict_init (&reply, record);
-  g_variant_dict_insert (&reply, "previous_state", "s", state);
-  if (alert != 0)
-    g_variant_dict_insert (&reply, "acknowledged_alert", "x", alert);
-  return g_variant_ref_sink (g_variant_dict_end (&reply));
+  reply = st_record_with (record, "previous_state",
+                          g_variant_new_string (state));
+  if (alert == 0)
+    return g_steal_pointer (&reply);
+  return st_record_with (reply, "acknowledged_alert",
+                         g_variant_new_int64 (alert));
 }
 
 GVariant *

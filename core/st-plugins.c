@@ -235,6 +235,27 @@ st_channel_open (StPlugins *plugins, const StChannelConfig *config,
   return g_steal_pointer (&channel);
 }
 
+gboolean
+st_plugins_check_channels (const StConfig *config, GError **error)
+{
+  g_autoptr (StPlugins) plugins = st_plugins_new (
+      config->plugin_dir != NULL ? config->plugin_dir
+                                 : st_plugins_default_dir ());
+
+  for (guint i = 0; i < config->channels->len; i++)
+    {
+      const StChannelConfig *entry = g_ptr_array_index (config->channels, i);
+      g_autoptr (StChannel) channel = st_channel_open (plugins, entry, error);
+
+      if (channel == NULL)
+        {
+          st_config_prefix_channel_error (config, entry, error);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 StDeliveryResult
 st_channel_deliver (StChannel *channel, const StChannelMessage *message,
                     char **detail)

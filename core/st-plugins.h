@@ -49,6 +49,11 @@ StChannel *st_channel_open (StPlugins *plugins, const StChannelConfig *config,
 StDeliveryResult st_channel_deliver (StChannel *channel,
                                      const StChannelMessage *message,
                                      char **detail);
+/* Open and close each channel of @config on its plugin, as the daemon does
+ * at start: fails as st_channel_open() does, the message prefixed with
+ * the channel's place in the file. For stewardd --check-config. */
+gboolean st_plugins_check_channels (const StConfig *config, GError **error);
+
 const char *st_channel_get_name (StChannel *channel);
 const char *st_channel_get_plugin_name (StChannel *channel);
 void st_channel_close (StChannel *channel);

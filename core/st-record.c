@@ -97,8 +97,10 @@ variant_from_object (JsonObject *object)
   JsonNode *member;
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  json_object_iter_init (&iter, object);
-  while (json_object_iter_next (&iter, &key, &member))
+  /* In the text's order: json_object_iter_next() goes by hash, and
+   * --json output would change from one call to the next. */
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &key, &member))
     {
       if (JSON_NODE_HOLDS_NULL (member))
         continue;
@@ -140,10 +142,37 @@ GVariant *
 st_record_from_json (const char *json, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autofree char *widened = st_json_widen_integers (json);
 
-  if (!json_parser_load_from_data (parser, json, -1, error))
+  if (!json_parser_load_from_data (parser, widened != NULL ? widened : json,
+                                   -1, error))
     return NULL;
   return variant_from_node (json_parser_get_root (parser));
+}
+
+GVariant *
+st_record_with (GVariant *record, const char *key, GVariant *value)
+{
+  GVariantBuilder builder;
+  GVariantIter iter;
+  const char *name;
+  GVariant *member;
+  gboolean placed = FALSE;
+
+  g_variant_ref_sink (value);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_iter_init (&iter, record);
+  while (g_variant_iter_loop (&iter, "{&sv}", &name, &member))
+    {
+      gboolean here = g_str_equal (name, key);
+
+      g_variant_builder_add (&builder, "{sv}", name, here ? value : member);
+      placed |= here;
+    }
+  if (!placed)
+    g_variant_builder_add (&builder, "{sv}", key, value);
+  g_variant_unref (value);
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
 }
 
 char *

@@ -54,6 +54,11 @@ char *st_record_time_from_pg (const char *value);
 /* A JSON text for a GVariant (a{sv} → object), for jsonb parameters. */
 char *st_record_to_json (GVariant *value);
 
+/* @record (a{sv}) with @key set to @value (floating is sunk): in @key's
+ * place when @record has it, else at the end. The other members keep
+ * their order, which a GVariantDict would lose. */
+GVariant *st_record_with (GVariant *record, const char *key, GVariant *value);
+
 /* A JSON text → GVariant (floating): objects a{sv}, arrays of strings as,
  * other arrays av, integers x, other numbers d. */
 GVariant *st_record_from_json (const char *json, GError **error);

@@ -396,7 +396,7 @@ funnel_add_moves (GPtrArray *rows, GHashTable *by_name, PGresult *res)
       FunnelStage *row = funnel_stage (rows, by_name, PQgetvalue (res, i, 0),
                                        FALSE);
       gint64 count = g_ascii_strtoll (PQgetvalue (res, i, 2), NULL, 10);
-      GVariantDict next;
+      GVariantBuilder next;
 
       row->entered = g_ascii_strtoll (PQgetvalue (res, i, 4), NULL, 10);
       if (PQgetisnull (res, i, 1))
@@ -404,30 +404,39 @@ funnel_add_moves (GPtrArray *rows, GHashTable *by_name, PGresult *res)
           row->stayed = count;
           continue;
         }
-      g_variant_dict_init (&next, NULL);
-      g_variant_dict_insert (&next, "stage", "s", PQgetvalue (res, i, 1));
-      g_variant_dict_insert (&next, "customers", "x", count);
-      g_variant_dict_insert (&next, "share", "d",
-                             g_ascii_strtod (PQgetvalue (res, i, 3), NULL));
-      g_variant_builder_add_value (&row->next, g_variant_dict_end (&next));
+      /* Builders, not a GVariantDict: the members keep this order. */
+      g_variant_builder_init (&next, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&next, "{sv}", "stage",
+                             g_variant_new_string (PQgetvalue (res, i, 1)));
+      g_variant_builder_add (&next, "{sv}", "customers",
+                             g_variant_new_int64 (count));
+      g_variant_builder_add (
+          &next, "{sv}", "share",
+          g_variant_new_double (g_ascii_strtod (PQgetvalue (res, i, 3), NULL)));
+      g_variant_builder_add_value (&row->next, g_variant_builder_end (&next));
     }
 }
 
 static GVariant *
 funnel_stage_record (FunnelStage *row)
 {
-  GVariantDict dict;
+  GVariantBuilder dict;
 
-  g_variant_dict_init (&dict, NULL);
-  g_variant_dict_insert (&dict, "stage", "s", row->stage);
-  g_variant_dict_insert (&dict, "customers", "x", row->customers);
-  g_variant_dict_insert (&dict, "entered", "x", row->entered);
-  g_variant_dict_insert (&dict, "stayed", "x", row->stayed);
-  g_variant_dict_insert_value (&dict, "next",
-                               g_variant_builder_end (&row->next));
+  g_variant_builder_init (&dict, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&dict, "{sv}", "stage",
+                         g_variant_new_string (row->stage));
+  g_variant_builder_add (&dict, "{sv}", "customers",
+                         g_variant_new_int64 (row->customers));
+  g_variant_builder_add (&dict, "{sv}", "entered",
+                         g_variant_new_int64 (row->entered));
+  g_variant_builder_add (&dict, "{sv}", "stayed",
+                         g_variant_new_int64 (row->stayed));
+  g_variant_builder_add (&dict, "{sv}", "next",
+                         g_variant_builder_end (&row->next));
   if (!row->configured)
-    g_variant_dict_insert (&dict, "configured", "b", FALSE);
-  return g_variant_dict_end (&dict);
+    g_variant_builder_add (&dict, "{sv}", "configured",
+                           g_variant_new_boolean (FALSE));
+  return g_variant_builder_end (&dict);
 }
 
 static GVariant *

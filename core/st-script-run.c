@@ -59,13 +59,27 @@ action_free (StAction *action)
 
 /* Host callbacks: what the steward module does for a script. */
 
+/* Actions one call may buffer: they are applied in one transaction that
+ * holds the customer's row, and tens of thousands of them (a loop of tags)
+ * would hold it, and the worker, for minutes. */
+#define ST_SCRIPT_MAX_ACTIONS 1000
+
 static gboolean
 host_action (gpointer data, const char *name, GVariant *args, GError **error)
 {
   StScriptRun *run = data;
-  StAction *action = g_new0 (StAction, 1);
+  StAction *action;
 
-  (void) error;
+  if (run->actions->len >= ST_SCRIPT_MAX_ACTIONS)
+    {
+      g_variant_unref (g_variant_ref_sink (args));
+      g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
+                   "more than %u actions in one call (send, alert, set_stage, "
+                   "tag, untag, follow_up and set_health together); do the "
+                   "rest in a follow_up", ST_SCRIPT_MAX_ACTIONS);
+      return FALSE;
+    }
+  action = g_new0 (StAction, 1);
   action->name = g_strdup (name);
   action->args = g_variant_ref_sink (args);
   g_ptr_array_add (run->actions, action);
@@ -187,12 +201,12 @@ static void
 host_log (gpointer data, const char *level, const char *message)
 {
   StScriptRun *run = data;
+  /* info is GLib's MESSAGE, which the daemon's own notes use: GLib drops
+   * INFO (like DEBUG) unless G_MESSAGES_DEBUG names it. */
   GLogLevelFlags flags = G_LOG_LEVEL_MESSAGE;
 
   if (g_strcmp0 (level, "debug") == 0)
     flags = G_LOG_LEVEL_DEBUG;
-  else if (g_strcmp0 (level, "info") == 0)
-    flags = G_LOG_LEVEL_INFO;
   else if (g_strcmp0 (level, "warning") == 0 || g_strcmp0 (level, "error") == 0)
     flags = G_LOG_LEVEL_WARNING;
   g_log_structured (G_LOG_DOMAIN, flags, "MESSAGE", "script %s (customer %"

@@ -166,7 +166,7 @@ check_delay (lua_State *L, int idx, StScript *script, GError **error)
     {
       lua_Integer seconds = lua_tointegerx (L, idx, &isnum);
 
-      if (isnum && seconds >= 0)
+      if (isnum && seconds >= 0 && seconds <= ST_LUA_MAX_SECONDS)
         {
           script->delay = seconds;
           return TRUE;
@@ -176,8 +176,9 @@ check_delay (lua_State *L, int idx, StScript *script, GError **error)
            && st_lua_parse_duration (lua_tostring (L, idx), &script->delay))
     return TRUE;
   return field_error (error, script, "delay",
-                      "must be a whole number of seconds or a duration "
-                      "such as '30s', '5m', '2h', '7d' or '2w', got %s",
+                      "must be a whole number of seconds up to 100 years, "
+                      "or a duration such as '30s', '5m', '2h', '7d' or "
+                      "'2w', got %s",
                       describe (L, idx, buffer, sizeof buffer));
 }
 
@@ -210,6 +211,46 @@ check_audience (lua_State *L, int idx, StScript *script, GError **error)
     }
   script->audience_json = st_record_to_json (audience);
   return TRUE;
+}
+
+void
+st_script_check_stages (StScript *script, const StConfig *config)
+{
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GVariant) spec = NULL;
+  g_autoptr (StAudience) audience = NULL;
+
+  if (script->error != NULL)
+    return;
+  for (guint i = 0; script->on != NULL && script->on[i] != NULL; i++)
+    {
+      const char *trigger = script->on[i];
+      g_autoptr (GString) names = NULL;
+
+      if (!g_str_has_prefix (trigger, "stage:")
+          || st_config_find_stage (config, trigger + 6) != NULL)
+        continue;
+      names = g_string_new (NULL);
+      for (guint j = 0; j < config->stages->len; j++)
+        g_string_append_printf (
+            names, "%s%s", j > 0 ? ", " : "",
+            ((StStage *) g_ptr_array_index (config->stages, j))->name);
+      script->error = g_strdup_printf ("%s: on: '%s' names no stage; the "
+                                       "stages are: %s", script->path,
+                                       trigger, names->str);
+      return;
+    }
+  if (script->audience_json == NULL)
+    return;
+  spec = st_record_from_json (script->audience_json, &local);
+  if (spec != NULL)
+    {
+      g_variant_ref_sink (spec);
+      audience = st_audience_new (spec, &local);
+    }
+  if (audience == NULL
+      || !st_audience_check_stages (audience, config, &local))
+    script->error = g_strdup_printf ("%s: %s", script->path, local->message);
 }
 
 static gboolean

@@ -230,15 +230,11 @@ st_service_campaign_run (StCall *call, GVariant *params, GError **error)
 static GVariant *
 with_path (GVariant *record)
 {
-  GVariantDict dict;
   gint64 id = 0;
-  g_autofree char *path = NULL;
 
   g_variant_lookup (record, "id", "x", &id);
-  path = st_run_path (id);
-  g_variant_dict_init (&dict, record);
-  g_variant_dict_insert (&dict, "path", "s", path);
-  return g_variant_dict_end (&dict);
+  return st_record_with (record, "path",
+                         g_variant_new_take_string (st_run_path (id)));
 }
 
 GVariant *
@@ -263,7 +259,9 @@ st_service_campaign_runs (StCall *call, GVariant *params, GError **error)
   g_variant_iter_init (&iter, runs);
   while ((run = g_variant_iter_next_value (&iter)) != NULL)
     {
-      g_variant_builder_add_value (&builder, with_path (run));
+      g_autoptr (GVariant) listed = with_path (run);
+
+      g_variant_builder_add_value (&builder, listed);
       g_variant_unref (run);
     }
   return g_variant_new ("(aa{sv})", &builder);

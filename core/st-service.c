@@ -409,6 +409,9 @@ handle_script_check (StCall *call, GVariant *params, GError **error)
       return NULL;
     }
   script = st_script_load_file (path, &limits, error);
+  if (script != NULL)
+    st_script_check_stages (script,
+                            st_engine_get_config (call->service->engine));
   return script == NULL ? NULL
                         : g_variant_new ("(@a{sv})", script_entry (script));
 }

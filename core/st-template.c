@@ -155,6 +155,8 @@ locale_candidates (const char *locale)
       g_autofree char *dash = g_strdelimit (g_strdup (locale), "_", '-');
       g_autofree char *underscore = g_strdelimit (g_strdup (locale), "-", '_');
       g_autofree char *language = g_strndup (locale, strcspn (locale, "-_"));
+      /* Tags are case-insensitive (FR is fr), template files lower case. */
+      g_autofree char *lower = g_ascii_strdown (language, -1);
 
       g_ptr_array_add (list, g_strdup (locale));
       if (!g_str_equal (dash, locale))
@@ -163,6 +165,8 @@ locale_candidates (const char *locale)
         g_ptr_array_add (list, g_strdup (underscore));
       if (!g_str_equal (language, locale))
         g_ptr_array_add (list, g_strdup (language));
+      if (!g_str_equal (lower, language))
+        g_ptr_array_add (list, g_strdup (lower));
     }
   g_ptr_array_add (list, g_strdup ("en"));
   g_ptr_array_add (list, g_strdup (""));

@@ -722,6 +722,31 @@ st_validate_ref (const char *value, GError **error)
 }
 
 gboolean
+st_validate_owner (const char *value, GError **error)
+{
+  gunichar first, last;
+
+  if (!st_check_text ("owner", value, 1, 100,
+                      "give the account manager's user name", error))
+    return FALSE;
+  for (const char *p = value; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (!g_unichar_isprint (c) || (c != ' ' && g_unichar_isspace (c)))
+        return st_refuse (error, "owner", value,
+                          "contains the non-printable character U+%04X; "
+                          "remove it", c);
+    }
+  first = g_utf8_get_char (value);
+  last = g_utf8_get_char (g_utf8_prev_char (value + strlen (value)));
+  if (g_unichar_isspace (first) || g_unichar_isspace (last))
+    return st_refuse (error, "owner", value,
+                      "has spaces at an end; remove them");
+  return TRUE;
+}
+
+gboolean
 st_validate_phone (const char *value, GError **error)
 {
   guint n_digits = 0;

@@ -33,6 +33,10 @@ gboolean st_validate_name (const char *value, GError **error);
  * and not of the form "id:..." (reserved for addressing by id). */
 gboolean st_validate_ref (const char *value, GError **error);
 
+/* A customer's owner (an account manager's user name): 1 to 100
+ * printable characters, no space at either end. */
+gboolean st_validate_owner (const char *value, GError **error);
+
 /* A phone number: digits with optional leading +, spaces, dots, dashes and
  * parentheses; 4..20 digits in all. */
 gboolean st_validate_phone (const char *value, GError **error);

@@ -11,6 +11,7 @@
 #include "st-engine.h"
 #include "st-error.h"
 #include "st-outbox.h"
+#include "st-plugins.h"
 #include "st-service.h"
 #include "st-store.h"
 
@@ -136,6 +137,15 @@ main (int argc, char **argv)
       g_printerr ("stewardd: %s\nTry 'stewardd --help'.\n", error->message);
       return 2;
     }
+  /* `stewardd steward.yaml` would otherwise run on the defaults. */
+  for (int i = 1; i < argc; i++)
+    if (!g_str_equal (argv[i], "--"))
+      {
+        g_printerr ("stewardd: unexpected argument '%s'; give the "
+                    "configuration file with --config FILE\nTry 'stewardd "
+                    "--help'.\n", argv[i]);
+        return 2;
+      }
   if (version)
     {
       printf ("stewardd %s (schema %d)\n", ST_VERSION,
@@ -145,6 +155,8 @@ main (int argc, char **argv)
   if (check_path != NULL)
     {
       config = st_config_load (check_path, &error);
+      if (config != NULL && !st_plugins_check_channels (config, &error))
+        g_clear_pointer (&config, st_config_free);
       if (config == NULL)
         {
           g_printerr ("%s\n", error->message);

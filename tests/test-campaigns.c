@@ -507,6 +507,18 @@ test_run (void)
   run = g_variant_get_child_value (runs, 0);
   g_assert_cmpstr (st_test_rec_str (run, "path"), ==, path);
   g_assert_cmpstr (st_test_rec_str (run, "state"), ==, "done");
+  /* In the columns' order, id first and the path last. */
+  {
+    g_autoptr (GVariant) first = g_variant_get_child_value (run, 0);
+    g_autoptr (GVariant) last = g_variant_get_child_value (
+        run, g_variant_n_children (run) - 1);
+    const char *key;
+
+    g_variant_get_child (first, 0, "&s", &key);
+    g_assert_cmpstr (key, ==, "id");
+    g_variant_get_child (last, 0, "&s", &key);
+    g_assert_cmpstr (key, ==, "path");
+  }
   g_assert_null (run_properties (fx.daemon->connection,
                                  "/org/steward/Steward1/runs/999999", &error));
   g_assert_error (error, ST_ERROR, ST_ERROR_NOT_FOUND);
@@ -1361,6 +1373,15 @@ test_cli (void)
                         "newsletter", NULL);
   g_assert_cmpint (status, ==, 0);
   st_test_assert_contains (out, "/org/steward/Steward1/runs/3");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* As docs/cli.md shows it: the id, then the path. */
+  status = st_test_ctl (fx.daemon, &out, &err, "campaign", "run",
+                        "newsletter", "--dry-run", "--json", NULL);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpstr (out, ==, "{\n  \"id\": 4,\n  \"path\": "
+                            "\"/org/steward/Steward1/runs/4\"\n}\n");
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 

@@ -641,6 +641,78 @@ test_failing_and_broken_scripts (void)
   st_test_remove_tree (scripts);
 }
 
+/* A call that asks for more actions than one transaction should hold fails
+ * at the action over the limit, before anything is written: tens of
+ * thousands of tags would otherwise hold the customer's row for minutes. */
+static const char greedy_script[] =
+  "return {\n"
+  "  name = 'greedy', on = { 'greed' },\n"
+  "  run = function(customer, event)\n"
+  "    for i = 1, 1001 do steward.tag(customer, 't' .. i) end\n"
+  "  end,\n"
+  "}\n";
+
+static void
+test_too_many_actions (void)
+{
+  g_autofree char *scripts = write_scripts ((const char *const[]){
+      "greedy.lua", greedy_script, NULL });
+  Fixture fx = { 0 };
+  gint64 customer;
+
+  fixture_start (&fx, scripts);
+  customer = create_customer (&fx, "Midas", NULL);
+  record_event (&fx, customer, "greed", NULL);
+  wait_jobs_settled (&fx, customer);
+  g_assert_cmpint (count_sql (&fx, "SELECT count(*) FROM care_jobs WHERE "
+                                   "customer_id = %" G_GINT64_FORMAT
+                                   " AND state = 'failed' AND last_error "
+                                   "LIKE '%%greedy.lua:4: steward.tag: more "
+                                   "than 1000 actions in one call%%'",
+                               customer),
+                   ==, 1);
+  g_assert_cmpint (count_sql (&fx, "SELECT count(*) FROM customers WHERE "
+                                   "id = %" G_GINT64_FORMAT
+                                   " AND cardinality(tags) > 0", customer),
+                   ==, 0);
+  fixture_teardown (&fx, NULL);
+  st_test_remove_tree (scripts);
+}
+
+/* steward.log("info", ...) is in the daemon's log as it runs, like the
+ * daemon's own messages: GLib's INFO level is dropped unless
+ * G_MESSAGES_DEBUG is set, and docs/lua.md shows info as the usual level. */
+static const char chatty_script[] =
+  "return {\n"
+  "  name = 'chatty', on = { 'chat' },\n"
+  "  run = function(customer, event)\n"
+  "    steward.log('info', 'hello from chatty')\n"
+  "    steward.log('warning', 'careful from chatty')\n"
+  "  end,\n"
+  "}\n";
+
+static void
+test_log_levels (void)
+{
+  g_autofree char *scripts = write_scripts ((const char *const[]){
+      "chatty.lua", chatty_script, NULL });
+  Fixture fx = { 0 };
+  gint64 customer;
+  g_autofree char *log = NULL;
+
+  g_unsetenv ("G_MESSAGES_DEBUG");
+  fixture_start (&fx, scripts);
+  customer = create_customer (&fx, "Talker", NULL);
+  record_event (&fx, customer, "chat", NULL);
+  wait_jobs_settled (&fx, customer);
+  g_assert_true (g_file_get_contents (fx.daemon->log_path, &log, NULL, NULL));
+  st_test_assert_contains (log, "script chatty (customer ");
+  st_test_assert_contains (log, "hello from chatty");
+  st_test_assert_contains (log, "careful from chatty");
+  fixture_teardown (&fx, NULL);
+  st_test_remove_tree (scripts);
+}
+
 /* Sends with a template that does not exist for customers named Bad: the
  * script runs, and writing its message fails. */
 static const char picky_script[] =
@@ -747,6 +819,8 @@ main (int argc, char **argv)
                    test_kill_before_commit_sends_once);
   g_test_add_func ("/care/batch/one-bad-write",
                    test_batch_with_one_bad_write);
+  g_test_add_func ("/care/too-many-actions", test_too_many_actions);
+  g_test_add_func ("/care/log-levels", test_log_levels);
   g_test_add_func ("/care/failing-and-broken-scripts",
                    test_failing_and_broken_scripts);
   return g_test_run ();

@@ -398,6 +398,12 @@ test_variant_to_text (void)
     { "{'seats': <int64 5>, 'plan': <'pro'>}", "plan=pro, seats=5" },
     { "@a{sv} {}", "" },
     { "(1, 'a')", "(1, 'a')" },
+    /* Lists and nested objects as compact JSON, never GVariant's syntax. */
+    { "[<int64 1>, <'x'>]", "[1,\"x\"]" },
+    { "{'list': <[<int64 1>, <int64 2>]>}", "list=[1,2]" },
+    { "{'a': <{'b': <[<int64 1>, <'x'>, <{'c': <true>}>]>}>, 'd': <'e'>}",
+      "a={\"b\":[1,\"x\",{\"c\":true}]}, d=e" },
+    { "{'tags': <['x', 'y']>}", "tags=[\"x\",\"y\"]" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -547,6 +553,20 @@ test_format_utc (void)
 
   g_assert_cmpstr (a, ==, "2026-11-24T20:13:19Z");
   g_assert_cmpstr (b, ==, "2026-11-24T20:13:19.123456Z");
+
+  /* Four digits before the year 1000, as ISO-8601 and the daemon want. */
+  {
+    g_autoptr (GDateTime) early = g_date_time_new_utc (999, 6, 1, 0, 0, 0);
+    g_autoptr (GDateTime) first = g_date_time_new_utc (1, 1, 1, 0, 0, 0);
+    g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
+    g_autofree char *c = st_cli_format_utc (early);
+    g_autofree char *d = st_cli_format_utc (first);
+    g_autofree char *shown = st_cli_format_local ("0999-06-01T00:00:00Z", utc);
+
+    g_assert_cmpstr (c, ==, "0999-06-01T00:00:00Z");
+    g_assert_cmpstr (d, ==, "0001-01-01T00:00:00Z");
+    g_assert_cmpstr (shown, ==, "0999-06-01 00:00:00 UTC");
+  }
 }
 
 static void

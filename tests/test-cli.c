@@ -2143,6 +2143,59 @@ test_script_check_broken (void)
   g_unlink (syntax);
 }
 
+/* A stage the configuration does not have breaks the script at load, in
+ * `on` as in a campaign's audience: by `script check` and in the list. */
+static void
+test_script_check_stages (void)
+{
+  static const struct {
+    const char *name;
+    const char *file;
+    const char *text;
+    const char *needle;
+  } cases[] = {
+    { "zon", "zon.lua",
+      "return { name = 'zon', on = { 'stage:nowhere' },\n"
+      "         run = function(c, e) end }\n",
+      "on: 'stage:nowhere' names no stage; the stages are: " },
+    { "zaudience", "zaudience.lua",
+      "return { name = 'zaudience', schedule = '@daily',\n"
+      "         audience = { stage = { 'lead', 'nowhere' } },\n"
+      "         run = function(c, e) end }\n",
+      "audience.stage: 'nowhere' is not a stage; the stages are: " },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = g_build_filename (scripts_dir, cases[i].file,
+                                                NULL);
+      g_autofree char *prefix = g_strdup_printf ("%s: broken: %s: ", path,
+                                                 path);
+      g_autoptr (Ctl) check = NULL;
+      g_autoptr (Ctl) reload = NULL;
+      g_autoptr (Ctl) again = NULL;
+      g_autoptr (JsonArray) listed = NULL;
+      JsonObject *script;
+
+      write_file (path, cases[i].text);
+      check = ctl ("script", "check", path, NULL);
+      g_assert_cmpint (check->status, ==, 1);
+      g_assert_true (g_str_has_prefix (check->out, prefix));
+      st_test_assert_contains (check->out, cases[i].needle);
+
+      reload = ctl ("script", "reload", NULL);
+      assert_ok (reload);
+      listed = ctl_json_array ("script", "list", NULL);
+      script = script_named (listed, cases[i].name);
+      g_assert_cmpstr (member_string (script, "state"), ==, "broken");
+      st_test_assert_contains (member_string (script, "error"),
+                               cases[i].needle);
+      g_unlink (path);
+      again = ctl ("script", "reload", NULL);
+      assert_ok (again);
+    }
+}
+
 static void
 test_script_check_missing (void)
 {
@@ -2335,6 +2388,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/script/list", test_script_list);
   g_test_add_func ("/cli/script/check-good", test_script_check_good);
   g_test_add_func ("/cli/script/check-broken", test_script_check_broken);
+  g_test_add_func ("/cli/script/check-stages", test_script_check_stages);
   g_test_add_func ("/cli/script/check-missing", test_script_check_missing);
   g_test_add_func ("/cli/script/reload", test_script_reload);
   /* its own suite, created last, so that it runs after all the others */

@@ -920,6 +920,25 @@ test_cli_json (void)
                    "2024-04-01T02:30:00+02:00");
 }
 
+/* ISO-8601 to the letter: a four-digit year before 1000, and an offset
+ * that is not whole minutes (local mean time) with its seconds, so that
+ * the text names the very instant. */
+static void
+test_cli_iso_edges (void)
+{
+  g_autoptr (Ctl) early = ctl ("--json", "schedule", "next", "0 9 * * *", "--tz", "UTC",
+                               "--from", "0999-06-01T00:00:00Z", "--count=1", NULL);
+  g_autoptr (Ctl) lmt = ctl ("schedule", "next", "0 9 * * *", "--tz", "Europe/Paris",
+                             "--from", "1900-01-01T00:00:00Z", "--count=1", NULL);
+  g_autofree char *times = NULL;
+
+  assert_ok (early);
+  times = json_strings (early->out);
+  g_assert_cmpstr (times, ==, "0999-06-01T09:00:00+00:00");
+  assert_ok (lmt);
+  g_assert_cmpstr (lmt->out, ==, "1900-01-01T09:00:00+00:09:21  Mon\n");
+}
+
 static void
 test_cli_defaults (void)
 {
@@ -1030,6 +1049,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cron/speed", test_speed);
   g_test_add_func ("/cron/cli/text", test_cli_text);
   g_test_add_func ("/cron/cli/json", test_cli_json);
+  g_test_add_func ("/cron/cli/iso-edges", test_cli_iso_edges);
   g_test_add_func ("/cron/cli/defaults", test_cli_defaults);
   g_test_add_func ("/cron/cli/count", test_cli_count);
   g_test_add_func ("/cron/cli/never", test_cli_never);

@@ -1377,13 +1377,14 @@ test_reload_good (Fixture *f, gconstpointer data)
   gint64 id = create_id (f, "{'name': <'Ada'>}");
   g_autofree char *address = id_text (id);
   g_autoptr (GVariant) moved = NULL, created = NULL, after = NULL;
+  g_autoptr (GVariant) workers = NULL;
 
   (void) data;
   /* Under the running lifecycle, "vip" is no stage. */
   call_fails (f, CUSTOMERS, "SetStage",
               g_variant_new ("(sss)", address, "vip", ""), "InvalidArgument",
               ST_ERROR_INVALID_ARGUMENT, "stage:", "vip");
-  write_config (f, "bus: session\nworkers: 4\n"
+  write_config (f, "bus: system\nworkers: 9\n"
                    "stages:\n"
                    "  lead: [onboarding, vip]\n"
                    "  onboarding: [active]\n"
@@ -1400,6 +1401,11 @@ test_reload_good (Fixture *f, gconstpointer data)
   g_assert_cmpstr (st_test_rec_str (after, "database"), ==, "ok");
   g_assert_cmpstr (st_test_rec_str (after, "config"), ==,
                    f->daemon->config_path);
+  /* bus and workers wait for the next start: status says what is in
+   * force, not what the file now says. */
+  g_assert_cmpstr (st_test_rec_str (after, "bus"), ==, "session");
+  workers = st_test_rec_lookup (after, "workers", "u");
+  g_assert_cmpuint (g_variant_get_uint32 (workers), ==, 4);
 }
 
 static void
@@ -1525,6 +1531,47 @@ test_check_config_bad (void)
   }
 }
 
+/* What the daemon refuses at start, --check-config refuses too: a channel
+ * whose plugin does not exist or refuses its settings, named with the
+ * file, line and column of the channel's entry. */
+static void
+test_check_config_channels (void)
+{
+  g_autofree char *plugins = st_test_build_path ("plugins");
+  static const struct {
+    const char *channel;
+    const char *position;
+    const char *needle;
+  } cases[] = {
+    { "  email: { plugin: nope }\n", ":4:3: ", "no channel plugin 'nope'" },
+    { "  email: { plugin: log, path: /tmp/m.jsonl, bogus: 1 }\n", ":4:3: ",
+      "unknown setting 'bogus'" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      char *dir = NULL;
+      g_autofree char *text = g_strdup_printf (
+          "bus: session\nplugin_dir: %s\nchannels:\n%s", plugins,
+          cases[i].channel);
+      char *path = write_temp ("channels.yaml", text, &dir);
+      g_autofree char *out = NULL, *err = NULL, *prefix = NULL;
+      int status = run_stewardd (NULL, &out, &err,
+                                 (const char *[]){ "--check-config", path,
+                                                   NULL });
+
+      g_test_message ("%s", text);
+      g_assert_cmpint (status, ==, 1);
+      g_assert_cmpstr (out, ==, "");
+      prefix = g_strconcat (path, cases[i].position, NULL);
+      if (!g_str_has_prefix (err, prefix))
+        g_error ("expected stderr to start with '%s', got: %s", prefix, err);
+      st_test_assert_contains (err, "channel 'email'");
+      st_test_assert_contains (err, cases[i].needle);
+      remove_temp (path, dir);
+    }
+}
+
 static void
 test_version_option (void)
 {
@@ -1549,6 +1596,33 @@ test_bad_option (void)
   g_assert_cmpint (status, ==, 2);
   st_test_assert_contains (err, "frobnicate");
   st_test_assert_contains (err, "--help");
+}
+
+/* The default configuration file is DESIGN.md's, for an install under
+ * /usr/local (the build's default prefix) as for a package. */
+static void
+test_default_config_path (void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int status = run_stewardd (NULL, &out, &err,
+                             (const char *[]){ "--help", NULL });
+
+  g_assert_cmpint (status, ==, 0);
+  st_test_assert_contains (out, "(default /etc/steward/steward.yaml)");
+}
+
+/* A file named without --config is a usage error, not a daemon started on
+ * the built-in defaults with the file ignored. */
+static void
+test_stray_argument (void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int status = run_stewardd (NULL, &out, &err,
+                             (const char *[]){ "steward.yaml", NULL });
+
+  g_assert_cmpint (status, ==, 2);
+  st_test_assert_contains (err, "'steward.yaml'");
+  st_test_assert_contains (err, "--config");
 }
 
 /* A database migrated by a newer stewardd is left alone. */
@@ -1665,7 +1739,12 @@ main (int argc, char **argv)
   ADD ("/dbus/daemon/name-owned", test_name_owned, NULL);
   g_test_add_func ("/dbus/daemon/check-config-good", test_check_config_good);
   g_test_add_func ("/dbus/daemon/check-config-bad", test_check_config_bad);
+  g_test_add_func ("/dbus/daemon/check-config-channels",
+                   test_check_config_channels);
   g_test_add_func ("/dbus/daemon/version-option", test_version_option);
   g_test_add_func ("/dbus/daemon/bad-option", test_bad_option);
+  g_test_add_func ("/dbus/daemon/stray-argument", test_stray_argument);
+  g_test_add_func ("/dbus/daemon/default-config-path",
+                   test_default_config_path);
   return g_test_run ();
 }

@@ -139,6 +139,53 @@ test_record_fields (void)
                    ==, 1);
 }
 
+/* Numbers beyond a 64-bit integer come back as the numbers they were:
+ * PostgreSQL writes a jsonb 1e20 as 100000000000000000000, which must not
+ * be read back as a wrapped-around integer. */
+static void
+test_record_big_numbers (void)
+{
+  g_autoptr (StTestStore) fx = st_test_store_new ();
+  g_autoptr (GVariant) c = create (fx, "Ann", "ann");
+  g_autoptr (GVariant) event = record (
+      fx, "ann", "purchase",
+      "{'data': <{'big': <1e20>, 'neg': <-1e19>, 'huge': <1.5e30>,"
+      " 'u': <@t 18446744073709551615>, 'max': <@x 9223372036854775807>,"
+      " 'min': <@x -9223372036854775808>, 'list': <[<1e20>]>}>}");
+  g_autoptr (GVariant) data =
+      g_variant_lookup_value (event, "data", G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) list = NULL;
+  g_autoptr (GVariant) item = NULL;
+  double d = 0;
+  gint64 x = 0;
+
+  g_assert_nonnull (data);
+  g_assert_true (g_variant_lookup (data, "big", "d", &d));
+  g_assert_cmpfloat (d, ==, 1e20);
+  g_assert_true (g_variant_lookup (data, "neg", "d", &d));
+  g_assert_cmpfloat (d, ==, -1e19);
+  g_assert_true (g_variant_lookup (data, "huge", "d", &d));
+  g_assert_cmpfloat (d, ==, 1.5e30);
+  g_assert_true (g_variant_lookup (data, "u", "d", &d));
+  g_assert_cmpfloat (d, ==, 18446744073709551615.0);
+  g_assert_true (g_variant_lookup (data, "max", "x", &x));
+  g_assert_cmpint (x, ==, G_MAXINT64);
+  g_assert_true (g_variant_lookup (data, "min", "x", &x));
+  g_assert_cmpint (x, ==, G_MININT64);
+  list = g_variant_lookup_value (data, "list", NULL);
+  g_assert_nonnull (list);
+  item = g_variant_get_child_value (list, 0);
+  if (g_variant_is_of_type (item, G_VARIANT_TYPE_VARIANT))
+    {
+      GVariant *inner = g_variant_get_variant (item);
+
+      g_variant_unref (item);
+      item = inner;
+    }
+  g_assert_true (g_variant_is_of_type (item, G_VARIANT_TYPE_DOUBLE));
+  g_assert_cmpfloat (g_variant_get_double (item), ==, 1e20);
+}
+
 static void
 test_record_defaults (void)
 {
@@ -925,6 +972,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/events/record/fields", test_record_fields);
+  g_test_add_func ("/events/record/big-numbers", test_record_big_numbers);
   g_test_add_func ("/events/record/defaults-and-addressing",
                    test_record_defaults);
   g_test_add_func ("/events/record/hostile-payload",

@@ -8,6 +8,7 @@
 
 #include "st-error.h"
 #include "st-lua-private.h"
+#include "st-record.h"
 #include "st-test-util.h"
 
 static char *test_dir;
@@ -863,12 +864,40 @@ static const ArgCase arg_cases[] = {
   { "send-delay-text",
     "steward.send{ customer = customer, channel = 'email', key = 'k',\n"
     "              body = 'b', delay = '5x' }",
-    "steward.send: argument 'delay' must be a whole number of seconds or a "
-    "duration such as '30s', '5m', '2h', '7d' or '2w', got '5x'" },
+    "steward.send: argument 'delay' must be a whole number of seconds up to "
+    "100 years, or a duration such as '30s', '5m', '2h', '7d' or '2w', got "
+    "'5x'" },
   { "send-delay-negative",
     "steward.send{ customer = customer, channel = 'email', key = 'k',\n"
     "              body = 'b', delay = -1 }",
     "steward.send: argument 'delay' must be a whole number of seconds" },
+  /* Beyond 100 years a delay is a mistake, and PostgreSQL's interval
+   * would fail the whole call at commit with no argument named. */
+  { "send-delay-huge",
+    "steward.send{ customer = customer, channel = 'email', key = 'k',\n"
+    "              body = 'b', delay = math.maxinteger }",
+    "steward.send: argument 'delay' must be a whole number of seconds up to "
+    "100 years" },
+  { "send-delay-huge-text",
+    "steward.send{ customer = customer, channel = 'email', key = 'k',\n"
+    "              body = 'b', delay = '99999999w' }",
+    "steward.send: argument 'delay' must be a whole number of seconds up to "
+    "100 years" },
+  { "follow-up-after-huge",
+    "steward.follow_up{ customer = customer, after = '36501d', key = 'k' }",
+    "steward.follow_up: argument 'after' must be a positive whole number of "
+    "seconds up to 100 years" },
+  /* Keys live in unique indexes, whose rows hold at most 2704 bytes:
+   * longer keys failed at commit with PostgreSQL's words, no argument named. */
+  { "send-key-long",
+    "steward.send{ customer = customer, channel = 'email',\n"
+    "              key = string.rep('k', 501), body = 'b' }",
+    "steward.send: argument 'key' must be at most 500 characters, got 501" },
+  { "follow-up-key-long",
+    "steward.follow_up{ customer = customer, after = '1d',\n"
+    "                   key = string.rep('k', 501) }",
+    "steward.follow_up: argument 'key' must be at most 500 characters, got "
+    "501" },
   { "send-host-fails",
     "steward.send{ customer = customer, channel = 'email', key = 'fail',\n"
     "              body = 'b' }",
@@ -898,7 +927,7 @@ static const ArgCase arg_cases[] = {
   { "follow-up-after-zero",
     "steward.follow_up{ customer = customer, after = 0, key = 'k' }",
     "steward.follow_up: argument 'after' must be a positive whole number of "
-    "seconds or a duration" },
+    "seconds up to 100 years, or a duration" },
   { "follow-up-after-missing",
     "steward.follow_up{ customer = customer, key = 'k' }",
     "steward.follow_up: argument 'after' is required" },
@@ -913,6 +942,23 @@ static const ArgCase arg_cases[] = {
     "steward.set_health{ customer = customer, score = 1.5 }",
     "steward.set_health: argument 'score' must be an integer from 0 to 100, "
     "got 1.5" },
+  /* A risk level is a short label: report health groups by it and prints
+   * it in a table column. */
+  { "set-health-risk-long",
+    "steward.set_health{ customer = customer, score = 50,\n"
+    "                    risk = string.rep('r', 33) }",
+    "steward.set_health: argument 'risk' must be a risk level of 1 to 32 "
+    "characters without control characters, e.g. 'high'" },
+  { "set-health-risk-newline",
+    "steward.set_health{ customer = customer, score = 50, risk = 'hi\\ngh' }",
+    "steward.set_health: argument 'risk' must be a risk level of 1 to 32 "
+    "characters" },
+  /* NaN and infinities would be stored as null, a factor with no value. */
+  { "set-health-factor-nan",
+    "steward.set_health{ customer = customer, score = 50,\n"
+    "                    factors = { recency = 0/0 } }",
+    "steward.set_health: argument 'factors' must map factor names to finite "
+    "numbers, not NaN or an infinity as for 'recency'" },
   { "set-health-factors",
     "steward.set_health{ customer = customer, score = 50,\n"
     "                    factors = { nps = 'high' } }",
@@ -1139,6 +1185,48 @@ test_convert_to_lua (void)
       expected);
 }
 
+/* A row's jsonb as PostgreSQL writes it: a number beyond a 64-bit integer
+ * (a 1e20 comes as 100000000000000000000) is the float it was, not a
+ * wrapped-around integer. */
+static void
+test_convert_row_big_numbers (void)
+{
+  static const char source[] =
+      "return { name = 'big', on = { 'purchase' },\n"
+      "  run = function(customer, event)\n"
+      "    local a = customer.attrs\n"
+      "    assert(math.type(a.big) == 'float' and a.big == 1e20, 'big')\n"
+      "    assert(a.neg == -1e19, 'neg')\n"
+      "    assert(math.type(a.max) == 'integer' and a.max == math.maxinteger)\n"
+      "    assert(a.list[1] == 1e20 and a.list[2] == 'x 100000000000000000000')\n"
+      "    assert(event.data.huge == 1.5e30, 'huge')\n"
+      "  end }\n";
+  static const char *const names[] = { "id", "attrs" };
+  static const int kinds[] = { ST_COLUMN_INT64, ST_COLUMN_JSON };
+  static const char *const values[] = {
+    "7", "{\"big\": 100000000000000000000, \"neg\": -10000000000000000000,"
+         " \"max\": 9223372036854775807,"
+         " \"list\": [100000000000000000000, \"x 100000000000000000000\"]}"
+  };
+  static const char *const event_names[] = { "id", "kind", "data" };
+  static const int event_kinds[] = { ST_COLUMN_INT64, ST_COLUMN_TEXT,
+                                     ST_COLUMN_JSON };
+  static const char *const event_values[] = {
+    "42", "purchase", "{\"huge\": 1500000000000000000000000000000}"
+  };
+  const StLuaRow customer = { 2, names, kinds, values };
+  const StLuaRow event = { 3, event_names, event_kinds, event_values };
+  const char *const folders[] = { test_dir, NULL };
+  g_autoptr (StScript) script = load_good_script ("big.lua", source);
+  g_autoptr (StLua) lua = st_lua_new (&test_limits);
+  g_autoptr (TestHost) host = test_host_new ();
+  g_autoptr (GError) error = NULL;
+
+  if (!st_lua_run_row (lua, script, folders, &customer, &event, NULL,
+                       &test_host, host, &error))
+    g_error ("%s", error->message);
+}
+
 static void
 test_convert_round_trip (void)
 {
@@ -1286,6 +1374,10 @@ test_script_errors (void)
                  "return { name = 'x', on = { 'a' }, delay = '2 hours',\n"
                  "  run = function() end }",
                  ": delay: must be a whole number");
+  assert_broken ("huge-delay.lua",
+                 "return { name = 'x', on = { 'a' }, delay = '5000000w',\n"
+                 "  run = function() end }",
+                 ": delay: must be a whole number of seconds up to 100 years");
   assert_broken ("unknown-key.lua",
                  "return { name = 'x', on = { 'a' }, runn = function() end }",
                  ": unknown key 'runn' in the returned table (known keys: "
@@ -1541,6 +1633,8 @@ main (int argc, char **argv)
   g_test_add_func ("/lua/steward/events-filter", test_steward_events_filter);
   g_test_add_func ("/lua/steward/pcall", test_steward_pcall);
   g_test_add_func ("/lua/convert/to-lua", test_convert_to_lua);
+  g_test_add_func ("/lua/convert/row-big-numbers",
+                   test_convert_row_big_numbers);
   g_test_add_func ("/lua/convert/round-trip", test_convert_round_trip);
   g_test_add_func ("/lua/convert/refused", test_convert_refused);
   g_test_add_func ("/lua/script/load", test_script_load);

@@ -628,6 +628,20 @@ test_html_render (void)
   g_clear_pointer (&body, g_free);
   g_clear_pointer (&locale, g_free);
 
+  /* Locale tags are case-insensitive: FR and FR-ca are French. */
+  g_assert_true (st_template_render (folders, "note", "FR", vars, &subject,
+                                     &body, NULL, &locale, &error));
+  g_assert_cmpstr (locale, ==, "fr");
+  g_clear_pointer (&subject, g_free);
+  g_clear_pointer (&body, g_free);
+  g_clear_pointer (&locale, g_free);
+  g_assert_true (st_template_render (folders, "note", "FR-ca", vars, &subject,
+                                     &body, NULL, &locale, &error));
+  g_assert_cmpstr (locale, ==, "fr");
+  g_clear_pointer (&subject, g_free);
+  g_clear_pointer (&body, g_free);
+  g_clear_pointer (&locale, g_free);
+
   /* No HTML wanted, or none there. */
   g_assert_true (st_template_render (folders, "note", "en", vars, &subject,
                                      &body, NULL, &locale, &error));

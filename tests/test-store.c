@@ -727,6 +727,52 @@ test_record_json_round_trip (void)
   g_assert_nonnull (error);
 }
 
+/* Members stay in the order of the text (PostgreSQL's jsonb order), so
+ * that --json output reads the same from one call to the next. */
+static void
+test_record_json_order (void)
+{
+  static const char *const keys[] = { "id", "zeta", "alpha", "mid", "b",
+                                      "customer_id", "a" };
+  g_autoptr (GVariant) out = st_record_from_json (
+      "{\"id\": 1, \"zeta\": 2, \"alpha\": 3, \"mid\": {\"y\": 1, \"x\": 2},"
+      " \"b\": 4, \"customer_id\": 5, \"a\": 6}", NULL);
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+  guint i = 0;
+
+  g_assert_nonnull (out);
+  g_variant_ref_sink (out);
+  g_variant_iter_init (&iter, out);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      g_assert_cmpuint (i, <, G_N_ELEMENTS (keys));
+      g_assert_cmpstr (key, ==, keys[i]);
+      i++;
+    }
+  g_assert_cmpuint (i, ==, G_N_ELEMENTS (keys));
+}
+
+static void
+test_record_with (void)
+{
+  g_autoptr (GVariant) in = g_variant_ref_sink (
+      g_variant_new_parsed ("{'id': <@x 7>, 'state': <'dead'>, 'b': <1>}"));
+  g_autoptr (GVariant) added = st_record_with (in, "path",
+                                               g_variant_new_string ("/r/7"));
+  g_autoptr (GVariant) replaced = st_record_with (
+      in, "state", g_variant_new_string ("pending"));
+  g_autofree char *added_text = g_variant_print (added, FALSE);
+  g_autofree char *replaced_text = g_variant_print (replaced, FALSE);
+
+  g_assert_cmpstr (added_text, ==,
+                   "{'id': <int64 7>, 'state': <'dead'>, 'b': <1>, "
+                   "'path': <'/r/7'>}");
+  g_assert_cmpstr (replaced_text, ==,
+                   "{'id': <int64 7>, 'state': <'pending'>, 'b': <1>}");
+}
+
 static void
 test_record_typed_lookups (void)
 {
@@ -810,6 +856,8 @@ main (int argc, char **argv)
   g_test_add_func ("/store/record/list", test_record_list);
   g_test_add_func ("/store/record/json-round-trip",
                    test_record_json_round_trip);
+  g_test_add_func ("/store/record/json-order", test_record_json_order);
+  g_test_add_func ("/store/record/with", test_record_with);
   g_test_add_func ("/store/record/typed-lookups", test_record_typed_lookups);
 
   return g_test_run ();

@@ -547,6 +547,32 @@ test_ref (void)
   st_check_cases ("ref", st_validate_ref, cases, G_N_ELEMENTS (cases));
 }
 
+/* An owner is a user name, shown in tables and compared with callers':
+ * no controls (a tab would shift every column after it). */
+static void
+test_owner (void)
+{
+  g_autofree char *o100 = g_strnfill (100, 'o');
+  g_autofree char *o101 = g_strnfill (101, 'o');
+  const StCase cases[] = {
+    { "alice", TRUE },
+    { "bob.smith", TRUE },
+    { "Anne Dupont", TRUE },
+    { "zoë", TRUE },
+    { o100, TRUE },
+    { "", FALSE },
+    { o101, FALSE },
+    { " alice", FALSE },
+    { "alice ", FALSE },
+    { "bo\tb", FALSE },
+    { "bo\nb", FALSE },
+    { "bo\x01", FALSE },
+    { "\xff", FALSE },
+  };
+
+  st_check_cases ("owner", st_validate_owner, cases, G_N_ELEMENTS (cases));
+}
+
 static void
 test_phone (void)
 {
@@ -678,6 +704,7 @@ main (int argc, char **argv)
   g_test_add_func ("/validate/locale", test_locale);
   g_test_add_func ("/validate/name", test_name);
   g_test_add_func ("/validate/ref", test_ref);
+  g_test_add_func ("/validate/owner", test_owner);
   g_test_add_func ("/validate/phone", test_phone);
   g_test_add_func ("/validate/tag", test_tag);
   g_test_add_func ("/validate/messages", test_messages);
