@@ -86,9 +86,14 @@ ST_STATEMENT_DEFINE (st_sql_batch_fail_run, 2,
   "  finished_at = clock_timestamp()"
   " WHERE id = $1 AND state = 'running'");
 
-ST_STATEMENT_DEFINE (st_sql_batch_attempt, 3,
+/* $4: the attempts the failed transaction claimed the batch with. The
+ * claim's lock went with its rollback, so another worker may have run the
+ * batch again before this counts the failure: the same attempt, counted
+ * once. */
+ST_STATEMENT_DEFINE (st_sql_batch_attempt, 4,
   "UPDATE run_batches SET attempts = attempts + 1, last_error = $3"
-  " WHERE run_id = $1 AND batch_no = $2 AND state = 'pending'");
+  " WHERE run_id = $1 AND batch_no = $2 AND state = 'pending'"
+  "   AND attempts = $4");
 
 /* Reading the claim ------------------------------------------------------ */
 
@@ -428,18 +433,19 @@ process (StBatch *batch, PGresult *claim, GError **error)
 
 /* A failed transaction counts against the batch, in one of its own. */
 static void
-count_attempt (StStore *store, const char *run, const char *batch_no,
-               const GError *failure)
+count_attempt (StStore *store, const StBatch *batch, const GError *failure)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PGresult) res = NULL;
+  g_autofree char *attempts = g_strdup_printf ("%d", batch->attempts);
 
-  g_warning ("campaign run %s, batch %s failed: %s", run, batch_no,
-             failure->message);
+  g_warning ("campaign run %s, batch %s failed: %s", batch->run_text,
+             batch->batch_text, failure->message);
   if (!st_store_begin (store, &error))
     return;
   res = st_store_exec (store, &st_sql_batch_attempt,
-                       (const char *[]){ run, batch_no, failure->message },
+                       (const char *[]){ batch->run_text, batch->batch_text,
+                                         failure->message, attempts },
                        &error);
   if (res == NULL || !st_store_commit (store, &error))
     st_store_rollback (store);
@@ -484,7 +490,7 @@ st_campaign_batch_next (StEngine *engine, StStore *store, StLua *lua,
           g_usleep ((gulong) g_random_int_range (5000, 50000));
         }
       else
-        count_attempt (store, batch.run_text, batch.batch_text, failure);
+        count_attempt (store, &batch, failure);
     }
   st_batch_clear (&batch);
   return ok || error == NULL || *error == NULL;
