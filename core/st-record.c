@@ -373,6 +373,29 @@ st_record_list_from_result (PGresult *res)
 
 /* Typed lookups ------------------------------------------------------- */
 
+const char *
+st_record_kind_of (GVariant *value)
+{
+  const char *type = g_variant_get_type_string (value);
+
+  if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+    {
+      g_autoptr (GVariant) inner = g_variant_get_variant (value);
+      return st_record_kind_of (inner);
+    }
+  if (g_str_equal (type, "b"))
+    return "a boolean";
+  if (strchr ("sog", type[0]) != NULL)
+    return "text";
+  if (strchr ("ynqiuxtdh", type[0]) != NULL)
+    return "a number";
+  if (g_str_has_prefix (type, "a{"))
+    return "a record";
+  if (type[0] == 'a')
+    return "a list";
+  return "a tuple";
+}
+
 static GVariant *
 lookup_typed (GVariant *dict, const char *key, const GVariantType *type,
               const char *type_name, GError **error)
@@ -384,9 +407,9 @@ lookup_typed (GVariant *dict, const char *key, const GVariantType *type,
   if (!g_variant_is_of_type (value, type))
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "%s: expected %s (D-Bus type '%s'), got type '%s'", key,
-                   type_name, g_variant_type_peek_string (type),
-                   g_variant_get_type_string (value));
+                   "%s: expected %s (D-Bus type '%s'), got %s (type '%s')",
+                   key, type_name, g_variant_type_peek_string (type),
+                   st_record_kind_of (value), g_variant_get_type_string (value));
       return NULL;
     }
   return g_steal_pointer (&value);
@@ -459,8 +482,8 @@ st_record_get_double (GVariant *dict, const char *key, gboolean *present,
   else
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "%s: expected a number, got D-Bus type '%s'", key,
-                   g_variant_get_type_string (value));
+                   "%s: expected a number, got %s (D-Bus type '%s')", key,
+                   st_record_kind_of (value), g_variant_get_type_string (value));
       return FALSE;
     }
   if (!isfinite (*out))
@@ -493,7 +516,8 @@ st_record_get_uint (GVariant *dict, const char *key, guint *out,
   else
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "%s: expected a whole number, got D-Bus type '%s'", key,
+                   "%s: expected a whole number, got %s (D-Bus type '%s')",
+                   key, st_record_kind_of (value),
                    g_variant_get_type_string (value));
       return FALSE;
     }

@@ -66,6 +66,9 @@ GVariant *st_record_from_json (const char *json, GError **error);
 /* Typed lookups in an a{sv} that fail with ST_ERROR_INVALID_ARGUMENT naming
  * the key when the value has another type. A missing key leaves *out
  * untouched and returns TRUE. */
+/* What @value is, in words for an error message: "a boolean", "text",
+ * "a number", "a record", "a list" (through variants). */
+const char *st_record_kind_of (GVariant *value);
 gboolean st_record_get_string (GVariant *dict, const char *key,
                                const char **out, GError **error);
 gboolean st_record_get_strv (GVariant *dict, const char *key, GStrv *out,

@@ -203,8 +203,8 @@ get_boolean (GVariant *options, const char *key, gboolean *out,
   if (!g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
     {
       g_set_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT,
-                   "%s: expected a boolean, got D-Bus type '%s'", key,
-                   g_variant_get_type_string (value));
+                   "%s: expected a boolean, got %s (D-Bus type '%s')", key,
+                   st_record_kind_of (value), g_variant_get_type_string (value));
       return FALSE;
     }
   *out = g_variant_get_boolean (value);

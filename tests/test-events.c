@@ -576,6 +576,18 @@ test_refuse_bad_survey (void)
                     "data.score:");
   assert_refused (fx, "ann", "survey", "{'data': <{'score': <'nine'>}>}",
                   ST_ERROR_INVALID_ARGUMENT, "score:");
+  /* The message says what was given in words, not only as a D-Bus type. */
+  {
+    g_autoptr (GVariant) data = st_test_parsed ("{'data': <{'score': <true>}>}");
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GVariant) event = st_events_record (fx->store, "ann", "survey",
+                                                   data, &error);
+
+    g_assert_null (event);
+    g_assert_error (error, ST_ERROR, ST_ERROR_INVALID_ARGUMENT);
+    st_test_assert_contains (error->message,
+                             "expected a number, got a boolean");
+  }
   /* No score at all, or an unknown scale. */
   assert_refused (fx, "ann", "survey", "@a{sv} {}", ST_ERROR_INVALID_ARGUMENT,
                   "data:");
