@@ -219,8 +219,8 @@ st_cli_message_retry (StCtl *ctl, const StCliCommand *command, GStrv *args)
     }
   previous = st_cli_lookup_text_or (message, "previous_state", "?");
   alert = st_cli_lookup_text (message, "acknowledged_alert");
-  printf ("Message %" G_GINT64_FORMAT " will be delivered again now (it was %s)\n", id,
-          previous);
+  printf ("Message %" G_GINT64_FORMAT " is due again now (it was %s); quiet hours, "
+          "frequency caps and rate limits still apply\n", id, previous);
   if (alert != NULL)
     printf ("Acknowledged alert %s: no message of this customer is dead any more\n", alert);
   printf ("\n");

@@ -1007,8 +1007,9 @@ test_daemon_cli (void)
   write_file (d->dir, "result", "sent");
   out = ctl (d, 0, NULL, "message", "retry", id_text, NULL);
   g_test_message ("%s", out);
-  expected = g_strdup_printf ("Message %s will be delivered again now (it was "
-                              "dead)\nAcknowledged alert %" G_GINT64_FORMAT,
+  expected = g_strdup_printf ("Message %s is due again now (it was dead); "
+                              "quiet hours, frequency caps and rate limits "
+                              "still apply\nAcknowledged alert %" G_GINT64_FORMAT,
                               id_text,
                               json_object_get_int_member (alert, "id"));
   g_assert_true (g_str_has_prefix (out, expected));
