@@ -323,16 +323,25 @@ print_summary (GVariant *summary, const char *what, const char *input, const cha
             not_imported, rejects);
 }
 
-/* The summary, with rejects_file when the rejects were written. */
+/* The summary in the daemon's order, with rejects_file after it when the
+ * rejects were written (a builder: a dictionary would shuffle the keys). */
 static void
 print_json (GVariant *summary, const char *rejects)
 {
-  g_auto (GVariantDict) dict = G_VARIANT_DICT_INIT (summary);
+  g_auto (GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
   g_autoptr (GVariant) out = NULL;
+  GVariantIter iter;
+  GVariant *entry;
 
+  g_variant_iter_init (&iter, summary);
+  while ((entry = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_variant_builder_add_value (&builder, entry);
+      g_variant_unref (entry);
+    }
   if (rejects != NULL)
-    g_variant_dict_insert (&dict, "rejects_file", "s", rejects);
-  out = g_variant_ref_sink (g_variant_dict_end (&dict));
+    g_variant_builder_add (&builder, "{sv}", "rejects_file", g_variant_new_string (rejects));
+  out = g_variant_ref_sink (g_variant_builder_end (&builder));
   st_cli_print_json (out);
 }
 

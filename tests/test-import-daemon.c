@@ -273,6 +273,13 @@ test_invoices (void)
   g_assert_cmpint (f.customers, ==, 5942);
 
   first = ctl_json (daemon, argv);
+  /* The summary in the daemon's order, rejects_file after it. */
+  {
+    g_autoptr (GList) names = json_object_get_members (first);
+
+    g_assert_cmpstr (g_list_first (names)->data, ==, "kind");
+    g_assert_cmpstr (g_list_last (names)->data, ==, "rejects_file");
+  }
   g_assert_cmpint (member (first, "rows"), ==, f.rows);
   g_assert_cmpint (member (first, "skipped"), ==, f.without_customer);
   g_assert_cmpint (member (first, "rejected"), ==, 0);
