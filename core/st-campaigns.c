@@ -102,12 +102,12 @@ take_lead (StStore *store, GError **error)
   return leader;
 }
 
+/* @why: why this daemon does not lead, when it does not. */
 static void
-set_leader (StCampaigns *campaigns, gboolean leader)
+set_leader (StCampaigns *campaigns, gboolean leader, const char *why)
 {
   if (g_atomic_int_exchange (&campaigns->leader, leader) != leader)
-    g_message ("campaign scheduler: %s", leader ? "this daemon leads"
-                                                : "another daemon leads");
+    g_message ("campaign scheduler: %s", leader ? "this daemon leads" : why);
 }
 
 /* Sleep one check interval, or until stopped. */
@@ -138,7 +138,14 @@ campaign_scheduler (gpointer data)
         store = st_engine_new_store (campaigns->engine, &error);
       if (store != NULL)
         {
-          set_leader (campaigns, take_lead (store, &error));
+          gboolean leader = take_lead (store, &error);
+
+          /* A lost connection took the lock with it; the lead is asked
+           * for again once the database is back. */
+          set_leader (campaigns, leader,
+                      error != NULL ? "the database is unavailable; this "
+                                      "daemon leads again once it is back"
+                                    : "another daemon leads");
           /* The leader also ends the cancellations that their daemon
            * left half done. */
           if (error == NULL && g_atomic_int_get (&campaigns->leader)
@@ -152,7 +159,7 @@ campaign_scheduler (gpointer data)
       scheduler_sleep (campaigns);
     }
   /* Closing the connection gives the lead up at once. */
-  set_leader (campaigns, FALSE);
+  set_leader (campaigns, FALSE, "stopped");
   return NULL;
 }
 
