@@ -470,6 +470,10 @@ test_parse_time_local (void)
     { "2024-12-31", "2024-12-30T23:00:00Z" },
     /* 02:30 does not exist on 2024-03-31 in Paris: the clock jumps to 03:00 */
     { "2024-03-31T02:30", "2024-03-31T01:00:00Z" },
+    /* 02:30 happens twice on 2024-10-27: the second, in standard time,
+     * unless an offset says otherwise (docs/cli.md) */
+    { "2024-10-27T02:30", "2024-10-27T01:30:00Z" },
+    { "2024-10-27T02:30+02:00", "2024-10-27T00:30:00Z" },
   };
 
   if (paris == NULL)
