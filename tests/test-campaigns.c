@@ -1313,6 +1313,85 @@ test_cancel (void)
   fixture_stop (&fx);
 }
 
+/* The leader ends the cancellations their daemon left half done; a
+ * cancellation whose daemon is alive and waiting for a batch in progress
+ * is not one of them. Here one batch takes seconds: the live Cancel waits
+ * for it, and the scheduler's leader must not wait behind it too (its
+ * thread is the one that schedules every campaign, and a batch may take
+ * up to statement_timeout). */
+typedef struct {
+  GVariant *reply;
+  GError *error;
+  gboolean done;
+} CancelCall;
+
+static void
+cancel_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  CancelCall *c = data;
+
+  c->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                            result, &c->error);
+  c->done = TRUE;
+}
+
+/* Backends waiting for a row lock while holding the scheduler's lead. */
+#define LEADER_WAITING_SQL                                                   \
+  "SELECT count(*) FROM pg_stat_activity a"                                  \
+  " WHERE a.wait_event_type = 'Lock'"                                        \
+  "   AND a.query LIKE 'DELETE FROM run_batches%%' AND a.pid IN ("            \
+  "   SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"      \
+  "      AND classid = 73911857 AND objid = 1 AND objsubid = 2)"
+
+static void
+test_cancel_live_not_left (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *running_sql = NULL;
+  CancelCall c = { NULL, NULL, FALSE };
+  gint64 deadline;
+  gint64 leader_waited = 0;
+  const char *state;
+
+  fixture_start (&fx, "check_interval: 200ms, batch_size: 5, workers: 1",
+                 "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "vip", 20, "active", "{vip}", NULL,
+                 "{\"spin\": 60000000}");
+  path = run_campaign (&fx, "newsletter", NULL);
+  /* A batch in progress: its worker holds it (and run_batches) locked. */
+  running_sql = g_strdup_printf (
+      "SELECT count(*) FROM campaign_runs r WHERE r.id = %" G_GINT64_FORMAT
+      " AND r.state = 'running' AND EXISTS (SELECT 1 FROM pg_locks l"
+      "   JOIN pg_class k ON k.oid = l.relation"
+      "  WHERE k.relname = 'run_batches' AND l.mode = 'RowShareLock')",
+      path_id (path));
+  wait_for (&fx, "a batch in progress", running_sql);
+
+  g_dbus_connection_call (fx.daemon->connection, ST_BUS_NAME, path,
+                          RUN_IFACE, "Cancel", NULL, G_VARIANT_TYPE ("(s)"),
+                          G_DBUS_CALL_FLAGS_NONE, 120000, NULL, cancel_done,
+                          &c);
+  deadline = g_get_monotonic_time () + 120 * G_TIME_SPAN_SECOND;
+  while (!c.done)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      leader_waited += db_int (&fx, LEADER_WAITING_SQL);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20 * 1000);
+    }
+  g_assert_no_error (c.error);
+  g_variant_get (c.reply, "(&s)", &state);
+  g_assert_cmpstr (state, ==, "cancelled");
+  g_clear_pointer (&c.reply, g_variant_unref);
+  /* The live cancel waited for the batch; the leader should not have. */
+  if (leader_waited > 0)
+    g_test_message ("the scheduler's leader was seen waiting on a lock %"
+                    G_GINT64_FORMAT " times during a live Cancel",
+                    leader_waited);
+  g_assert_cmpint (leader_waited, ==, 0);
+  fixture_stop (&fx);
+}
+
 static void
 test_cli (void)
 {
@@ -1555,6 +1634,8 @@ main (int argc, char **argv)
   g_test_add_func ("/campaigns/catch-up-latest", test_catch_up_latest);
   g_test_add_func ("/campaigns/local-time", test_local_time);
   g_test_add_func ("/campaigns/cancel", test_cancel);
+  g_test_add_func ("/campaigns/cancel-live-not-left",
+                   test_cancel_live_not_left);
   g_test_add_func ("/campaigns/cli", test_cli);
   return g_test_run ();
 }
