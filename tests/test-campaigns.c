@@ -1392,6 +1392,43 @@ test_cancel_live_not_left (void)
   fixture_stop (&fx);
 }
 
+/* stewardctl campaign cancel waits for the batches in progress, as the
+ * daemon does (docs/cli.md: when the command returns, nothing more is
+ * written for the run). Here the batch in progress takes about half a
+ * minute, longer than D-Bus's default 25 s call timeout, shorter than the
+ * daemon's statement_timeout (60 s). */
+static void
+test_cancel_cli_slow_batch (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *running_sql = NULL, *id_text = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  int status;
+
+  fixture_start (&fx, "check_interval: 200ms, batch_size: 5, workers: 1",
+                 "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "vip", 10, "active", "{vip}", NULL,
+                 "{\"spin\": 2000000000}");
+  path = run_campaign (&fx, "newsletter", NULL);
+  running_sql = g_strdup_printf (
+      "SELECT count(*) FROM campaign_runs r WHERE r.id = %" G_GINT64_FORMAT
+      " AND r.state = 'running' AND EXISTS (SELECT 1 FROM pg_locks l"
+      "   JOIN pg_class k ON k.oid = l.relation"
+      "  WHERE k.relname = 'run_batches' AND l.mode = 'RowShareLock')",
+      path_id (path));
+  wait_for (&fx, "a batch in progress", running_sql);
+  id_text = g_strdup_printf ("%" G_GINT64_FORMAT, path_id (path));
+  status = st_test_ctl (fx.daemon, &out, &err, "campaign", "cancel", id_text,
+                        NULL);
+  g_test_message ("stewardctl campaign cancel: status %d, out '%s', err '%s'",
+                  status, out, err);
+  g_assert_cmpstr (err, ==, "");
+  g_assert_cmpint (status, ==, 0);
+  st_test_assert_contains (out, "cancelled");
+  g_assert_cmpstr (wait_finished (&fx, path), ==, "cancelled");
+  fixture_stop (&fx);
+}
+
 static void
 test_cli (void)
 {
@@ -1636,6 +1673,8 @@ main (int argc, char **argv)
   g_test_add_func ("/campaigns/cancel", test_cancel);
   g_test_add_func ("/campaigns/cancel-live-not-left",
                    test_cancel_live_not_left);
+  g_test_add_func ("/campaigns/cancel-cli-slow-batch",
+                   test_cancel_cli_slow_batch);
   g_test_add_func ("/campaigns/cli", test_cli);
   return g_test_run ();
 }
