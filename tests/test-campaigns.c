@@ -1429,6 +1429,83 @@ test_cancel_cli_slow_batch (void)
   fixture_stop (&fx);
 }
 
+/* Run.Cancel answers "done" when the run's last batch, already in
+ * progress, ended it first (docs/dbus.md, docs/campaigns.md). Here the
+ * last batch has set the run done and is still in its transaction (held
+ * at its end by a reader of the first batch's row) when Cancel comes. */
+static void
+test_cancel_last_batch (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *first_sql = NULL, *lock_sql = NULL;
+  CancelCall c = { NULL, NULL, FALSE };
+  PGconn *other;
+  PGresult *res;
+  gint64 deadline;
+  const char *state;
+
+  fixture_start (&fx, "check_interval: 200ms, batch_size: 5, workers: 1",
+                 "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "fast", 5, "active", "{vip}", NULL, NULL);
+  add_customers (&fx, "slow", 5, "active", "{vip}", NULL,
+                 "{\"spin\": 100000000}");
+  path = run_campaign (&fx, "newsletter", NULL);
+  first_sql = g_strdup_printf ("SELECT count(*) FROM run_batches WHERE "
+                               "run_id = %" G_GINT64_FORMAT " AND batch_no = 0"
+                               " AND state = 'done'", path_id (path));
+  wait_for (&fx, "the first batch", first_sql);
+
+  /* The last batch's close_run drops every batch of the run: a reader of
+   * the first one keeps it waiting after it has set the run done. */
+  other = PQconnectdb (fx.daemon->db->conninfo);
+  g_assert_cmpint (PQstatus (other), ==, CONNECTION_OK);
+  lock_sql = g_strdup_printf ("BEGIN; SELECT 1 FROM run_batches WHERE run_id"
+                              " = %" G_GINT64_FORMAT " AND batch_no = 0 FOR "
+                              "UPDATE", path_id (path));
+  res = PQexec (other, lock_sql);
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  PQclear (res);
+  deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  while (st_test_lock_waiters (fx.daemon->db->conninfo) < 1)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM campaign_runs WHERE "
+                                "id = %" G_GINT64_FORMAT " AND state = "
+                                "'running'", path_id (path)), ==, 1);
+
+  /* Cancel now: the run is still running for everyone else. */
+  g_dbus_connection_call (fx.daemon->connection, ST_BUS_NAME, path,
+                          RUN_IFACE, "Cancel", NULL, G_VARIANT_TYPE ("(s)"),
+                          G_DBUS_CALL_FLAGS_NONE, 60000, NULL, cancel_done,
+                          &c);
+  while (st_test_lock_waiters (fx.daemon->db->conninfo) < 2)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20 * 1000);
+    }
+  res = PQexec (other, "COMMIT");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+  PQclear (res);
+  PQfinish (other);
+  while (!c.done)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20 * 1000);
+    }
+  g_assert_cmpstr (wait_finished (&fx, path), ==, "done");
+  if (c.error != NULL)
+    g_test_message ("Cancel: %s", c.error->message);
+  g_assert_no_error (c.error);
+  g_variant_get (c.reply, "(&s)", &state);
+  g_assert_cmpstr (state, ==, "done");
+  g_clear_pointer (&c.reply, g_variant_unref);
+  fixture_stop (&fx);
+}
+
 static void
 test_cli (void)
 {
@@ -1675,6 +1752,7 @@ main (int argc, char **argv)
                    test_cancel_live_not_left);
   g_test_add_func ("/campaigns/cancel-cli-slow-batch",
                    test_cancel_cli_slow_batch);
+  g_test_add_func ("/campaigns/cancel-last-batch", test_cancel_last_batch);
   g_test_add_func ("/campaigns/cli", test_cli);
   return g_test_run ();
 }
