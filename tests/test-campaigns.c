@@ -1325,6 +1325,199 @@ test_cancel (void)
   fixture_stop (&fx);
 }
 
+/* The leader ends the cancellations their daemon left half done; a
+ * cancellation whose daemon is alive and waiting for a batch in progress
+ * is not one of them. Here one batch takes seconds: the live Cancel waits
+ * for it, and the scheduler's leader must not wait behind it too (its
+ * thread is the one that schedules every campaign, and a batch may take
+ * up to statement_timeout). */
+typedef struct {
+  GVariant *reply;
+  GError *error;
+  gboolean done;
+} CancelCall;
+
+static void
+cancel_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  CancelCall *c = data;
+
+  c->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                            result, &c->error);
+  c->done = TRUE;
+}
+
+/* Backends waiting for a row lock while holding the scheduler's lead. */
+#define LEADER_WAITING_SQL                                                   \
+  "SELECT count(*) FROM pg_stat_activity a"                                  \
+  " WHERE a.wait_event_type = 'Lock'"                                        \
+  "   AND a.query LIKE 'DELETE FROM run_batches%%' AND a.pid IN ("            \
+  "   SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"      \
+  "      AND classid = 73911857 AND objid = 1 AND objsubid = 2)"
+
+static void
+test_cancel_live_not_left (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *running_sql = NULL;
+  CancelCall c = { NULL, NULL, FALSE };
+  gint64 deadline;
+  gint64 leader_waited = 0;
+  const char *state;
+
+  fixture_start (&fx, "check_interval: 200ms, batch_size: 5, workers: 1",
+                 "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "vip", 20, "active", "{vip}", NULL,
+                 "{\"spin\": 60000000}");
+  path = run_campaign (&fx, "newsletter", NULL);
+  /* A batch in progress: its worker holds it (and run_batches) locked. */
+  running_sql = g_strdup_printf (
+      "SELECT count(*) FROM campaign_runs r WHERE r.id = %" G_GINT64_FORMAT
+      " AND r.state = 'running' AND EXISTS (SELECT 1 FROM pg_locks l"
+      "   JOIN pg_class k ON k.oid = l.relation"
+      "  WHERE k.relname = 'run_batches' AND l.mode = 'RowShareLock')",
+      path_id (path));
+  wait_for (&fx, "a batch in progress", running_sql);
+
+  g_dbus_connection_call (fx.daemon->connection, ST_BUS_NAME, path,
+                          RUN_IFACE, "Cancel", NULL, G_VARIANT_TYPE ("(s)"),
+                          G_DBUS_CALL_FLAGS_NONE, 120000, NULL, cancel_done,
+                          &c);
+  deadline = g_get_monotonic_time () + 120 * G_TIME_SPAN_SECOND;
+  while (!c.done)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      leader_waited += db_int (&fx, LEADER_WAITING_SQL);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20 * 1000);
+    }
+  g_assert_no_error (c.error);
+  g_variant_get (c.reply, "(&s)", &state);
+  g_assert_cmpstr (state, ==, "cancelled");
+  g_clear_pointer (&c.reply, g_variant_unref);
+  /* The live cancel waited for the batch; the leader should not have. */
+  if (leader_waited > 0)
+    g_test_message ("the scheduler's leader was seen waiting on a lock %"
+                    G_GINT64_FORMAT " times during a live Cancel",
+                    leader_waited);
+  g_assert_cmpint (leader_waited, ==, 0);
+  fixture_stop (&fx);
+}
+
+/* stewardctl campaign cancel waits for the batches in progress, as the
+ * daemon does (docs/cli.md: when the command returns, nothing more is
+ * written for the run). Here the batch in progress takes about half a
+ * minute, longer than D-Bus's default 25 s call timeout, shorter than the
+ * daemon's statement_timeout (60 s). */
+static void
+test_cancel_cli_slow_batch (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *running_sql = NULL, *id_text = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  int status;
+
+  fixture_start (&fx, "check_interval: 200ms, batch_size: 5, workers: 1",
+                 "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "vip", 10, "active", "{vip}", NULL,
+                 "{\"spin\": 2000000000}");
+  path = run_campaign (&fx, "newsletter", NULL);
+  running_sql = g_strdup_printf (
+      "SELECT count(*) FROM campaign_runs r WHERE r.id = %" G_GINT64_FORMAT
+      " AND r.state = 'running' AND EXISTS (SELECT 1 FROM pg_locks l"
+      "   JOIN pg_class k ON k.oid = l.relation"
+      "  WHERE k.relname = 'run_batches' AND l.mode = 'RowShareLock')",
+      path_id (path));
+  wait_for (&fx, "a batch in progress", running_sql);
+  id_text = g_strdup_printf ("%" G_GINT64_FORMAT, path_id (path));
+  status = st_test_ctl (fx.daemon, &out, &err, "campaign", "cancel", id_text,
+                        NULL);
+  g_test_message ("stewardctl campaign cancel: status %d, out '%s', err '%s'",
+                  status, out, err);
+  g_assert_cmpstr (err, ==, "");
+  g_assert_cmpint (status, ==, 0);
+  st_test_assert_contains (out, "cancelled");
+  g_assert_cmpstr (wait_finished (&fx, path), ==, "cancelled");
+  fixture_stop (&fx);
+}
+
+/* Run.Cancel answers "done" when the run's last batch, already in
+ * progress, ended it first (docs/dbus.md, docs/campaigns.md). Here the
+ * last batch has set the run done and is still in its transaction (held
+ * at its end by a reader of the first batch's row) when Cancel comes. */
+static void
+test_cancel_last_batch (void)
+{
+  Fixture fx;
+  g_autofree char *path = NULL, *first_sql = NULL, *lock_sql = NULL;
+  CancelCall c = { NULL, NULL, FALSE };
+  PGconn *other;
+  PGresult *res;
+  gint64 deadline;
+  const char *state;
+
+  fixture_start (&fx, "check_interval: 200ms, batch_size: 5, workers: 1",
+                 "newsletter", newsletter_script, NULL);
+  add_customers (&fx, "fast", 5, "active", "{vip}", NULL, NULL);
+  add_customers (&fx, "slow", 5, "active", "{vip}", NULL,
+                 "{\"spin\": 100000000}");
+  path = run_campaign (&fx, "newsletter", NULL);
+  first_sql = g_strdup_printf ("SELECT count(*) FROM run_batches WHERE "
+                               "run_id = %" G_GINT64_FORMAT " AND batch_no = 0"
+                               " AND state = 'done'", path_id (path));
+  wait_for (&fx, "the first batch", first_sql);
+
+  /* The last batch's close_run drops every batch of the run: a reader of
+   * the first one keeps it waiting after it has set the run done. */
+  other = PQconnectdb (fx.daemon->db->conninfo);
+  g_assert_cmpint (PQstatus (other), ==, CONNECTION_OK);
+  lock_sql = g_strdup_printf ("BEGIN; SELECT 1 FROM run_batches WHERE run_id"
+                              " = %" G_GINT64_FORMAT " AND batch_no = 0 FOR "
+                              "UPDATE", path_id (path));
+  res = PQexec (other, lock_sql);
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  PQclear (res);
+  deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  while (st_test_lock_waiters (fx.daemon->db->conninfo) < 1)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM campaign_runs WHERE "
+                                "id = %" G_GINT64_FORMAT " AND state = "
+                                "'running'", path_id (path)), ==, 1);
+
+  /* Cancel now: the run is still running for everyone else. */
+  g_dbus_connection_call (fx.daemon->connection, ST_BUS_NAME, path,
+                          RUN_IFACE, "Cancel", NULL, G_VARIANT_TYPE ("(s)"),
+                          G_DBUS_CALL_FLAGS_NONE, 60000, NULL, cancel_done,
+                          &c);
+  while (st_test_lock_waiters (fx.daemon->db->conninfo) < 2)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20 * 1000);
+    }
+  res = PQexec (other, "COMMIT");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+  PQclear (res);
+  PQfinish (other);
+  while (!c.done)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (20 * 1000);
+    }
+  g_assert_cmpstr (wait_finished (&fx, path), ==, "done");
+  if (c.error != NULL)
+    g_test_message ("Cancel: %s", c.error->message);
+  g_assert_no_error (c.error);
+  g_variant_get (c.reply, "(&s)", &state);
+  g_assert_cmpstr (state, ==, "done");
+  g_clear_pointer (&c.reply, g_variant_unref);
+  fixture_stop (&fx);
+}
+
 static void
 test_cli (void)
 {
@@ -1576,6 +1769,11 @@ main (int argc, char **argv)
   g_test_add_func ("/campaigns/catch-up-latest", test_catch_up_latest);
   g_test_add_func ("/campaigns/local-time", test_local_time);
   g_test_add_func ("/campaigns/cancel", test_cancel);
+  g_test_add_func ("/campaigns/cancel-live-not-left",
+                   test_cancel_live_not_left);
+  g_test_add_func ("/campaigns/cancel-cli-slow-batch",
+                   test_cancel_cli_slow_batch);
+  g_test_add_func ("/campaigns/cancel-last-batch", test_cancel_last_batch);
   g_test_add_func ("/campaigns/cli", test_cli);
   return g_test_run ();
 }
