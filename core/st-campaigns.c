@@ -146,13 +146,19 @@ campaign_scheduler (gpointer data)
                       error != NULL ? "the database is unavailable; this "
                                       "daemon leads again once it is back"
                                     : "another daemon leads");
-          /* The leader also ends the cancellations that their daemon
-           * left half done. */
-          if (error == NULL && g_atomic_int_get (&campaigns->leader)
-              && (!st_campaign_schedule_tick (campaigns->engine, store,
-                                              campaigns->who, &error)
-                  || !st_campaign_run_cancel_left (store, &error)))
-            g_warning ("campaign scheduler: %s", error->message);
+          if (error == NULL && g_atomic_int_get (&campaigns->leader))
+            {
+              g_autoptr (GError) left = NULL;
+
+              if (!st_campaign_schedule_tick (campaigns->engine, store,
+                                              campaigns->who, &error))
+                g_warning ("campaign scheduler: %s", error->message);
+              /* The leader also ends the cancellations that their daemon
+               * left half done, whatever the tick did. */
+              if (!st_campaign_run_cancel_left (store, &left))
+                g_warning ("campaign scheduler: cancelled runs: %s",
+                           left->message);
+            }
         }
       if (error != NULL)
         g_debug ("campaign scheduler: %s", error->message);

@@ -441,8 +441,10 @@ st_cli_campaign_cancel (StCtl *ctl, const StCliCommand *command, GStrv *args)
 
   if (path == NULL)
     return status;
-  reply = st_cli_call_object (ctl, path, ST_CLI_RUN_IFACE, "Cancel", NULL,
-                              "(s)", &status);
+  /* Cancel waits for the batches in progress; the daemon gives up on them
+   * after a minute (its statement timeout), not D-Bus after 25 s. */
+  reply = st_cli_call_object_timeout (ctl, path, ST_CLI_RUN_IFACE, "Cancel", NULL,
+                                      "(s)", G_MAXINT, &status);
   if (reply == NULL)
     return status;
   run = st_cli_fetch_run (ctl, path, &status);

@@ -366,6 +366,15 @@ GVariant *
 st_cli_call_object (StCtl *ctl, const char *path, const char *iface, const char *method,
                     GVariant *parameters, const char *reply_type, int *status)
 {
+  return st_cli_call_object_timeout (ctl, path, iface, method, parameters, reply_type, -1,
+                                     status);
+}
+
+GVariant *
+st_cli_call_object_timeout (StCtl *ctl, const char *path, const char *iface,
+                            const char *method, GVariant *parameters,
+                            const char *reply_type, int timeout_ms, int *status)
+{
   g_autoptr (GError) error = NULL;
   g_autofree char *full_name = g_strdup_printf ("%s.%s", strrchr (iface, '.') + 1, method);
   GVariant *reply;
@@ -379,7 +388,7 @@ st_cli_call_object (StCtl *ctl, const char *path, const char *iface, const char 
 
   reply = g_dbus_connection_call_sync (ctl->bus, ST_BUS_NAME, path, iface, method,
                                        parameters, G_VARIANT_TYPE (reply_type),
-                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+                                       G_DBUS_CALL_FLAGS_NONE, timeout_ms, NULL, &error);
   if (reply == NULL)
     *status = report_error (ctl, error, full_name);
   return reply;

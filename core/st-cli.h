@@ -108,6 +108,12 @@ GVariant *st_cli_call (StCtl *ctl, const char *iface, const char *method, GVaria
 GVariant *st_cli_call_object (StCtl *ctl, const char *path, const char *iface,
                               const char *method, GVariant *parameters,
                               const char *reply_type, int *status);
+/* The same with a timeout of the call's own (ms; -1: D-Bus's 25 s,
+ * G_MAXINT: none, for calls the daemon bounds itself). */
+GVariant *st_cli_call_object_timeout (StCtl *ctl, const char *path, const char *iface,
+                                      const char *method, GVariant *parameters,
+                                      const char *reply_type, int timeout_ms,
+                                      int *status);
 /* Connects ctl->bus when it is not yet; on failure reports it and returns
  * FALSE with *status set. */
 gboolean st_cli_connect (StCtl *ctl, int *status);

@@ -5,8 +5,6 @@
 
 #include "st-config-private.h"
 
-
-
 static gboolean
 st_parse_catch_up (const StParse *p, const StKey *key, const StNode *value,
                    gpointer target, GError **error)
@@ -26,7 +24,6 @@ st_parse_catch_up (const StParse *p, const StKey *key, const StNode *value,
     return st_fail_expects (p, key, value, error);
   return TRUE;
 }
-
 
 static const StKey st_campaign_keys[] = {
   ST_KEY_FIELD ("workers", "a whole number from 1 to 64", ST_KEY_NUMBER,

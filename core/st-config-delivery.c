@@ -13,10 +13,6 @@
 #define ST_BACKOFF_MIN_MS 100
 #define ST_BACKOFF_MAX_MS (G_GUINT64_CONSTANT (30) * 86400 * 1000)
 
-
-
-
-
 static const StKey st_delivery_keys[] = {
   ST_KEY_FIELD ("workers", "a whole number from 1 to 64", ST_KEY_NUMBER,
                 StConfig, delivery_workers, 1, 64),
@@ -91,9 +87,6 @@ st_channel_config_free (StChannelConfig *channel)
 
 /* A channel's own delivery policy: keys of a channel's entry that the
  * daemon keeps for itself, so they never reach the plugin. */
-
-
-
 
 static const struct {
   const char *suffix;
@@ -444,7 +437,6 @@ st_cap_config_free (StCapConfig *cap)
   g_free (cap);
 }
 
-
 static gboolean
 st_parse_cap_channel (const StParse *p, const StKey *key, const StNode *value,
                       gpointer target, GError **error)
@@ -460,7 +452,6 @@ st_parse_cap_channel (const StParse *p, const StKey *key, const StNode *value,
   cap->channel = g_strdup (text);
   return TRUE;
 }
-
 
 static gboolean
 st_parse_cap_per (const StParse *p, const StKey *key, const StNode *value,

@@ -71,7 +71,6 @@ st_parse_bus (const StParse *p, const StKey *key, const StNode *value,
   return TRUE;
 }
 
-
 static gboolean
 st_parse_scripts (const StParse *p, const StKey *key, const StNode *value,
                   gpointer target, GError **error)
@@ -204,9 +203,6 @@ st_parse_stages (const StParse *p, const StKey *key, const StNode *value,
 
 /* lua */
 
-
-
-
 static const StKey st_lua_keys[] = {
   ST_KEY_FIELD ("instructions", "a whole number from 1000 to 1000000000000",
                 ST_KEY_NUMBER, StConfig, lua_instructions, 1000,
@@ -228,8 +224,6 @@ st_parse_lua (const StParse *p, const StKey *key, const StNode *value,
 }
 
 /* care */
-
-
 
 static const StKey st_care_keys[] = {
   ST_KEY_FIELD ("workers", "a whole number from 1 to 64", ST_KEY_NUMBER,

@@ -169,11 +169,19 @@ result_ok (StStore *store, PGresult *res, GError **error)
 }
 
 gboolean
-st_store_error_is_conflict (const GError *error)
+st_store_error_is (const GError *error, const char *sqlstate)
 {
   return g_error_matches (error, ST_ERROR, ST_ERROR_FAILED)
-         && (g_str_has_prefix (error->message, "database error 40P01:")
-             || g_str_has_prefix (error->message, "database error 40001:"));
+         && g_str_has_prefix (error->message, "database error ")
+         && strncmp (error->message + strlen ("database error "), sqlstate, 5)
+                == 0
+         && error->message[strlen ("database error ") + 5] == ':';
+}
+
+gboolean
+st_store_error_is_conflict (const GError *error)
+{
+  return st_store_error_is (error, "40P01") || st_store_error_is (error, "40001");
 }
 
 static PGresult *

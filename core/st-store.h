@@ -84,6 +84,10 @@ const void *st_store_get_triggers (StStore *store);
  * running it again is expected to succeed. */
 gboolean st_store_error_is_conflict (const GError *error);
 
+/* Whether @error is the database's error @sqlstate ("57014": a statement
+ * timeout; "55P03": a lock not available). */
+gboolean st_store_error_is (const GError *error, const char *sqlstate);
+
 /* Whether the connection is currently up (without a round trip). */
 gboolean st_store_is_connected (StStore *store);
 

@@ -1406,38 +1406,83 @@ test_cancel_live_not_left (void)
 
 /* stewardctl campaign cancel waits for the batches in progress, as the
  * daemon does (docs/cli.md: when the command returns, nothing more is
- * written for the run). Here the batch in progress takes about half a
- * minute, longer than D-Bus's default 25 s call timeout, shorter than the
- * daemon's statement_timeout (60 s). */
+ * written for the run), also past D-Bus's default 25 s call timeout. The
+ * batch in progress is held here by a lock on one of its customers (its
+ * messages' insert locks them FOR KEY SHARE), for 27 s, without using
+ * the CPU. */
+typedef struct {
+  StTestDaemon *daemon;
+  const char *run;
+  char *out, *err;
+  int status;
+} CtlCancel;
+
+static gpointer
+ctl_cancel_thread (gpointer data)
+{
+  CtlCancel *job = data;
+
+  job->status = st_test_ctl (job->daemon, &job->out, &job->err, "campaign",
+                             "cancel", job->run, NULL);
+  return NULL;
+}
+
 static void
 test_cancel_cli_slow_batch (void)
 {
   Fixture fx;
-  g_autofree char *path = NULL, *running_sql = NULL, *id_text = NULL;
-  g_autofree char *out = NULL, *err = NULL;
-  int status;
+  g_autofree char *path = NULL, *id_text = NULL;
+  CtlCancel job = { 0 };
+  GThread *thread;
+  PGconn *other;
+  PGresult *res;
+  gint64 deadline;
 
   fixture_start (&fx, "check_interval: 200ms, batch_size: 5, workers: 1",
                  "newsletter", newsletter_script, NULL);
-  add_customers (&fx, "vip", 10, "active", "{vip}", NULL,
-                 "{\"spin\": 2000000000}");
+  add_customers (&fx, "vip", 10, "active", "{vip}", NULL, NULL);
+  other = PQconnectdb (fx.daemon->db->conninfo);
+  g_assert_cmpint (PQstatus (other), ==, CONNECTION_OK);
+  res = PQexec (other, "BEGIN; SELECT id FROM customers ORDER BY id LIMIT 1"
+                       " FOR UPDATE");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  PQclear (res);
+
   path = run_campaign (&fx, "newsletter", NULL);
-  running_sql = g_strdup_printf (
-      "SELECT count(*) FROM campaign_runs r WHERE r.id = %" G_GINT64_FORMAT
-      " AND r.state = 'running' AND EXISTS (SELECT 1 FROM pg_locks l"
-      "   JOIN pg_class k ON k.oid = l.relation"
-      "  WHERE k.relname = 'run_batches' AND l.mode = 'RowShareLock')",
-      path_id (path));
-  wait_for (&fx, "a batch in progress", running_sql);
+  deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  while (st_test_lock_waiters (fx.daemon->db->conninfo) < 1)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+
   id_text = g_strdup_printf ("%" G_GINT64_FORMAT, path_id (path));
-  status = st_test_ctl (fx.daemon, &out, &err, "campaign", "cancel", id_text,
-                        NULL);
+  job.daemon = fx.daemon;
+  job.run = id_text;
+  thread = g_thread_new ("ctl-cancel", ctl_cancel_thread, &job);
+  while (st_test_lock_waiters (fx.daemon->db->conninfo) < 2)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (20 * 1000);
+    }
+  g_usleep (27 * G_USEC_PER_SEC);
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM messages"), ==, 0);
+  res = PQexec (other, "COMMIT");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+  PQclear (res);
+  PQfinish (other);
+  g_thread_join (thread);
+
   g_test_message ("stewardctl campaign cancel: status %d, out '%s', err '%s'",
-                  status, out, err);
-  g_assert_cmpstr (err, ==, "");
-  g_assert_cmpint (status, ==, 0);
-  st_test_assert_contains (out, "cancelled");
+                  job.status, job.out, job.err);
+  g_assert_cmpstr (job.err, ==, "");
+  g_assert_cmpint (job.status, ==, 0);
+  /* The batch in progress went through, the other never started. */
+  st_test_assert_contains (job.out, "cancelled: 5 of 10 targets done");
+  g_assert_cmpint (db_int (&fx, "SELECT count(*) FROM messages"), ==, 5);
   g_assert_cmpstr (wait_finished (&fx, path), ==, "cancelled");
+  g_free (job.out);
+  g_free (job.err);
   fixture_stop (&fx);
 }
 
