@@ -153,15 +153,6 @@ end (StStore *store, const char *run_id, gboolean leader, GError **error)
   return FALSE;
 }
 
-static const char *
-run_state (GVariant *run)
-{
-  const char *state = "?";
-
-  g_variant_lookup (run, "state", "&s", &state);
-  return state;
-}
-
 GVariant *
 st_campaign_run_cancel (StStore *store, gint64 id, const char *who,
                         GError **error)
@@ -172,11 +163,11 @@ st_campaign_run_cancel (StStore *store, gint64 id, const char *who,
 
   if (before == NULL)
     return NULL;
-  if (st_campaign_run_state_is_final (run_state (before)))
+  if (st_campaign_run_state_is_final (st_campaign_run_state (before)))
     {
       g_set_error (error, ST_ERROR, ST_ERROR_ILLEGAL_TRANSITION,
                    "campaign run %" G_GINT64_FORMAT " has already ended (%s); "
-                   "there is nothing to cancel", id, run_state (before));
+                   "there is nothing to cancel", id, st_campaign_run_state (before));
       return NULL;
     }
   if (!session_lock (store, run_id, TRUE, error))

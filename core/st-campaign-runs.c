@@ -44,6 +44,15 @@ ST_STATEMENT_DEFINE (st_sql_run_poll, 0,
   "    OR finished_at >= now() - interval '" ST_CAMPAIGN_POLL_WINDOW "'"
   " ORDER BY id");
 
+const char *
+st_campaign_run_state (GVariant *record)
+{
+  const char *state = "?";
+
+  g_variant_lookup (record, "state", "&s", &state);
+  return state;
+}
+
 gboolean
 st_campaign_run_state_is_final (const char *state)
 {

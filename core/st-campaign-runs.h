@@ -59,6 +59,9 @@ typedef struct {
 #define ST_CAMPAIGN_POLL_WINDOW "5 minutes"
 GArray *st_campaign_runs_poll (StStore *store, GError **error);
 
+/* The state of a run record ("?" when it has none). */
+const char *st_campaign_run_state (GVariant *record);
+
 /* Whether @state is one a run ends in. */
 gboolean st_campaign_run_state_is_final (const char *state);
 

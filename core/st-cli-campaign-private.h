@@ -15,6 +15,10 @@ GVariant *st_cli_run_record (GVariant *properties, const char *path);
 /* The run at @path as such a record, or NULL (reported, *status set). */
 GVariant *st_cli_fetch_run (StCtl *ctl, const char *path, int *status);
 
+/* A run record's counter @key (0 when it has none); its state is
+ * st_campaign_run_state(). */
+gint64 st_cli_run_count (GVariant *record, const char *key);
+
 /* A run for people: its fields, then its summary (actions, messages by
  * channel, samples, errors) when it has one. */
 void st_cli_print_run (StCtl *ctl, GVariant *record);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "st-campaign-runs.h"
 #include "st-cli-campaign-private.h"
 #include "st-cli-output.h"
 
@@ -106,36 +107,11 @@ on_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
   g_main_loop_quit (wait->loop);
 }
 
-static gint64
-lookup_count (GVariant *run, const char *key)
-{
-  gint64 n = 0;
-
-  g_variant_lookup (run, key, "x", &n);
-  return n;
-}
-
-static const char *
-lookup_state (GVariant *run)
-{
-  const char *state = "?";
-
-  g_variant_lookup (run, "state", "&s", &state);
-  return state;
-}
-
-static gboolean
-is_final (const char *state)
-{
-  return g_str_equal (state, "done") || g_str_equal (state, "failed")
-         || g_str_equal (state, "cancelled");
-}
-
 static void
 draw_run (StWait *wait, GVariant *run)
 {
-  draw (wait, lookup_state (run), lookup_count (run, "total"), lookup_count (run, "done"),
-        lookup_count (run, "sent"), lookup_count (run, "skipped"), lookup_count (run, "failed"));
+  draw (wait, st_campaign_run_state (run), st_cli_run_count (run, "total"), st_cli_run_count (run, "done"),
+        st_cli_run_count (run, "sent"), st_cli_run_count (run, "skipped"), st_cli_run_count (run, "failed"));
 }
 
 /* Follow the run at @path until it ends; its final record, or NULL with
@@ -153,7 +129,7 @@ follow (StCtl *ctl, StWait *wait, const char *path, int *status)
                                           G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, on_vanished,
                                           wait, NULL);
   run = st_cli_fetch_run (ctl, path, status);
-  if (run != NULL && !is_final (lookup_state (run)))
+  if (run != NULL && !st_campaign_run_state_is_final (st_campaign_run_state (run)))
     {
       draw_run (wait, run);
       g_main_loop_run (wait->loop);
@@ -180,8 +156,8 @@ follow (StCtl *ctl, StWait *wait, const char *path, int *status)
 static int
 report_end (StCtl *ctl, StWait *wait, GVariant *run)
 {
-  const char *state = lookup_state (run);
-  gint64 failed = lookup_count (run, "failed");
+  const char *state = st_campaign_run_state (run);
+  gint64 failed = st_cli_run_count (run, "failed");
   gboolean dry_run = FALSE;
   const char *last_error = NULL;
 
@@ -196,8 +172,8 @@ report_end (StCtl *ctl, StWait *wait, GVariant *run)
     {
       printf ("Run %s %s: %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " targets, sent %"
               G_GINT64_FORMAT ", skipped %" G_GINT64_FORMAT ", failed %" G_GINT64_FORMAT "%s\n",
-              wait->id, state, lookup_count (run, "done"), lookup_count (run, "total"),
-              lookup_count (run, "sent"), lookup_count (run, "skipped"), failed,
+              wait->id, state, st_cli_run_count (run, "done"), st_cli_run_count (run, "total"),
+              st_cli_run_count (run, "sent"), st_cli_run_count (run, "skipped"), failed,
               dry_run ? " (dry run: nothing was written)" : "");
       if (dry_run)
         {

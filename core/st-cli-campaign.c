@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "st-campaign-runs.h"
 #include "st-cli-campaign-private.h"
 #include "st-cli-input.h"
 #include "st-cli-output.h"
@@ -43,6 +44,15 @@ static const StCliField run_fields[] = {
 };
 
 /* ---- a run as a record ---- */
+
+gint64
+st_cli_run_count (GVariant *record, const char *key)
+{
+  gint64 n = 0;
+
+  g_variant_lookup (record, key, "x", &n);
+  return n;
+}
 
 /* The run object's properties (CamelCase) as a record (snake_case, as
  * Runs gives them), leaving out the empty strings and summary. */
@@ -422,20 +432,11 @@ st_cli_campaign_show (StCtl *ctl, const StCliCommand *command, GStrv *args)
 
 /* ---- cancel ---- */
 
-static gint64
-record_int (GVariant *record, const char *key)
-{
-  gint64 value = 0;
-
-  g_variant_lookup (record, key, "x", &value);
-  return value;
-}
-
 int
 st_cli_campaign_cancel (StCtl *ctl, const StCliCommand *command, GStrv *args)
 {
   g_autoptr (GVariant) reply = NULL, run = NULL;
-  const char *state = "", *campaign = "";
+  const char *state, *campaign = "";
   int status;
   g_autofree char *path = run_path_argument (ctl, command, args, &status);
 
@@ -455,19 +456,19 @@ st_cli_campaign_cancel (StCtl *ctl, const StCliCommand *command, GStrv *args)
       st_cli_print_json (run);
       return ST_CLI_EXIT_OK;
     }
-  g_variant_lookup (run, "state", "&s", &state);
+  state = st_campaign_run_state (run);
   g_variant_lookup (run, "campaign", "&s", &campaign);
   if (g_str_equal (state, "cancelled"))
-    printf ("run %" G_GINT64_FORMAT " of %s cancelled", record_int (run, "id"),
+    printf ("run %" G_GINT64_FORMAT " of %s cancelled", st_cli_run_count (run, "id"),
             campaign);
   else
     printf ("run %" G_GINT64_FORMAT " of %s ended (%s) before the cancel "
-            "took effect", record_int (run, "id"), campaign, state);
+            "took effect", st_cli_run_count (run, "id"), campaign, state);
   printf (": %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " targets done (%"
           G_GINT64_FORMAT " sent, %" G_GINT64_FORMAT " skipped, %"
           G_GINT64_FORMAT " failed)\n",
-          record_int (run, "done"), record_int (run, "total"),
-          record_int (run, "sent"), record_int (run, "skipped"),
-          record_int (run, "failed"));
+          st_cli_run_count (run, "done"), st_cli_run_count (run, "total"),
+          st_cli_run_count (run, "sent"), st_cli_run_count (run, "skipped"),
+          st_cli_run_count (run, "failed"));
   return ST_CLI_EXIT_OK;
 }
