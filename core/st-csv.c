@@ -289,21 +289,14 @@ after_quoted (StCsv *csv, char c)
 {
   if (is_blank (csv, c))
     return TRUE;
-  if (c == csv->delimiter)
-    {
-      end_field (csv);
-      csv->state = FIELD_START;
-    }
-  else if (c == '\n' || c == '\r')
-    return end_of_line (csv, c);
-  else
+  if (c != csv->delimiter && c != '\n' && c != '\r')
     {
       set_problem (csv, "text follows a closing quote; inside a quoted "
                         "field write a quote as \"\"");
-      append (csv, c);
       csv->state = UNQUOTED;
     }
-  return TRUE;
+  /* The rest as after an unquoted field's text. */
+  return step_unquoted (csv, c);
 }
 
 static gboolean
